@@ -1,0 +1,119 @@
+#include <ATen/ATen.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "data/image.h"
+#include "lrp/composite.h"
+#include "lrp/engine.h"
+#include "report/heatmap.h"
+#include "util/error.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+struct ExplainArgs {
+  CommonOptions common;
+  InputSpec input;
+  std::string composite = "tutorial";
+  std::string target = "auto";
+  std::string out;
+  HeatmapStyle style;
+};
+
+nlohmann::json diagnostics_json(const nlohmann::json& id, const Diagnostics& d) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerDiagnostics& l : d.layers)
+    layers.push_back({{"index", l.index},
+                      {"relevance_sum", l.relevance_sum},
+                      {"conservation_error", l.conservation_error}});
+  return {{"image", id},
+          {"target", d.target},
+          {"logit", d.logit},
+          {"relevance_sum", d.relevance_sum},
+          {"conservation_error", d.conservation_error},
+          {"relevance_min", d.relevance_min},
+          {"relevance_max", d.relevance_max},
+          {"nonfinite", d.nonfinite},
+          {"negative_logit", d.negative_logit},
+          {"layers", layers}};
+}
+
+std::string id_text(const nlohmann::json& id) {
+  return id.is_string() ? id.get<std::string>() : id.dump();
+}
+
+void run_explain(const ExplainArgs& a) {
+  require(!a.out.empty(), "--out: an output directory is required");
+  check_heatmap_style(a.style);
+  const at::Device device = setup_runtime(a.common);
+  const PreparedModel m = prepare_model(a.common, device);
+  const Composite composite = parse_composite(a.composite, m.loaded.net);
+  const InputBatch in = load_inputs(a.input, m.net);
+  const std::vector<int64_t> targets = resolve_targets(a.target, in);
+  make_dir(a.out);
+
+  std::vector<at::Tensor> relevance;
+  nlohmann::json images = nlohmann::json::array();
+  const int64_t n = in.x.size(0);
+  for (int64_t s = 0; s < n; s += a.common.batch) {
+    const int64_t e = std::min(n, s + a.common.batch);
+    const std::vector<int64_t> t(targets.begin() + s, targets.begin() + e);
+    const Explanation ex = explain(m.net, in.x.slice(0, s, e).to(device), t, {composite});
+    relevance.push_back(ex.relevance.select(1, 0).to(at::kCPU));
+    for (int64_t i = s; i < e; ++i) {
+      const Diagnostics& d = ex.diagnostics[static_cast<size_t>(i - s)][0];
+      images.push_back(diagnostics_json(in.ids[static_cast<size_t>(i)], d));
+      if (d.negative_logit)
+        std::cerr << "lrpbench: warning: image " << id_text(in.ids[static_cast<size_t>(i)])
+                  << ": negative target logit " << d.logit << " flips the sign of the relevance\n";
+      if (d.nonfinite > 0)
+        std::cerr << "lrpbench: warning: image " << id_text(in.ids[static_cast<size_t>(i)]) << ": "
+                  << d.nonfinite << " non-finite relevance values\n";
+    }
+  }
+  const at::Tensor rel = at::cat(relevance);
+  write_npy(a.out + "/relevance.npy", in.batched ? rel : rel[0]);
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string name =
+        n == 1 ? "heatmap.png" : "heatmap_" + id_text(in.ids[static_cast<size_t>(i)]) + ".png";
+    write_png(a.out + "/" + name, render_heatmap(rel[i], in.pixels[i], a.style));
+  }
+  const nlohmann::json j = {{"composite", canonical_form(composite, m.loaded.net)},
+                            {"model", m.loaded.net.arch},
+                            {"weights", m.loaded.weights},
+                            {"images", images}};
+  write_json_file(a.out + "/explain.json", j);
+  for (const auto& img : images)
+    std::cout << "image " << id_text(img["image"]) << ": target " << img["target"].get<int64_t>()
+              << " logit " << img["logit"].get<double>() << " relevance sum "
+              << img["relevance_sum"].get<double>() << "\n";
+  std::cout << "wrote " << a.out << "/relevance.npy, heatmap(s) and explain.json\n";
+}
+
+}  // namespace
+
+void add_explain_command(CLI::App& app) {
+  auto args = std::make_shared<ExplainArgs>();
+  CLI::App* sub = app.add_subcommand("explain",
+                                     "explain images with LRP: relevance.npy, heatmap "
+                                     "PNG(s) and explain.json in --out");
+  add_common_options(sub, args->common);
+  add_model_options(sub, args->common);
+  add_input_options(sub, args->input);
+  sub->add_option("--composite", args->composite,
+                  "composite spec (default tutorial); see `lrpbench composites`");
+  sub->add_option("--target", args->target,
+                  "auto (default: the dataset label, else the argmax), argmax, or a class index");
+  sub->add_option("--out", args->out, "output directory")->required();
+  sub->add_option("--heatmap-norm", args->style.norm, "symmetric (default) or absolute");
+  sub->add_option("--cmap", args->style.cmap, "bwr (default) or coldnhot");
+  sub->add_flag("--overlay", args->style.overlay, "blend the heatmap onto the image");
+  sub->callback([args] { run_explain(*args); });
+}
+
+}  // namespace lrpbench

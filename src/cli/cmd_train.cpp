@@ -1,0 +1,58 @@
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "model/safetensors.h"
+#include "model/state_dict.h"
+#include "train/train.h"
+#include "util/error.h"
+
+namespace lrpbench {
+namespace {
+
+struct TrainArgs {
+  CommonOptions common;
+  TrainOptions train;
+  std::string out = "fashion-vgg.safetensors";
+};
+
+void run_train(const TrainArgs& a) {
+  require(a.common.model == "fashion-vgg",
+          "--model: only fashion-vgg can be trained here (no ImageNet on these machines)");
+  require(a.train.epochs > 0, "--epochs: expected a positive number");
+  setup_runtime(a.common);
+  TrainOptions opt = a.train;
+  opt.seed = a.common.seed;
+  opt.batch = a.common.batch;
+  const TrainResult r =
+      train_fashion_vgg(opt, [](const std::string& line) { std::cout << line << std::endl; });
+  write_safetensors(a.out, state_dict_of(r.net));
+  nlohmann::json info = {{"model", "fashion-vgg"}, {"epochs", opt.epochs},
+                         {"batch", opt.batch},     {"lr", opt.lr},
+                         {"seed", opt.seed},       {"test_accuracy", r.test_accuracy}};
+  write_json_file(a.out + ".json", info);
+  std::cout << "test accuracy " << r.test_accuracy << "; wrote " << a.out << "\n";
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  args->common.batch = 128;
+  CLI::App* sub = app.add_subcommand(
+      "train", "train fashion-vgg on Fashion-MNIST (seeded, deterministic on CPU)");
+  add_common_options(sub, args->common);
+  sub->add_option("--model", args->common.model, "fashion-vgg (the only trainable model)");
+  sub->add_option("--epochs", args->train.epochs, "epochs (default 8)");
+  sub->add_option("--lr", args->train.lr,
+                  "Adam learning rate (default 1e-3, halved every 2 epochs)");
+  sub->add_option("--limit", args->train.limit, "train on the first N images only (0: all)");
+  sub->add_option("--out", args->out,
+                  "checkpoint to write (default fashion-vgg.safetensors; FILE.json gets the "
+                  "settings and test accuracy)");
+  sub->callback([args] { run_train(*args); });
+}
+
+}  // namespace lrpbench

@@ -1,0 +1,44 @@
+// lrpbench: LRP explanations, pixel-flipping scores and hyperparameter search.
+#include <c10/util/Exception.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "lrpbench: explain CNN classifiers with LRP, score explanations by "
+      "pixel-flipping AUC, and choose LRP hyperparameters by measurement"};
+  app.set_version_flag("--version", std::string("lrpbench ") + LRPBENCH_VERSION);
+  app.require_subcommand(1);
+  lrpbench::add_explain_command(app);
+  lrpbench::add_classify_command(app);
+  lrpbench::add_train_command(app);
+  lrpbench::add_composites_command(app);
+  lrpbench::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "lrpbench: error: " << lrpbench::first_line(e.what()) << "\n";
+    return 2;
+  } catch (const lrpbench::InputError& e) {
+    std::cerr << "lrpbench: error: " << lrpbench::first_line(e.what()) << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "lrpbench: internal error: " << lrpbench::first_line(e.what_without_backtrace())
+              << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "lrpbench: internal error: " << lrpbench::first_line(e.what()) << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,89 @@
+#include "data/image.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <filesystem>
+#include <opencv2/core/utils/logger.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "util/error.h"
+
+namespace lrpbench {
+namespace {
+
+at::Tensor per_channel(const std::vector<double>& v, const at::Tensor& like) {
+  std::vector<int64_t> shape(static_cast<size_t>(like.dim()), 1);
+  shape[static_cast<size_t>(like.dim() - 3)] = static_cast<int64_t>(v.size());
+  return at::tensor(std::vector<float>(v.begin(), v.end()), like.options()).view(shape);
+}
+
+cv::Mat resize_shorter(const cv::Mat& m, int64_t shorter) {
+  const double s = static_cast<double>(shorter) / std::min(m.rows, m.cols);
+  const int w = static_cast<int>(std::lround(m.cols * s)),
+            h = static_cast<int>(std::lround(m.rows * s));
+  cv::Mat out;
+  cv::resize(m, out, cv::Size(std::max(w, 1), std::max(h, 1)), 0, 0,
+             s < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+cv::Mat center_crop(const cv::Mat& m, int64_t size) {
+  const int s = static_cast<int>(size);
+  require(m.rows >= s && m.cols >= s, "image smaller than the crop");
+  return m(cv::Rect((m.cols - s) / 2, (m.rows - s) / 2, s, s)).clone();
+}
+
+}  // namespace
+
+void check_resize_mode(const std::string& mode) {
+  require(mode == "256-crop224" || mode == "224" || mode == "none",
+          "--resize: expected 256-crop224, 224 or none, got '" + mode + "'");
+}
+
+at::Tensor load_image(const std::string& path, int64_t channels, const std::string& resize,
+                      int64_t size) {
+  check_resize_mode(resize);
+  require(std::filesystem::is_regular_file(path), "--image: cannot open '" + path + "'");
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  cv::Mat m = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  require(!m.empty(), "--image: cannot read image '" + path + "' (missing or not a JPEG/PNG)");
+  if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
+  if (resize == "256-crop224") {
+    m = center_crop(resize_shorter(m, static_cast<int64_t>(std::lround(size * 256.0 / 224.0))),
+                    size);
+  } else if (resize == "224") {
+    m = center_crop(resize_shorter(m, size), size);
+  }
+  m = m.isContinuous() ? m : m.clone();
+  at::Tensor t = at::from_blob(m.data, {m.rows, m.cols, channels}, at::kByte).clone();
+  return t.permute({2, 0, 1}).contiguous().to(at::kFloat).div_(255.0);
+}
+
+at::Tensor normalize(const at::Tensor& x, const std::vector<double>& mean,
+                     const std::vector<double>& std) {
+  return (x - per_channel(mean, x)) / per_channel(std, x);
+}
+
+at::Tensor denormalize(const at::Tensor& x, const std::vector<double>& mean,
+                       const std::vector<double>& std) {
+  return x * per_channel(std, x) + per_channel(mean, x);
+}
+
+void write_png(const std::string& path, const at::Tensor& image) {
+  at::Tensor t =
+      image.detach().to(at::kCPU).to(at::kFloat).clamp(0, 1).mul(255.0).round().to(at::kByte);
+  const int64_t c = t.size(0);
+  t = t.permute({1, 2, 0}).contiguous();
+  cv::Mat m(static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), c == 1 ? CV_8UC1 : CV_8UC3,
+            t.data_ptr());
+  cv::Mat out;
+  if (c == 3)
+    cv::cvtColor(m, out, cv::COLOR_RGB2BGR);
+  else
+    out = m;
+  require(cv::imwrite(path, out), "cannot write '" + path + "'");
+}
+
+}  // namespace lrpbench

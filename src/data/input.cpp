@@ -1,0 +1,112 @@
+#include "data/input.h"
+
+#include <ATen/ATen.h>
+
+#include <nlohmann/json.hpp>
+
+#include "data/fashion_mnist.h"
+#include "data/image.h"
+#include "data/imagenet_labels.h"
+#include "util/error.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+int64_t parse_int(const std::string& s, const std::string& what) {
+  require(!s.empty() && s.find_first_not_of("0123456789") == std::string::npos && s.size() < 10,
+          what + ": expected a non-negative integer, got '" + s + "'");
+  return std::stoll(s);
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_indices(const std::string& text, const std::string& what) {
+  const auto dash = text.find('-');
+  if (dash == std::string::npos) return {parse_int(text, what)};
+  const int64_t a = parse_int(text.substr(0, dash), what);
+  const int64_t b = parse_int(text.substr(dash + 1), what);
+  require(a <= b, what + ": empty range '" + text + "'");
+  std::vector<int64_t> out;
+  for (int64_t i = a; i <= b; ++i) out.push_back(i);
+  return out;
+}
+
+InputBatch load_inputs(const InputSpec& spec, const Network& net) {
+  const int sources = (!spec.images.empty()) + (!spec.npy.empty()) + (!spec.dataset.empty());
+  require(sources == 1, "give exactly one input: --image, --input or --dataset");
+  InputBatch b;
+  if (!spec.dataset.empty()) {
+    require(spec.dataset == "fashion-mnist",
+            "--dataset: unknown dataset '" + spec.dataset + "' (known: fashion-mnist)");
+    require(net.in_channels == 1 && net.default_size == 28,
+            "--dataset fashion-mnist needs a 1x28x28 model such as fashion-vgg, not " + net.arch);
+    require(!spec.indices.empty(), "--dataset needs --index N or --indices A-B");
+    const Dataset d = load_fashion_mnist(spec.split);
+    const auto idx = parse_indices(spec.indices, "--indices");
+    b.batched = spec.indices.find('-') != std::string::npos;
+    const int64_t n = d.images.size(0);
+    for (int64_t i : idx)
+      require(i < n, "--index " + std::to_string(i) + " is past the " + spec.split + " split (" +
+                         std::to_string(n) + " images)");
+    b.pixels = d.images.index_select(0, at::tensor(idx, at::kLong));
+    for (int64_t i : idx) {
+      b.ids.emplace_back(i);
+      b.labels.push_back(d.labels[static_cast<size_t>(i)]);
+    }
+  } else if (!spec.npy.empty()) {
+    at::Tensor t = read_npy(spec.npy);
+    require(t.dim() == 3 || t.dim() == 4, spec.npy + ": expected C x H x W or N x C x H x W, got " +
+                                              std::to_string(t.dim()) + " dimensions");
+    b.batched = t.dim() == 4;
+    if (t.dim() == 3) t = t.unsqueeze(0);
+    check_input(net, t, spec.npy);
+    require(at::isfinite(t).all().item<bool>(), spec.npy + ": input holds NaN or infinite values");
+    b.x = t;
+    b.pixels = denormalize(t, net.mean, net.std);
+    for (int64_t i = 0; i < t.size(0); ++i) {
+      b.ids.emplace_back(i);
+      b.labels.push_back(-1);
+    }
+    return b;
+  } else {
+    std::vector<at::Tensor> imgs;
+    for (const std::string& path : spec.images) {
+      imgs.push_back(load_image(path, net.in_channels, spec.resize, net.default_size));
+      b.ids.emplace_back(static_cast<int64_t>(b.ids.size()));
+      b.labels.push_back(-1);
+    }
+    for (const at::Tensor& t : imgs)
+      require(t.sizes() == imgs[0].sizes(),
+              "--image: images differ in size; use --resize 256-crop224 or 224");
+    b.pixels = at::stack(imgs);
+    b.batched = imgs.size() > 1;
+  }
+  b.x = normalize(b.pixels, net.mean, net.std);
+  check_input(net, b.x, "input");
+  return b;
+}
+
+std::vector<int64_t> resolve_targets(const std::string& target, const InputBatch& batch) {
+  std::vector<int64_t> out;
+  for (int64_t label : batch.labels) {
+    if (target == "auto")
+      out.push_back(label);
+    else if (target == "argmax")
+      out.push_back(-1);
+    else
+      out.push_back(parse_int(target, "--target"));
+  }
+  return out;
+}
+
+std::string class_name(const Network& net, int64_t index) {
+  if (net.num_classes == 10 && index >= 0 && index < 10)
+    return fashion_mnist_classes()[static_cast<size_t>(index)];
+  const auto& c = imagenet_classes();
+  if (net.num_classes == 1000 && index >= 0 && index < static_cast<int64_t>(c.size()))
+    return c[static_cast<size_t>(index)].name;
+  return "";
+}
+
+}  // namespace lrpbench

@@ -1,0 +1,41 @@
+#pragma once
+// The inputs of explain / classify / evaluate (SPEC section 7, "Inputs").
+#include <ATen/core/Tensor.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/network.h"
+
+namespace lrpbench {
+
+struct InputSpec {
+  std::vector<std::string> images;  // --image (one or more)
+  std::string npy;                  // --input FILE.npy
+  std::string dataset;              // --dataset fashion-mnist
+  std::string split = "test";
+  std::string indices;  // --index N or --indices A-B
+  std::string resize = "256-crop224";
+};
+
+struct InputBatch {
+  at::Tensor x;                     // N x C x H x W, normalised
+  at::Tensor pixels;                // N x C x H x W in [0, 1] (denormalised for .npy inputs)
+  std::vector<nlohmann::json> ids;  // dataset index, file name, or position
+  std::vector<int64_t> labels;      // dataset label, or -1
+  bool batched = false;  // the input had a batch dimension (N x C x H x W, --indices, images)
+};
+
+// Parses "N" or "A-B" (inclusive); throws InputError naming `what`.
+std::vector<int64_t> parse_indices(const std::string& text, const std::string& what);
+
+InputBatch load_inputs(const InputSpec& spec, const Network& net);
+
+// --target auto|argmax|N for each image: -1 means argmax.
+std::vector<int64_t> resolve_targets(const std::string& target, const InputBatch& batch);
+
+// The class name of `index` for the model (Fashion-MNIST or ImageNet), or "".
+std::string class_name(const Network& net, int64_t index);
+
+}  // namespace lrpbench

@@ -1,0 +1,23 @@
+#pragma once
+// Stabilizers of the LRP denominator (SPEC section 2, "Stabilizers").
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+namespace lrpbench {
+
+enum class Stabilizer { Sign, Vanilla, Quadratic, Reference, None };
+
+const char* stabilizer_name(Stabilizer s);
+// Parses a stabilizer name; returns false if unknown.
+bool parse_stabilizer(const std::string& name, Stabilizer* out);
+std::vector<std::string> stabilizer_names();
+
+// The stabilised denominator. For `quadratic`, the mean runs over each sample (dim 0 is
+// the batch), so batching never changes a result.
+at::Tensor stabilize(const at::Tensor& z, double eps, Stabilizer s);
+// R / stabilize(z): with `none`, 0/0 := 0.
+at::Tensor stabilized_divide(const at::Tensor& r, const at::Tensor& z, double eps, Stabilizer s);
+
+}  // namespace lrpbench

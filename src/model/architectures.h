@@ -1,0 +1,19 @@
+#pragma once
+// Built-in architectures: torchvision's VGG layouts and the embedded fashion-vgg.
+#include <string>
+#include <vector>
+
+#include "model/network.h"
+
+namespace lrpbench {
+
+// Names accepted by --model.
+std::vector<std::string> architecture_names();
+// Builds the architecture with uninitialised (undefined) parameters; throws InputError
+// for an unknown name.
+Network build_architecture(const std::string& name);
+// Fills every parameter with a seeded random initialisation (torchvision's scheme:
+// kaiming-normal fan-out convs, N(0, 0.01) dense, zero biases, unit BatchNorm).
+void init_random(Network& net, uint64_t seed);
+
+}  // namespace lrpbench

@@ -1,0 +1,118 @@
+#include "model/state_dict.h"
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <set>
+
+#include "util/error.h"
+
+namespace lrpbench {
+namespace {
+
+std::string shape_str(at::IntArrayRef s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+struct Slot {
+  at::Tensor* target;
+  std::vector<int64_t> shape;
+};
+
+std::map<std::string, Slot> slots_of(Network& net) {
+  std::map<std::string, Slot> slots;
+  for (Layer& l : net.layers) {
+    switch (l.kind) {
+      case LayerKind::Conv2d:
+        slots[l.name + ".weight"] = {&l.weight,
+                                     {l.out_channels, l.in_channels, l.kernel[0], l.kernel[1]}};
+        slots[l.name + ".bias"] = {&l.bias, {l.out_channels}};
+        break;
+      case LayerKind::Linear:
+        slots[l.name + ".weight"] = {&l.weight, {l.out_channels, l.in_channels}};
+        slots[l.name + ".bias"] = {&l.bias, {l.out_channels}};
+        break;
+      case LayerKind::BatchNorm2d:
+        slots[l.name + ".weight"] = {&l.weight, {l.out_channels}};
+        slots[l.name + ".bias"] = {&l.bias, {l.out_channels}};
+        slots[l.name + ".running_mean"] = {&l.running_mean, {l.out_channels}};
+        slots[l.name + ".running_var"] = {&l.running_var, {l.out_channels}};
+        break;
+      default:
+        break;
+    }
+  }
+  return slots;
+}
+
+}  // namespace
+
+StateDict map_timm_keys(const StateDict& sd) {
+  bool timm = false;
+  for (const auto& [k, v] : sd) timm = timm || k.rfind("pre_logits.", 0) == 0;
+  if (!timm) return sd;
+  static const std::map<std::string, std::string> rename = {
+      {"pre_logits.fc1.weight", "classifier.0.weight"},
+      {"pre_logits.fc1.bias", "classifier.0.bias"},
+      {"pre_logits.fc2.weight", "classifier.3.weight"},
+      {"pre_logits.fc2.bias", "classifier.3.bias"},
+      {"head.fc.weight", "classifier.6.weight"},
+      {"head.fc.bias", "classifier.6.bias"}};
+  StateDict out;
+  for (const auto& [k, v] : sd) {
+    auto it = rename.find(k);
+    if (it == rename.end()) {
+      out.emplace_back(k, v);
+    } else {
+      // A conv weight [out, in, kh, kw] applied to a [in, kh, kw] map is the dense layer
+      // [out, in*kh*kw] on the flattened (C, H, W) vector.
+      out.emplace_back(it->second, v.dim() == 4 ? v.reshape({v.size(0), -1}) : v);
+    }
+  }
+  return out;
+}
+
+void load_state_dict(Network& net, const StateDict& raw, const std::string& file) {
+  const StateDict sd = map_timm_keys(raw);
+  auto slots = slots_of(net);
+  std::set<std::string> seen;
+  for (const auto& [key, value] : sd) {
+    if (key.size() > 20 && key.compare(key.size() - 20, 20, ".num_batches_tracked") == 0) continue;
+    auto it = slots.find(key);
+    require(it != slots.end(), file + ": unexpected key '" + key + "' for model " + net.arch);
+    const Slot& slot = it->second;
+    require(value.sizes() == at::IntArrayRef(slot.shape),
+            file + ": key '" + key + "' has shape " + shape_str(value.sizes()) + ", model " +
+                net.arch + " expects " + shape_str(slot.shape));
+    require(at::isFloatingType(value.scalar_type()),
+            file + ": key '" + key + "' has dtype " +
+                std::string(c10::toString(value.scalar_type())) +
+                ", expected a floating-point type");
+    at::Tensor t = value.to(at::kFloat).contiguous();
+    require(at::isfinite(t).all().item<bool>(),
+            file + ": key '" + key + "' holds NaN or infinite values");
+    *slot.target = t;
+    seen.insert(key);
+  }
+  for (const auto& [key, slot] : slots)
+    require(seen.count(key) > 0, file + ": missing key '" + key + "' (shape " +
+                                     shape_str(slot.shape) + ") for model " + net.arch);
+}
+
+StateDict state_dict_of(const Network& net) {
+  StateDict sd;
+  for (const Layer& l : net.layers) {
+    if (!has_parameters(l.kind)) continue;
+    sd.emplace_back(l.name + ".weight", l.weight);
+    sd.emplace_back(l.name + ".bias", l.bias);
+    if (l.kind == LayerKind::BatchNorm2d) {
+      sd.emplace_back(l.name + ".running_mean", l.running_mean);
+      sd.emplace_back(l.name + ".running_var", l.running_var);
+    }
+  }
+  return sd;
+}
+
+}  // namespace lrpbench

@@ -1,0 +1,24 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "model/network.h"
+#include "model/state_dict.h"
+
+namespace lrpbench {
+
+struct ScriptedModel {
+  StateDict state_dict;
+  // Leaf modules in definition order: (qualified name, kind), e.g. ("features.0", Conv2d).
+  std::vector<std::pair<std::string, LayerKind>> leaves;
+};
+
+// Loads a TorchScript module (torch.jit.save); errors name the file and any unsupported
+// leaf module.
+ScriptedModel read_torchscript(const std::string& path);
+
+// Checks that the scripted leaves form the network's sequential chain (same kinds, same
+// order, Flatten aside); throws InputError naming the first mismatch.
+void check_torchscript_chain(const Network& net, const ScriptedModel& m, const std::string& path);
+
+}  // namespace lrpbench

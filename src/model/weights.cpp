@@ -1,0 +1,68 @@
+#include "model/weights.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "model/architectures.h"
+#include "model/pth.h"
+#include "model/safetensors.h"
+#include "model/torchscript.h"
+#include "util/error.h"
+
+namespace lrpbench {
+
+std::string shipped_checkpoint(const std::string& arch) {
+  const char* env = std::getenv("LRPBENCH_MODELS");
+  const std::string dir = env && *env ? env : std::string(LRPBENCH_SOURCE_DIR) + "/models";
+  return dir + "/" + arch + ".safetensors";
+}
+
+void load_weights(Network& net, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), "--weights: cannot open '" + path + "'");
+  char head[16] = {0};
+  in.read(head, sizeof head);
+  const auto n = in.gcount();
+  require(n >= 8, path + ": file too short to hold weights (truncated?)");
+  in.close();
+  if (std::memcmp(head, "PK\x03\x04", 4) == 0) {
+    // A zip: TorchScript archives carry code/ and constants.pkl besides data.pkl.
+    if (zip_has_record(path, "constants.pkl")) {
+      const ScriptedModel m = read_torchscript(path);
+      check_torchscript_chain(net, m, path);
+      load_state_dict(net, m.state_dict, path);
+    } else {
+      load_state_dict(net, read_pth(path), path);
+    }
+    return;
+  }
+  if (static_cast<uint8_t>(head[0]) == 0x80 || static_cast<uint8_t>(head[0]) == 0x8a)
+    throw InputError(path +
+                     ": legacy (pre-zip) PyTorch format; convert it with "
+                     "tools/convert_weights.py (Debian's python3-torch)");
+  if (n >= 9 && head[8] == '{') {
+    load_state_dict(net, read_safetensors(path), path);
+    return;
+  }
+  throw InputError(path +
+                   ": unknown weights format (expected .safetensors, a zip-format .pth "
+                   "or a TorchScript module)");
+}
+
+LoadedModel load_model(const std::string& arch, const std::string& weights, uint64_t seed) {
+  LoadedModel m{build_architecture(arch), weights, false};
+  if (!weights.empty()) {
+    load_weights(m.net, weights);
+  } else if (arch == "fashion-vgg") {
+    m.weights = shipped_checkpoint(arch);
+    load_weights(m.net, m.weights);
+  } else {
+    init_random(m.net, seed);
+    m.weights = "random(" + std::to_string(seed) + ")";
+    m.random = true;
+  }
+  return m;
+}
+
+}  // namespace lrpbench

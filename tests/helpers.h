@@ -1,0 +1,48 @@
+#pragma once
+// Shared helpers of the test suite.
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "model/architectures.h"
+#include "model/canonize.h"
+#include "model/network.h"
+#include "model/weights.h"
+
+namespace lrpbench::test {
+
+inline std::string source_dir() {
+  return LRPBENCH_SOURCE_DIR;
+}
+inline std::string fixtures_dir() {
+  return LRPBENCH_FIXTURES_DIR;
+}
+inline std::string binary() {
+  return LRPBENCH_BINARY;
+}
+
+// Relative L2 distance |a - b| / |b|.
+inline double rel_l2(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kDouble) - b.to(at::kDouble)).norm().item<double>() /
+         b.to(at::kDouble).norm().item<double>();
+}
+
+// The shipped fashion-vgg, canonical.
+inline Network shipped_fashion_vgg() {
+  return canonize(load_model("fashion-vgg", "", 0).net);
+}
+
+// A seeded random network with small random biases (so bias terms are exercised).
+inline Network random_network(const std::string& arch, uint64_t seed) {
+  Network net = build_architecture(arch);
+  init_random(net, seed);
+  at::Generator gen = at::detail::createCPUGenerator(seed + 100);
+  for (Layer& l : net.layers)
+    if (l.bias.defined()) l.bias = at::empty_like(l.bias).normal_(0.0, 0.01, gen);
+  return canonize(net);
+}
+
+// Runs a shell command; returns its exit code and fills `err` with its stderr.
+int run_command(const std::string& cmd, std::string* err);
+
+}  // namespace lrpbench::test

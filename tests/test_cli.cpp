@@ -1,0 +1,89 @@
+// The command line: exit codes and one-line errors for bad input, and a real explain run.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "helpers.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+struct Result {
+  int code;
+  std::string err;
+};
+
+Result run(const std::string& args) {
+  Result r;
+  r.code = test::run_command(test::binary() + " " + args, &r.err);
+  return r;
+}
+
+void expect_one_line_error(const std::string& args, const std::string& needle) {
+  const Result r = run(args);
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(Cli, BadInputsExitWithCode2AndOneLine) {
+  const std::string out = " --out " + ::testing::TempDir() + "/cli_err";
+  expect_one_line_error("explain --image /nonexistent.jpg" + out, "/nonexistent.jpg");
+  expect_one_line_error(
+      "explain --dataset fashion-mnist --index 0 --weights /nonexistent.safetensors" + out,
+      "/nonexistent.safetensors");
+  expect_one_line_error(
+      "explain --dataset fashion-mnist --index 0 --composite 'tutorial(0.1,'" + out, "position");
+  expect_one_line_error("explain --dataset fashion-mnist --index 0 --model vgg99" + out, "vgg99");
+  expect_one_line_error("explain --dataset fashion-mnist --index 12345678" + out, "--index");
+  expect_one_line_error("explain --dataset fashion-mnist --index 0 --target 12" + out,
+                        "--target 12");
+  expect_one_line_error("explain --dataset fashion-mnist --index 0 --device tpu" + out, "--device");
+  expect_one_line_error("explain --dataset fashion-mnist --index 0 --no-such-option" + out,
+                        "no-such-option");
+  // A corrupt weights file (text) and a wrong-shape .npy input.
+  const std::string bad = ::testing::TempDir() + "/bad.safetensors";
+  std::ofstream(bad) << "this is not a weights file at all";
+  expect_one_line_error("explain --dataset fashion-mnist --index 0 --weights " + bad + out, bad);
+  const std::string npy = ::testing::TempDir() + "/wrong.npy";
+  write_npy(npy, at::zeros({3, 28, 28}));
+  expect_one_line_error("explain --input " + npy + out, "channel");
+}
+
+TEST(Cli, ExplainWritesItsOutputs) {
+  const std::string dir = ::testing::TempDir() + "/cli_explain";
+  const Result r =
+      run("explain --dataset fashion-mnist --index 0 --composite tutorial --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const at::Tensor rel = read_npy(dir + "/relevance.npy");
+  EXPECT_EQ(rel.sizes(), at::IntArrayRef({1, 28, 28}));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/heatmap.png"));
+  std::ifstream in(dir + "/explain.json");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["composite"], "0:zbox;2-7:gamma(0.25);10-12:epsilon(0.25);15-18:zero");
+  const auto& img = j["images"][0];
+  EXPECT_EQ(img["image"], 0);
+  EXPECT_EQ(img["target"], 9);
+  EXPECT_NEAR(img["relevance_sum"].get<double>(), rel.sum().item<double>(),
+              1e-4 * (1 + rel.abs().sum().item<double>()));
+  EXPECT_EQ(img["layers"].size(), 8u);
+  for (const char* key : {"logit", "conservation_error", "relevance_min", "relevance_max",
+                          "nonfinite", "negative_logit"})
+    EXPECT_TRUE(img.contains(key)) << key;
+}
+
+TEST(Cli, ExplainBatchWritesOneHeatmapPerImage) {
+  const std::string dir = ::testing::TempDir() + "/cli_batch";
+  const Result r =
+      run("explain --dataset fashion-mnist --indices 3-5 --overlay --cmap coldnhot --out " + dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_npy(dir + "/relevance.npy").sizes(), at::IntArrayRef({3, 1, 28, 28}));
+  for (int i : {3, 4, 5})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/heatmap_" + std::to_string(i) + ".png")) << i;
+}
+
+}  // namespace
+}  // namespace lrpbench

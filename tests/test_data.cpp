@@ -1,0 +1,75 @@
+// Data readers: .npy, Fashion-MNIST, ImageNet labels, images.
+#include <gtest/gtest.h>
+
+#include "data/fashion_mnist.h"
+#include "data/image.h"
+#include "data/imagenet_labels.h"
+#include "data/input.h"
+#include "helpers.h"
+#include "util/error.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+TEST(Npy, RoundTrip) {
+  const std::string path = ::testing::TempDir() + "/rt.npy";
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  for (const std::vector<int64_t>& shape :
+       std::vector<std::vector<int64_t>>{{5}, {3, 4}, {2, 3, 4, 5}}) {
+    const at::Tensor t = at::randn(shape, gen);
+    write_npy(path, t);
+    EXPECT_TRUE(at::equal(read_npy(path), t));
+  }
+  EXPECT_THROW(read_npy(::testing::TempDir() + "/missing.npy"), InputError);
+}
+
+TEST(FashionMnist, TestSplit) {
+  const Dataset d = load_fashion_mnist("test");
+  ASSERT_EQ(d.images.size(0), 10000);
+  EXPECT_EQ(d.labels[0], 9);  // the first test image is an ankle boot
+  EXPECT_EQ(d.labels[1], 2);
+  EXPECT_GE(d.images.min().item<float>(), 0.0f);
+  EXPECT_LE(d.images.max().item<float>(), 1.0f);
+  // The training mean SPEC gives for normalisation is close to the test mean.
+  EXPECT_NEAR(d.images.mean().item<double>(), 0.2860, 0.01);
+}
+
+TEST(ImageNetLabels, TorchvisionOrder) {
+  const auto& c = imagenet_classes();
+  ASSERT_EQ(c.size(), 1000u);
+  EXPECT_EQ(c[0].wnid, "n01440764");            // tench
+  EXPECT_EQ(imagenet_index("n01632777"), 29);   // axolotl
+  EXPECT_EQ(imagenet_index("n02980441"), 483);  // castle
+  EXPECT_EQ(imagenet_index("n00000000"), -1);
+}
+
+TEST(Images, CastleLoadsAsIsAndResized) {
+  const std::string castle = test::source_dir() + "/../shared/data/castle.jpg";
+  const at::Tensor none = load_image(castle, 3, "none", 224);
+  EXPECT_EQ(none.sizes(), at::IntArrayRef({3, 224, 224}));
+  const at::Tensor crop = load_image(castle, 3, "256-crop224", 224);
+  EXPECT_EQ(crop.sizes(), at::IntArrayRef({3, 224, 224}));
+  const at::Tensor gray = load_image(castle, 1, "224", 28);
+  EXPECT_EQ(gray.sizes(), at::IntArrayRef({1, 28, 28}));
+  EXPECT_THROW(load_image(castle, 3, "300", 224), InputError);
+  EXPECT_THROW(load_image("/nonexistent.jpg", 3, "none", 224), InputError);
+}
+
+TEST(Images, NormalizeRoundTrip) {
+  const std::vector<double> mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225};
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  const at::Tensor x = at::rand({2, 3, 8, 8}, gen);
+  EXPECT_TRUE(at::allclose(denormalize(normalize(x, mean, std), mean, std), x, 1e-6, 1e-6));
+  EXPECT_NEAR(normalize(at::zeros({3, 1, 1}), mean, std)[0].item<double>(), -0.485 / 0.229, 1e-6);
+}
+
+TEST(Inputs, IndicesParse) {
+  EXPECT_EQ(parse_indices("7", "--index"), std::vector<int64_t>({7}));
+  EXPECT_EQ(parse_indices("2-4", "--indices"), std::vector<int64_t>({2, 3, 4}));
+  EXPECT_THROW(parse_indices("4-2", "--indices"), InputError);
+  EXPECT_THROW(parse_indices("x", "--index"), InputError);
+}
+
+}  // namespace
+}  // namespace lrpbench

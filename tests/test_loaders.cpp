@@ -1,0 +1,132 @@
+// Weights loaders against files written by Python torch (tests/fixtures/make_fixtures.py).
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "helpers.h"
+#include "model/safetensors.h"
+#include "model/state_dict.h"
+#include "util/error.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+std::string fx(const std::string& name) {
+  return test::fixtures_dir() + "/" + name;
+}
+
+// Max abs difference of our logits from Python's for the fixture input.
+double logit_error(const std::string& file) {
+  Network net = build_architecture("vgg16");
+  load_weights(net, fx(file));
+  const at::Tensor x = read_npy(fx("vgg16_input.npy"));
+  const at::Tensor want = read_npy(fx("vgg16_logits.npy"));
+  c10::InferenceMode guard;
+  return (forward(canonize(net), x) - want).abs().max().item<double>();
+}
+
+TEST(Loaders, SafetensorsGivesPythonLogits) {
+  EXPECT_LT(logit_error("vgg16.safetensors"), 1e-4);
+}
+TEST(Loaders, TimmLayoutGivesPythonLogits) {
+  EXPECT_LT(logit_error("vgg16_timm.safetensors"), 1e-4);
+}
+TEST(Loaders, PthStateDictGivesPythonLogits) {
+  EXPECT_LT(logit_error("vgg16_state_dict.pth"), 1e-4);
+}
+TEST(Loaders, PthPlainDictGivesPythonLogits) {
+  EXPECT_LT(logit_error("vgg16_plain.pth"), 1e-4);
+}
+TEST(Loaders, TorchScriptGivesPythonLogits) {
+  EXPECT_LT(logit_error("vgg16_script.pt"), 1e-4);
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string load_error(const std::string& arch, const std::string& path) {
+  return error_of([&] {
+    Network net = build_architecture(arch);
+    load_weights(net, path);
+  });
+}
+
+TEST(Loaders, LegacyFormatIsRefusedAndTheConverterFixesIt) {
+  EXPECT_NE(load_error("vgg16", fx("vgg16_legacy.pth")).find("tools/convert_weights.py"),
+            std::string::npos);
+  const std::string out = fx("vgg16_converted.safetensors");
+  const std::string cmd = "/usr/bin/python3 " + test::source_dir() + "/tools/convert_weights.py " +
+                          fx("vgg16_legacy.pth") + " " + out;
+  ASSERT_EQ(test::run_command(cmd, nullptr), 0);
+  EXPECT_LT(logit_error("vgg16_converted.safetensors"), 1e-4);
+  std::filesystem::remove(out);
+}
+
+// Copies the first `bytes` bytes of `src` to `dst`.
+void truncate_copy(const std::string& src, const std::string& dst, std::streamsize bytes) {
+  std::ifstream in(src, std::ios::binary);
+  std::string buf(static_cast<size_t>(bytes), '\0');
+  in.read(buf.data(), bytes);
+  std::ofstream(dst, std::ios::binary).write(buf.data(), bytes);
+}
+
+TEST(Loaders, TruncatedFilesGiveErrors) {
+  const std::string dir = ::testing::TempDir();
+  truncate_copy(fx("vgg16.safetensors"), dir + "/t.safetensors", 100000);
+  EXPECT_NE(load_error("vgg16", dir + "/t.safetensors").find("t.safetensors"), std::string::npos);
+  EXPECT_NE(load_error("vgg16", dir + "/t.safetensors").find("truncated"), std::string::npos)
+      << load_error("vgg16", dir + "/t.safetensors");
+  truncate_copy(fx("vgg16_state_dict.pth"), dir + "/t.pth", 100000);
+  EXPECT_NE(load_error("vgg16", dir + "/t.pth").find("t.pth"), std::string::npos);
+  truncate_copy(fx("vgg16.safetensors"), dir + "/tiny.safetensors", 5);
+  EXPECT_NE(load_error("vgg16", dir + "/tiny.safetensors").find("too short"), std::string::npos);
+  EXPECT_NE(load_error("vgg16", dir + "/missing.safetensors").find("cannot open"),
+            std::string::npos);
+}
+
+TEST(Loaders, WrongDtypeMissingKeyWrongShapeNaNGiveErrors) {
+  const std::string path = ::testing::TempDir() + "/edit.safetensors";
+  auto with = [&](const std::function<void(StateDict&)>& edit) {
+    Network net = build_architecture("fashion-vgg");
+    init_random(net, 0);
+    StateDict sd = state_dict_of(net);
+    edit(sd);
+    // Write the edited dict; integer tensors are written through the raw writer below.
+    write_safetensors(path, sd);
+    return load_error("fashion-vgg", path);
+  };
+  std::string e = with([](StateDict& sd) { sd.erase(sd.begin() + 1); });
+  EXPECT_NE(e.find("missing key 'features.0.bias'"), std::string::npos) << e;
+  e = with([](StateDict& sd) { sd[0].second = at::zeros({16, 1, 5, 5}); });
+  EXPECT_NE(e.find("'features.0.weight' has shape [16, 1, 5, 5]"), std::string::npos) << e;
+  EXPECT_NE(e.find("expects [16, 1, 3, 3]"), std::string::npos) << e;
+  e = with([](StateDict& sd) { sd[0].second[0][0][0][0] = NAN; });
+  EXPECT_NE(e.find("NaN"), std::string::npos) << e;
+  e = with([](StateDict& sd) { sd.emplace_back("extra.weight", at::zeros({1})); });
+  EXPECT_NE(e.find("unexpected key 'extra.weight'"), std::string::npos) << e;
+  // An integer dtype: patch the header's dtype of the first tensor from F32 to I32.
+  with([](StateDict&) {});
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  std::string head(4096, '\0');
+  f.read(head.data(), 4096);
+  const auto pos = head.find("\"F32\"");
+  ASSERT_NE(pos, std::string::npos);
+  f.clear();
+  f.seekp(static_cast<std::streamoff>(pos));
+  f.write("\"I32\"", 5);
+  f.close();
+  e = load_error("fashion-vgg", path);
+  EXPECT_NE(e.find("dtype"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace lrpbench

@@ -1,0 +1,204 @@
+// Every rule against a dense-matrix reference on tiny layers built by hand (SPEC section 2).
+#include <gtest/gtest.h>
+
+#include "helpers.h"
+#include "lrp/engine.h"
+#include "lrp/rule.h"
+
+namespace lrpbench {
+namespace {
+
+const at::TensorOptions kD = at::TensorOptions().dtype(at::kDouble);
+
+Rule rule(RuleKind k, double p1 = 0, double p2 = 0, Stabilizer s = Stabilizer::Sign) {
+  Rule r;
+  r.kind = k;
+  r.p1 = p1;
+  r.p2 = p2;
+  r.stab = s;
+  return r;
+}
+
+// The layer as a dense matrix: column j = the layer (no bias) applied to basis vector j.
+at::Tensor dense_matrix(const Layer& l, const at::Tensor& a) {
+  const int64_t n = a.numel();
+  const at::Tensor basis = at::eye(n, kD).view({n, a.size(1), a.size(2), a.size(3)});
+  Layer nb = l;
+  nb.bias = at::Tensor();
+  return forward_layer(nb, basis).reshape({n, -1}).t().contiguous();
+}
+
+// Dense reference of SPEC's formulas. W: out x in, b: out, x: in, r: out.
+at::Tensor reference(const Rule& ru, const at::Tensor& W, const at::Tensor& b, const at::Tensor& x,
+                     const at::Tensor& r, const at::Tensor& lo, const at::Tensor& hi) {
+  auto mv = [](const at::Tensor& m, const at::Tensor& v) { return m.mv(v); };
+  auto div = [&](const at::Tensor& z) {
+    return stabilized_divide(r.view({1, -1}), z.view({1, -1}), ru.eps(), ru.stab).view({-1});
+  };
+  const at::Tensor Wp = W.clamp_min(0), Wn = W.clamp_max(0);
+  const at::Tensor xp = x.clamp_min(0), xn = x.clamp_max(0);
+  switch (ru.kind) {
+    case RuleKind::Zero:
+    case RuleKind::Epsilon: {
+      const at::Tensor s = div(mv(W, x) + b);
+      return x * mv(W.t(), s);
+    }
+    case RuleKind::Gamma: {
+      const at::Tensor Wg = W + Wp * ru.p1, bg = b + b.clamp_min(0) * ru.p1;
+      const at::Tensor s = div(mv(Wg, x) + bg);
+      return x * mv(Wg.t(), s);
+    }
+    case RuleKind::ZBox: {
+      const at::Tensor s = div(mv(W, x) - mv(Wp, lo) - mv(Wn, hi));
+      return x * mv(W.t(), s) - lo * mv(Wp.t(), s) - hi * mv(Wn.t(), s);
+    }
+    case RuleKind::ZPlus: {
+      const at::Tensor s = div(mv(Wp, xp) + mv(Wn, xn) + b.clamp_min(0));
+      return xp * mv(Wp.t(), s) + xn * mv(Wn.t(), s);
+    }
+    case RuleKind::AlphaBeta: {
+      const at::Tensor sp = div(mv(Wp, xp) + mv(Wn, xn) + b.clamp_min(0));
+      const at::Tensor sn = div(mv(Wn, xp) + mv(Wp, xn) + b.clamp_max(0));
+      return (xp * mv(Wp.t(), sp) + xn * mv(Wn.t(), sp)) * ru.p1 -
+             (xp * mv(Wn.t(), sn) + xn * mv(Wp.t(), sn)) * ru.p2;
+    }
+    case RuleKind::Flat: {
+      const at::Tensor M = (W != 0).to(at::kDouble);
+      return mv(M.t(), div(mv(M, at::ones_like(x))));
+    }
+    case RuleKind::WSquare: {
+      const at::Tensor M = W * W;
+      return mv(M.t(), div(mv(M, at::ones_like(x))));
+    }
+  }
+  return {};
+}
+
+std::vector<Rule> all_rules() {
+  return {rule(RuleKind::Zero),
+          rule(RuleKind::Zero, 0, 0, Stabilizer::None),
+          rule(RuleKind::Epsilon, 0.3),
+          rule(RuleKind::Epsilon, 0.3, 0, Stabilizer::Vanilla),
+          rule(RuleKind::Epsilon, 0.3, 0, Stabilizer::Quadratic),
+          rule(RuleKind::Epsilon, 0.3, 0, Stabilizer::Reference),
+          rule(RuleKind::Gamma, 0.7),
+          rule(RuleKind::ZBox),
+          rule(RuleKind::ZPlus),
+          rule(RuleKind::AlphaBeta, 2, 1),
+          rule(RuleKind::AlphaBeta, 1.5, 0.5),
+          rule(RuleKind::Flat),
+          rule(RuleKind::WSquare)};
+}
+
+struct Case {
+  Layer layer;
+  at::Tensor a;
+};
+
+void check_layer(const Case& c) {
+  at::Generator gen = at::detail::createCPUGenerator(7);
+  const std::vector<double> lo = {-1.5, -2.0}, hi = {2.5, 1.0};
+  const at::Tensor z = forward_layer(c.layer, c.a);
+  const at::Tensor r = at::randn(z.sizes(), gen, kD);
+  at::Tensor W, b;
+  if (c.layer.kind == LayerKind::Linear) {
+    W = c.layer.weight;
+    b = c.layer.bias;
+  } else {
+    W = dense_matrix(c.layer, c.a);
+    b = c.layer.bias.defined()
+            ? c.layer.bias.view({-1, 1}).expand({z.size(1), z.size(2) * z.size(3)}).reshape({-1})
+            : at::zeros({W.size(0)}, kD);
+  }
+  const at::Tensor x = c.a.reshape({-1});
+  at::Tensor lo_t, hi_t;
+  if (c.a.dim() == 4) {
+    const int64_t hw = c.a.size(2) * c.a.size(3);
+    lo_t = at::tensor(lo, kD).view({-1, 1}).expand({2, hw}).reshape({-1});
+    hi_t = at::tensor(hi, kD).view({-1, 1}).expand({2, hw}).reshape({-1});
+  } else {
+    lo_t = at::tensor(lo, kD).repeat({x.numel() / 2});
+    hi_t = at::tensor(hi, kD).repeat({x.numel() / 2});
+  }
+  for (const Rule& ru : all_rules()) {
+    // zbox is a first-layer rule: convs only here (bounds are per channel).
+    if (ru.kind == RuleKind::ZBox && c.layer.kind != LayerKind::Conv2d) continue;
+    const at::Tensor want = reference(ru, W, b, x, r.reshape({-1}), lo_t, hi_t);
+    const at::Tensor got = propagate_linear(c.layer, ru, c.a, z, r, {}, lo, hi).reshape({-1});
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-9 * (1 + want.abs().max().item<double>()))
+        << layer_kind_name(c.layer.kind) << " " << ru.text();
+    // Two rows from the same image (K composites) give the same result twice.
+    const at::Tensor rows = at::zeros({2}, at::kLong);
+    const at::Tensor two = propagate_linear(c.layer, ru, c.a, z, at::cat({r, r}), rows, lo, hi);
+    EXPECT_TRUE(at::allclose(two[1].reshape({-1}), got, 1e-12, 1e-12)) << ru.text();
+  }
+}
+
+TEST(Rules, DenseLayerMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  Layer l;
+  l.kind = LayerKind::Linear;
+  l.in_channels = 6;
+  l.out_channels = 4;
+  l.weight = at::randn({4, 6}, gen, kD);
+  l.bias = at::randn({4}, gen, kD) * 0.5;
+  check_layer({l, at::randn({1, 6}, gen, kD)});
+}
+
+TEST(Rules, ConvLayerMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(2);
+  Layer l;
+  l.kind = LayerKind::Conv2d;
+  l.in_channels = 2;
+  l.out_channels = 3;
+  l.kernel = {3, 3};
+  l.padding = {1, 1};
+  l.weight = at::randn({3, 2, 3, 3}, gen, kD);
+  l.bias = at::randn({3}, gen, kD) * 0.5;
+  check_layer({l, at::randn({1, 2, 5, 5}, gen, kD)});
+}
+
+TEST(Rules, StridedConvWithoutPaddingMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  Layer l;
+  l.kind = LayerKind::Conv2d;
+  l.in_channels = 2;
+  l.out_channels = 2;
+  l.kernel = {3, 3};
+  l.stride = {2, 2};
+  l.weight = at::randn({2, 2, 3, 3}, gen, kD);
+  l.bias = at::randn({2}, gen, kD) * 0.5;
+  check_layer({l, at::randn({1, 2, 6, 6}, gen, kD)});
+}
+
+TEST(Rules, AvgPoolMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(4);
+  Layer l;
+  l.kind = LayerKind::AvgPool2d;
+  l.kernel = {2, 2};
+  l.stride = {2, 2};
+  check_layer({l, at::rand({1, 2, 4, 4}, gen, kD)});
+}
+
+TEST(Rules, AdaptiveAvgPoolMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  Layer l;
+  l.kind = LayerKind::AdaptiveAvgPool2d;
+  l.output_size = {2, 2};
+  check_layer({l, at::rand({1, 2, 6, 6}, gen, kD)});
+}
+
+TEST(Rules, CanonicalText) {
+  EXPECT_EQ(rule(RuleKind::Gamma, 0).text(), "zero");
+  EXPECT_EQ(rule(RuleKind::Epsilon, 0, 0, Stabilizer::None).text(), "zero(stab=none)");
+  EXPECT_EQ(rule(RuleKind::Epsilon, 0.25, 0, Stabilizer::Quadratic).text(),
+            "epsilon(0.25,stab=quadratic)");
+  EXPECT_EQ(rule(RuleKind::AlphaBeta, 2, 1).text(), "alphabeta(2,1)");
+  // std::to_chars(double): the shortest round trip, scientific where that is shorter.
+  EXPECT_EQ(format_number(1e-4), "1e-04");
+  EXPECT_EQ(format_number(0.25), "0.25");
+  EXPECT_EQ(format_number(std::pow(10.0, -4 + 4.0 / 14)), "0.00019306977288832496");
+}
+
+}  // namespace
+}  // namespace lrpbench

@@ -1,0 +1,37 @@
+// Training is seeded and deterministic on CPU; the shipped checkpoint meets its accuracy.
+#include <gtest/gtest.h>
+
+#include "data/fashion_mnist.h"
+#include "data/image.h"
+#include "helpers.h"
+#include "model/state_dict.h"
+#include "train/train.h"
+
+namespace lrpbench {
+namespace {
+
+TEST(Train, SameSeedGivesBitIdenticalWeights) {
+  TrainOptions opt;
+  opt.epochs = 1;
+  opt.limit = 512;
+  opt.batch = 64;
+  const auto quiet = [](const std::string&) {};
+  const TrainResult a = train_fashion_vgg(opt, quiet);
+  const TrainResult b = train_fashion_vgg(opt, quiet);
+  const StateDict sa = state_dict_of(a.net), sb = state_dict_of(b.net);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i)
+    EXPECT_TRUE(at::equal(sa[i].second, sb[i].second)) << sa[i].first;
+  opt.seed = 1;
+  const TrainResult c = train_fashion_vgg(opt, quiet);
+  EXPECT_FALSE(at::equal(state_dict_of(c.net)[0].second, sa[0].second));
+}
+
+TEST(Train, ShippedCheckpointReachesNinetyPercent) {
+  const Network net = test::shipped_fashion_vgg();
+  const Dataset test = load_fashion_mnist("test");
+  EXPECT_GE(accuracy(net, normalize(test.images, net.mean, net.std), test.labels, 1000), 0.90);
+}
+
+}  // namespace
+}  // namespace lrpbench
