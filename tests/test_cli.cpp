@@ -87,3 +87,36 @@ TEST(Cli, ExplainBatchWritesOneHeatmapPerImage) {
 
 }  // namespace
 }  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+TEST(Cli, ClassifyReportsAccuracyOnTheDataset) {
+  const std::string out = ::testing::TempDir() + "/classify.txt";
+  ASSERT_EQ(std::system((test::binary() +
+                         " classify --dataset fashion-mnist --indices 0-999 --quiet > " + out)
+                            .c_str()),
+            0);
+  std::ifstream in(out);
+  std::string word;
+  double acc = 0;
+  in >> word >> acc;
+  EXPECT_EQ(word, "accuracy");
+  EXPECT_GE(acc, 0.88);
+  EXPECT_LE(acc, 1.0);
+}
+
+TEST(Cli, CompositesPrintsCanonicalForms) {
+  const std::string out = ::testing::TempDir() + "/composites.txt";
+  ASSERT_EQ(std::system(
+                (test::binary() + " composites --model vgg16 --composite decreasing-gamma > " + out)
+                    .c_str()),
+            0);
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "0:zbox;2-10:gamma(0.5);12-17:gamma(0.25);19-24:gamma(0.1);26-38:zero");
+}
+
+}  // namespace
+}  // namespace lrpbench

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "data/image.h"
 #include "helpers.h"
 #include "model/safetensors.h"
 #include "model/state_dict.h"
@@ -126,6 +127,26 @@ TEST(Loaders, WrongDtypeMissingKeyWrongShapeNaNGiveErrors) {
   f.close();
   e = load_error("fashion-vgg", path);
   EXPECT_NE(e.find("dtype"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+// SPEC section 6: torchvision's VGG-16 after torch.manual_seed(0), the castle image as is.
+TEST(Loaders, CastleLogitsMatchSpecFigures) {
+  Network net = build_architecture("vgg16");
+  load_weights(net, fx("vgg16.safetensors"));
+  const std::string castle = test::source_dir() + "/../shared/data/castle.jpg";
+  const at::Tensor x =
+      normalize(load_image(castle, 3, "none", 224), net.mean, net.std).unsqueeze(0);
+  c10::InferenceMode guard;
+  const at::Tensor logits = forward(canonize(net), x)[0];
+  EXPECT_EQ(logits.argmax().item<int64_t>(), 403);
+  EXPECT_NEAR(logits[403].item<double>(), 0.189687, 2e-4);
+  EXPECT_NEAR(logits[483].item<double>(), 0.058757, 2e-4);
 }
 
 }  // namespace

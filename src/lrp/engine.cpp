@@ -43,10 +43,6 @@ Params negative(const Layer& l, bool bias) {
           1.0};
 }
 
-Params no_bias(const Layer& l) {
-  return {l.weight, {}, 1.0};
-}
-
 Params gamma_params(const Layer& l, double g) {
   if (is_pool(l)) return {{}, {}, 1.0 + g};
   return {l.weight + l.weight.clamp_min(0) * g,
