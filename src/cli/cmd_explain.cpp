@@ -57,26 +57,22 @@ void run_explain(const ExplainArgs& a) {
   const std::vector<int64_t> targets = resolve_targets(a.target, in);
   make_dir(a.out);
 
-  std::vector<at::Tensor> relevance;
+  std::vector<int64_t> resolved = targets;
+  std::vector<Diagnostics> diags;
+  const at::Tensor rel =
+      explain_in_batches(m.net, in.x, resolved, composite, a.common.batch, &diags);
   nlohmann::json images = nlohmann::json::array();
   const int64_t n = in.x.size(0);
-  for (int64_t s = 0; s < n; s += a.common.batch) {
-    const int64_t e = std::min(n, s + a.common.batch);
-    const std::vector<int64_t> t(targets.begin() + s, targets.begin() + e);
-    const Explanation ex = explain(m.net, in.x.slice(0, s, e).to(device), t, {composite});
-    relevance.push_back(ex.relevance.select(1, 0).to(at::kCPU));
-    for (int64_t i = s; i < e; ++i) {
-      const Diagnostics& d = ex.diagnostics[static_cast<size_t>(i - s)][0];
-      images.push_back(diagnostics_json(in.ids[static_cast<size_t>(i)], d));
-      if (d.negative_logit)
-        std::cerr << "lrpbench: warning: image " << id_text(in.ids[static_cast<size_t>(i)])
-                  << ": negative target logit " << d.logit << " flips the sign of the relevance\n";
-      if (d.nonfinite > 0)
-        std::cerr << "lrpbench: warning: image " << id_text(in.ids[static_cast<size_t>(i)]) << ": "
-                  << d.nonfinite << " non-finite relevance values\n";
-    }
+  for (int64_t i = 0; i < n; ++i) {
+    const Diagnostics& d = diags[static_cast<size_t>(i)];
+    images.push_back(diagnostics_json(in.ids[static_cast<size_t>(i)], d));
+    if (d.negative_logit)
+      std::cerr << "lrpbench: warning: image " << id_text(in.ids[static_cast<size_t>(i)])
+                << ": negative target logit " << d.logit << " flips the sign of the relevance\n";
+    if (d.nonfinite > 0)
+      std::cerr << "lrpbench: warning: image " << id_text(in.ids[static_cast<size_t>(i)]) << ": "
+                << d.nonfinite << " non-finite relevance values\n";
   }
-  const at::Tensor rel = at::cat(relevance);
   write_npy(a.out + "/relevance.npy", in.batched ? rel : rel[0]);
   for (int64_t i = 0; i < n; ++i) {
     const std::string name =

@@ -376,4 +376,23 @@ Explanation explain(const Network& net, const at::Tensor& x, const std::vector<i
   return out;
 }
 
+at::Tensor explain_in_batches(const Network& net, const at::Tensor& x,
+                              std::vector<int64_t>& targets, const Composite& composite,
+                              int64_t batch, std::vector<Diagnostics>* diagnostics) {
+  std::vector<at::Tensor> parts;
+  const int64_t n = x.size(0);
+  const at::Device device = net.device();
+  for (int64_t s = 0; s < n; s += batch) {
+    const int64_t e = std::min(n, s + batch);
+    const std::vector<int64_t> t(targets.begin() + s, targets.begin() + e);
+    const Explanation ex = explain(net, x.slice(0, s, e).to(device), t, {composite},
+                                   ExplainOptions{diagnostics != nullptr});
+    parts.push_back(ex.relevance.select(1, 0).to(at::kCPU));
+    std::copy(ex.targets.begin(), ex.targets.end(), targets.begin() + s);
+    if (diagnostics)
+      for (const auto& d : ex.diagnostics) diagnostics->push_back(d[0]);
+  }
+  return at::cat(parts);
+}
+
 }  // namespace lrpbench

@@ -45,6 +45,12 @@ struct ExplainOptions {
 Explanation explain(const Network& net, const at::Tensor& x, const std::vector<int64_t>& targets,
                     const std::vector<Composite>& composites, const ExplainOptions& opt = {});
 
+// One composite over many images in chunks of `batch`: N x C x H x W relevance on the
+// CPU; targets resolved in place (-1 becomes the argmax); diagnostics appended if given.
+at::Tensor explain_in_batches(const Network& net, const at::Tensor& x,
+                              std::vector<int64_t>& targets, const Composite& composite,
+                              int64_t batch, std::vector<Diagnostics>* diagnostics = nullptr);
+
 // Relevance through one linear layer under one rule (exposed for the rule tests).
 // a: the layer's input (N rows), z: its plain output, r: relevance at its output (rows),
 // rows: image of each row of r (undefined: rows == images). lo/hi: zbox bounds per

@@ -1,0 +1,189 @@
+#include <ATen/ATen.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/evaluate_options.h"
+#include "data/image.h"
+#include "lrp/composite.h"
+#include "lrp/engine.h"
+#include "perturbation/evaluation.h"
+#include "report/gnuplot.h"
+#include "report/montage.h"
+#include "util/error.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+struct EvaluateArgs {
+  CommonOptions common;
+  InputSpec input;
+  PFOptions pf;
+  std::string relevance, composite, target = "auto", out, orders = "morf";
+};
+
+std::string csv_field(const nlohmann::json& id) {
+  if (!id.is_string()) return id.dump();
+  std::string s = id.get<std::string>(), out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+nlohmann::json opt_json(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json scores_json(const CurveScores& c) {
+  return {{"auc", c.auc}, {"auc_normalized", opt_json(c.auc_normalized)}, {"aopc", c.aopc}};
+}
+
+void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& in,
+                   const Evaluation& e, const PFSettings& s, const at::Tensor& rel,
+                   const std::vector<int64_t>& targets, const std::vector<int64_t>& seeds) {
+  const size_t n = e.curves.size();
+  {
+    std::ofstream csv(a.out + "/curve.csv");
+    require(csv.good(), "cannot write '" + a.out + "/curve.csv'");
+    csv.precision(9);
+    csv << "image,order,step,patches_flipped,fraction,score\n";
+    for (size_t i = 0; i < n; ++i)
+      for (size_t o = 0; o < e.orders.size(); ++o) {
+        const PFCurve& c = e.curves[i][o];
+        for (size_t k = 0; k < c.scores.size(); ++k)
+          csv << csv_field(in.ids[i]) << "," << order_name(e.orders[o]) << "," << k << ","
+              << c.flipped[k] << "," << c.fraction[k] << "," << c.scores[k] << "\n";
+      }
+  }
+  nlohmann::json settings = s.to_json();
+  settings["edge_patches"] = e.grid.edge_patches();
+  settings["patches"] = e.grid.count();
+  settings["points"] = e.curves[0][0].scores.size();
+  settings["orders"] = nlohmann::json::array();
+  for (Order o : e.orders) settings["orders"].push_back(order_name(o));
+  settings["model"] = net.arch;
+  nlohmann::json orders = nlohmann::json::object();
+  for (size_t o = 0; o < e.orders.size(); ++o) {
+    nlohmann::json images = nlohmann::json::array();
+    for (size_t i = 0; i < n; ++i) {
+      nlohmann::json j = scores_json(e.scores[i][o]);
+      j["image"] = in.ids[i];
+      j["target"] = targets[i];
+      images.push_back(j);
+    }
+    const BatchScores& b = e.batch[o];
+    orders[order_name(e.orders[o])] = {{"auc", b.auc},
+                                       {"auc_normalized", opt_json(b.auc_normalized)},
+                                       {"aopc", b.aopc},
+                                       {"auc_normalized_undefined", b.auc_normalized_undefined},
+                                       {"images", images}};
+  }
+  const BatchScores& first = e.batch[0];
+  const nlohmann::json j = {
+      {"auc", first.auc},     {"auc_normalized", opt_json(first.auc_normalized)},
+      {"aopc", first.aopc},   {"auc_normalized_undefined", first.auc_normalized_undefined},
+      {"settings", settings}, {"cache", {{"hits", e.stats.hits()}, {"misses", e.stats.forwards}}},
+      {"orders", orders}};
+  write_json_file(a.out + "/evaluate.json", j);
+
+  std::vector<Series> series;
+  for (size_t o = 0; o < e.orders.size(); ++o) {
+    Series sr{order_name(e.orders[o]), {}, e.mean_curves[o]};
+    for (size_t k = 0; k < sr.y.size(); ++k) sr.x.push_back(static_cast<double>(k));
+    series.push_back(sr);
+  }
+  line_plot(a.out + "/curve.png",
+            "pixel-flipping, " + s.mode + ", patch " + std::to_string(e.grid.patch) + ", " +
+                std::to_string(n) + " image(s)",
+            "step",
+            std::string("mean ") + (s.score == "prob" ? "probability" : "logit") + " of the target",
+            series);
+
+  // The first image at chosen steps, one row per order (the penultimate step included).
+  const ImageContext ctx = make_context(in.x[0], net.mean, net.std, s.patch, seeds[0]);
+  std::vector<std::vector<at::Tensor>> rows;
+  for (Order o : e.orders) {
+    const auto steps = job_steps(ctx, {o, rel[0]}, s);
+    const size_t k_max = steps.size();
+    std::vector<size_t> chosen = {0, k_max / 4, k_max / 2, 3 * k_max / 4, k_max - 1, k_max};
+    chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+    std::vector<at::Tensor> row;
+    for (size_t k : chosen) {
+      const std::vector<std::vector<int64_t>> applied(
+          steps.begin(), steps.begin() + static_cast<std::ptrdiff_t>(k));
+      row.push_back(denormalize(render(ctx, s, applied, k == k_max), net.mean, net.std));
+    }
+    if (s.final_step == "minmax-mid")
+      row.push_back(denormalize(render_minmax_mid(ctx), net.mean, net.std));
+    rows.push_back(row);
+  }
+  write_png(a.out + "/perturbed.png", montage(rows));
+}
+
+void run_evaluate(EvaluateArgs& a) {
+  require(!a.out.empty(), "--out: an output directory is required");
+  const at::Device device = setup_runtime(a.common);
+  const PreparedModel m = prepare_model(a.common, device);
+  const InputBatch in = load_inputs(a.input, m.net);
+  const std::vector<Order> orders = parse_orders(a.orders);
+  PFSettings s = a.pf.settings(in.x.size(2), in.x.size(3), a.common);
+  make_grid(in.x.size(2), in.x.size(3), s.patch);  // checks the patch size early
+  std::vector<int64_t> targets = resolve_targets(a.target, in);
+  at::Tensor rel;
+  require(a.relevance.empty() != a.composite.empty(),
+          "give exactly one of --relevance and --composite");
+  if (!a.relevance.empty()) {
+    rel = read_npy(a.relevance);
+    if (rel.dim() == in.x.dim() - 1) rel = rel.unsqueeze(0);
+    require(rel.sizes() == in.x.sizes(),
+            "--relevance " + a.relevance + ": shape " + std::string(c10::str(rel.sizes())) +
+                " differs from the input's " + std::string(c10::str(in.x.sizes())));
+    const at::Tensor logits = forward(m.net, in.x.to(device)).to(at::kCPU);
+    for (size_t i = 0; i < targets.size(); ++i)
+      if (targets[i] < 0) targets[i] = logits[static_cast<int64_t>(i)].argmax().item<int64_t>();
+  } else {
+    const Composite c = parse_composite(a.composite, m.loaded.net);
+    rel = explain_in_batches(m.net, in.x, targets, c, a.common.batch);
+  }
+  for (int64_t t : targets)
+    require(t < m.net.num_classes,
+            "--target " + std::to_string(t) + " is not a class of " + m.net.arch);
+  std::vector<int64_t> seeds;
+  for (size_t i = 0; i < in.ids.size(); ++i)
+    seeds.push_back(in.ids[i].is_number_integer() ? in.ids[i].get<int64_t>()
+                                                  : static_cast<int64_t>(i));
+  make_dir(a.out);
+  const Evaluation e = evaluate_explanations(m.net, in.x, rel, targets, seeds, orders, s);
+  write_outputs(a, m.net, in, e, s, rel, targets, seeds);
+  for (size_t o = 0; o < orders.size(); ++o)
+    std::cout << order_name(orders[o]) << ": auc " << e.batch[o].auc << "  aopc " << e.batch[o].aopc
+              << "\n";
+  std::cout << "cache: " << e.stats.hits() << " hits, " << e.stats.forwards << " forwards; wrote "
+            << a.out << "/curve.csv, evaluate.json, curve.png, perturbed.png\n";
+}
+
+}  // namespace
+
+void add_evaluate_command(CLI::App& app) {
+  auto args = std::make_shared<EvaluateArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "evaluate",
+      "score explanations by pixel-flipping: curve.csv, evaluate.json, curve.png and "
+      "perturbed.png in --out");
+  add_common_options(sub, args->common);
+  add_model_options(sub, args->common);
+  add_input_options(sub, args->input);
+  sub->add_option("--relevance", args->relevance, "relevance .npy (the input's shape)");
+  sub->add_option("--composite", args->composite, "explain on the fly with this composite");
+  sub->add_option("--target", args->target, "auto (default), argmax, or a class index");
+  sub->add_option("--order", args->orders, "comma list of morf, lrf, random (default morf)");
+  add_pf_options(sub, args->pf);
+  sub->add_option("--out", args->out, "output directory")->required();
+  sub->callback([args] { run_evaluate(*args); });
+}
+
+}  // namespace lrpbench
