@@ -120,3 +120,72 @@ TEST(Cli, CompositesPrintsCanonicalForms) {
 
 }  // namespace
 }  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+TEST(Cli, EvaluateBadInputsExitWithCode2AndOneLine) {
+  const std::string out = " --out " + ::testing::TempDir() + "/cli_eval_err";
+  const std::string npy = ::testing::TempDir() + "/rel_wrong.npy";
+  write_npy(npy, at::zeros({1, 27, 28}));
+  expect_one_line_error("evaluate --dataset fashion-mnist --index 0 --relevance " + npy + out,
+                        "shape");
+  expect_one_line_error(
+      "evaluate --dataset fashion-mnist --index 0 --composite tutorial --patch 30" + out,
+      "--patch 30");
+  expect_one_line_error(
+      "evaluate --dataset fashion-mnist --index 0 --composite tutorial --mode blur" + out,
+      "--mode");
+  expect_one_line_error(
+      "evaluate --dataset fashion-mnist --index 0 --composite tutorial --order up" + out,
+      "--order");
+  expect_one_line_error(
+      "evaluate --dataset fashion-mnist --index 0 --composite tutorial --schedule x" + out,
+      "--schedule");
+  expect_one_line_error("evaluate --dataset fashion-mnist --index 0" + out, "--relevance");
+}
+
+TEST(Cli, EvaluateWritesItsOutputs) {
+  const std::string dir = ::testing::TempDir() + "/cli_eval";
+  const Result r =
+      run("evaluate --dataset fashion-mnist --indices 0-3 --composite tutorial "
+          "--order morf,lrf,random --out " +
+          dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"curve.csv", "evaluate.json", "curve.png", "perturbed.png"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  std::ifstream in(dir + "/evaluate.json");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["settings"]["patch"], 2);
+  EXPECT_EQ(j["settings"]["edge_patches"], false);
+  EXPECT_EQ(j["auc"], j["orders"]["morf"]["auc"]);
+  EXPECT_EQ(j["orders"]["lrf"]["images"].size(), 4u);
+  EXPECT_GT(j["cache"]["hits"].get<int64_t>(), 0);
+  // The batch AUC is the mean of the image AUCs.
+  double mean = 0;
+  for (const auto& img : j["orders"]["morf"]["images"]) mean += img["auc"].get<double>() / 4;
+  EXPECT_NEAR(j["auc"].get<double>(), mean, 1e-9);
+  std::ifstream csv(dir + "/curve.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "image,order,step,patches_flipped,fraction,score");
+  int rows = 0;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  EXPECT_EQ(rows, 4 * 3 * 15);
+}
+
+TEST(Cli, EvaluateThesisPresetGivesKPlus2Points) {
+  const std::string dir = ::testing::TempDir() + "/cli_eval_thesis";
+  const Result r =
+      run("evaluate --dataset fashion-mnist --index 0 --composite tutorial --preset thesis --out " +
+          dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(dir + "/evaluate.json");
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["settings"]["points"], 16);  // 14 steps + step 0 + the final (min+max)/2 step
+  EXPECT_EQ(j["settings"]["patch_reduce"], "luma");
+  EXPECT_EQ(j["settings"]["full_mask"], "repeat");
+}
+
+}  // namespace
+}  // namespace lrpbench

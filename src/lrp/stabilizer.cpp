@@ -68,8 +68,10 @@ namespace {
 // Fused CPU kernel for float32: one pass instead of the four temporaries of the tensor
 // expression (which cost ~40x a plain division on large layers).
 at::Tensor divide_cpu_float(const at::Tensor& r, const at::Tensor& z, double eps_d, Stabilizer s) {
-  const at::Tensor rc = r.contiguous(), zc = z.contiguous();
-  at::Tensor out = at::empty_like(rc);
+  // Both in z's memory layout (channels-last convs give channels-last tensors).
+  const auto fmt = z.suggest_memory_format();
+  const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
+  at::Tensor out = at::empty_like(zc);
   const float* rp = rc.data_ptr<float>();
   const float* zp = zc.data_ptr<float>();
   float* op = out.data_ptr<float>();

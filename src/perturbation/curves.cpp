@@ -80,6 +80,7 @@ PFOutcome score_curves(const Network& net, const std::vector<PFImageJobs>& work,
   std::vector<std::vector<std::vector<int64_t>>> point_ids(work.size());  // -1: repeat previous
   std::vector<Request> requests;
   std::unordered_map<std::string, int64_t> cache;
+  std::vector<std::pair<size_t, size_t>> group_starts;  // (image, first request): batch cuts
   auto request = [&](const std::string& key, const Request& r) -> int64_t {
     ++out.stats.points;
     if (s.cache) {
@@ -96,7 +97,18 @@ PFOutcome score_curves(const Network& net, const std::vector<PFImageJobs>& work,
     steps[i].resize(work[i].jobs.size());
     point_ids[i].resize(work[i].jobs.size());
     out.curves[i].resize(work[i].jobs.size());
-    for (size_t j = 0; j < work[i].jobs.size(); ++j) {
+    // Random-order jobs first, in batches of their own: their curves then never depend on
+    // the other jobs (every configuration's random-order curve is bitwise the same).
+    std::vector<size_t> job_order;
+    for (int pass = 0; pass < 2; ++pass)
+      for (size_t j = 0; j < work[i].jobs.size(); ++j)
+        if ((work[i].jobs[j].order == Order::Random) == (pass == 0)) job_order.push_back(j);
+    bool random_group = true;
+    for (size_t j : job_order) {
+      const bool is_random = work[i].jobs[j].order == Order::Random;
+      if (group_starts.empty() || group_starts.back().first != i || random_group != is_random)
+        group_starts.push_back({i, requests.size()});
+      random_group = is_random;
       steps[i][j] = job_steps(ctx, work[i].jobs[j], s);
       const auto& st = steps[i][j];
       PFCurve& curve = out.curves[i][j];
@@ -131,8 +143,14 @@ PFOutcome score_curves(const Network& net, const std::vector<PFImageJobs>& work,
   std::vector<double> values(requests.size());
   const at::Device device = net.device();
   c10::InferenceMode guard;
-  for (size_t b0 = 0; b0 < requests.size(); b0 += static_cast<size_t>(s.batch)) {
-    const size_t b1 = std::min(requests.size(), b0 + static_cast<size_t>(s.batch));
+  std::vector<std::pair<size_t, size_t>> batches;
+  for (size_t g = 0; g < group_starts.size(); ++g) {
+    const size_t end = g + 1 < group_starts.size() ? group_starts[g + 1].second : requests.size();
+    for (size_t b = group_starts[g].second; b < end; b += static_cast<size_t>(s.batch))
+      batches.push_back({b, std::min(end, b + static_cast<size_t>(s.batch))});
+  }
+  for (const auto& [b0, b1] : batches) {
+    if (b0 == b1) continue;
     std::vector<at::Tensor> imgs(b1 - b0);
     at::parallel_for(static_cast<int64_t>(b0), static_cast<int64_t>(b1), 1,
                      [&](int64_t lo, int64_t hi) {
@@ -149,7 +167,11 @@ PFOutcome score_curves(const Network& net, const std::vector<PFImageJobs>& work,
                          }
                        }
                      });
-    const at::Tensor logits = forward(net, at::stack(imgs).to(device)).to(at::kCPU).to(at::kDouble);
+    // Batches run channels-last: oneDNN's conv stack is ~25% faster so (VGG-16, CPU).
+    const at::Tensor logits =
+        forward(net, at::stack(imgs).to(device).contiguous(at::MemoryFormat::ChannelsLast))
+            .to(at::kCPU)
+            .to(at::kDouble);
     const at::Tensor vals = s.score == "prob" ? logits.softmax(1) : logits;
     for (size_t q = b0; q < b1; ++q)
       values[q] = vals[static_cast<int64_t>(q - b0)][work[requests[q].image].target].item<double>();
