@@ -7,6 +7,7 @@ namespace lrpbench {
 void add_explain_command(CLI::App& app);
 void add_classify_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
+void add_search_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_composites_command(CLI::App& app);
 void add_bench_command(CLI::App& app);

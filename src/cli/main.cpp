@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("lrpbench ") + LRPBENCH_VERSION);
   app.require_subcommand(1);
   lrpbench::add_explain_command(app);
+  lrpbench::add_search_command(app);
   lrpbench::add_evaluate_command(app);
   lrpbench::add_classify_command(app);
   lrpbench::add_train_command(app);

@@ -1,0 +1,89 @@
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "report/report.h"
+#include "search/experiment.h"
+#include "search/runner.h"
+#include "util/error.h"
+
+namespace lrpbench {
+namespace {
+
+struct SearchArgs {
+  CommonOptions common;
+  std::string experiment, preset, weights, imagenet, out, shard;
+  bool force = false;
+  int64_t max_units = 0;
+};
+
+Experiment experiment_of(const SearchArgs& a) {
+  require(a.experiment.empty() != a.preset.empty(),
+          "search: give an experiment file or --preset NAME (not both)");
+  if (!a.preset.empty()) return preset_experiment(a.preset, a.weights, a.imagenet);
+  require(a.weights.empty() && a.imagenet.empty(),
+          "--weights / --imagenet go with --preset; an experiment file names its own");
+  return parse_experiment_file(a.experiment);
+}
+
+void run_search_command(const SearchArgs& a) {
+  require(!a.out.empty(), "--out: a run directory is required");
+  const at::Device device = setup_runtime(a.common);
+  Experiment exp = experiment_of(a);
+  if (a.common.batch != 64) exp.pf.batch = a.common.batch;
+  SearchOptions opt;
+  opt.out = a.out;
+  opt.force = a.force;
+  opt.max_units = a.max_units;
+  if (!a.shard.empty()) parse_shard(a.shard, &opt.shard_index, &opt.shard_count);
+  const int64_t n = run_search(exp, device, opt);
+  std::cout << "search: computed " << n << " work unit(s); results in " << a.out
+            << "/results.sqlite (lrpbench report " << a.out << ")\n";
+}
+
+}  // namespace
+
+void add_search_command(CLI::App& app) {
+  auto a = std::make_shared<SearchArgs>();
+  CLI::App* sub = app.add_subcommand(
+      "search", "grid-search LRP hyperparameters by PF-AUC into RUN/results.sqlite (resumable)");
+  add_common_options(sub, a->common);
+  sub->add_option("experiment", a->experiment, "experiment file (TOML)");
+  sub->add_option("--preset", a->preset, "fashion-thesis or vgg16-thesis");
+  sub->add_option("--weights", a->weights, "VGG-16 weights for --preset vgg16-thesis");
+  sub->add_option("--imagenet", a->imagenet,
+                  "ImageNet validation folder (val/<wnid>/*.JPEG) for --preset vgg16-thesis");
+  sub->add_option("--out", a->out, "run directory")->required();
+  sub->add_option("--shard", a->shard, "I/N: compute only work units u with u % N == I");
+  sub->add_flag("--force", a->force, "discard results of a different experiment in --out");
+  sub->add_option("--max-units", a->max_units, "stop after this many work units (0: all)");
+  sub->callback([a] { run_search_command(*a); });
+
+  auto runs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  CLI::App* merge = app.add_subcommand("merge", "join the stores of shards of one experiment");
+  merge->add_option("runs", *runs, "run directories")->required();
+  merge->add_option("--out", *out, "run directory to write")->required();
+  merge->callback([runs, out] {
+    merge_runs(*runs, *out);
+    std::cout << "merged " << runs->size() << " run(s) into " << *out << "\n";
+  });
+
+  auto rep = std::make_shared<std::string>();
+  auto threads = std::make_shared<int>(0);
+  CLI::App* report = app.add_subcommand(
+      "report", "RUN/report/index.html (figures by gnuplot), RUN/aucs.csv, RUN/grid_*.csv");
+  report->add_option("run", *rep, "run directory")->required();
+  report->add_option("--threads", *threads, "CPU threads (default: all cores)");
+  report->callback([rep, threads] {
+    CommonOptions c;
+    c.threads = *threads;
+    setup_runtime(c);
+    write_report(*rep);
+    std::cout << "wrote " << *rep << "/report/index.html, " << *rep << "/aucs.csv and " << *rep
+              << "/grid_*.csv\n";
+  });
+}
+
+}  // namespace lrpbench

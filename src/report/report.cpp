@@ -1,0 +1,451 @@
+#include "report/report.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "data/image.h"
+#include "lrp/composite.h"
+#include "lrp/engine.h"
+#include "lrp/rule.h"
+#include "perturbation/curves.h"
+#include "report/gnuplot.h"
+#include "report/heatmap.h"
+#include "report/montage.h"
+#include "search/experiment.h"
+#include "search/runner.h"
+#include "search/store.h"
+#include "util/error.h"
+
+namespace lrpbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string csv(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string html(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string image_label(const std::string& stored) {
+  // Dataset indices are stored as numbers, file names as JSON strings.
+  const nlohmann::json j = nlohmann::json::parse(stored, nullptr, false);
+  return j.is_string() ? j.get<std::string>() : stored;
+}
+
+std::string fmt(double v, int precision = 4) {
+  std::ostringstream ss;
+  ss.precision(precision);
+  ss << v;
+  return ss.str();
+}
+
+struct Stats {
+  double mean = 0, std = 0;
+  int64_t n = 0;
+};
+
+Stats stats_of(const std::vector<double>& v) {
+  Stats s;
+  s.n = static_cast<int64_t>(v.size());
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.std += (x - s.mean) * (x - s.mean);
+  s.std = std::sqrt(s.std / static_cast<double>(v.size()));  // population
+  return s;
+}
+
+// Lower is better for auc / auc_normalized under MoRF, higher under LRF; aopc the other way.
+int better_sign(const std::string& order, const std::string& kind) {
+  if (order == "random") return 0;
+  const int s = order == "morf" ? -1 : 1;
+  return kind == "aopc" ? -s : s;
+}
+
+std::string direction_text(const std::string& order, const std::string& kind) {
+  const int s = better_sign(order, kind);
+  if (s == 0) return "random order: a control, expected flat (no better direction)";
+  return std::string(s < 0 ? "lower" : "higher") + " is better";
+}
+
+struct Run {
+  Experiment exp;
+  std::vector<ConfigRow> configs;
+  std::vector<ImageRow> images;
+  std::vector<CurveRow> curves;
+  // value[(config, order)] = per-image values of the chosen AUC kind
+  std::map<std::pair<int64_t, std::string>, std::vector<double>> values;
+  std::map<std::pair<int64_t, std::string>, std::vector<double>> mean_curve;
+  double value_of(const CurveRow& c) const {
+    if (exp.auc_kind == "aopc") return c.aopc;
+    if (exp.auc_kind == "auc_normalized") return c.auc_normalized ? *c.auc_normalized : NAN;
+    return c.auc;
+  }
+};
+
+void write_csvs(const std::string& dir, const Run& r) {
+  std::ofstream a(dir + "/aucs.csv");
+  require(a.good(), "cannot write '" + dir + "/aucs.csv'");
+  a.precision(17);
+  a << "family,point,config,param1,param2,image,order,auc\n";
+  for (const CurveRow& c : r.curves) {
+    const ConfigRow& cf = r.configs[static_cast<size_t>(c.config_id)];
+    const double v = r.value_of(c);
+    a << csv(cf.family) << "," << cf.point << "," << csv(cf.config) << ","
+      << (cf.point == "grid" ? format_number(cf.param1) : "") << ","
+      << (cf.point == "grid" ? format_number(cf.param2) : "") << ","
+      << csv(image_label(r.images[static_cast<size_t>(c.image_id)].image)) << "," << c.order << ","
+      << (std::isnan(v) ? std::string() : format_number(v)) << "\n";
+  }
+  for (const Family& f : r.exp.families)
+    for (Order o : r.exp.orders) {
+      std::ofstream g(dir + "/grid_" + f.name + "_" + order_name(o) + ".csv");
+      g.precision(17);
+      g << "param1,param2,mean_auc,std_auc,n\n";
+      for (const ConfigRow& cf : r.configs) {
+        if (cf.family != f.name || cf.point != "grid") continue;
+        auto it = r.values.find({cf.id, order_name(o)});
+        std::vector<double> v;
+        if (it != r.values.end())
+          for (double x : it->second)
+            if (!std::isnan(x)) v.push_back(x);
+        const Stats s = stats_of(v);
+        g << format_number(cf.param1) << "," << format_number(cf.param2) << ","
+          << (s.n ? format_number(s.mean) : "") << "," << (s.n ? format_number(s.std) : "") << ","
+          << s.n << "\n";
+      }
+    }
+}
+
+struct Best {
+  const ConfigRow* config = nullptr;
+  Stats stats;
+};
+
+// Configurations of a family ranked best first for an order.
+std::vector<Best> ranked(const Run& r, const Family& f, const std::string& order) {
+  std::vector<Best> out;
+  for (const ConfigRow& cf : r.configs) {
+    if (cf.family != f.name || cf.point != "grid") continue;
+    auto it = r.values.find({cf.id, order});
+    if (it == r.values.end()) continue;
+    std::vector<double> v;
+    for (double x : it->second)
+      if (!std::isnan(x)) v.push_back(x);
+    if (!v.empty()) out.push_back({&cf, stats_of(v)});
+  }
+  const int s = better_sign(order, r.exp.auc_kind);
+  std::stable_sort(out.begin(), out.end(), [&](const Best& a, const Best& b) {
+    return s > 0 ? a.stats.mean > b.stats.mean : a.stats.mean < b.stats.mean;
+  });
+  return out;
+}
+
+void contour_plot(const std::string& png, const Run& r, const Family& f, const std::string& order,
+                  const Best* best) {
+  const std::string data = png + ".dat", script = png + ".gp";
+  std::ofstream d(data);
+  d.precision(10);
+  for (size_t a = 0; a < f.values1.size(); ++a) {
+    for (size_t b = 0; b < f.values2.size(); ++b) {
+      double mean = NAN;
+      for (const ConfigRow& cf : r.configs)
+        if (cf.family == f.name && cf.point == "grid" && cf.i1 == static_cast<int64_t>(a) &&
+            cf.i2 == static_cast<int64_t>(b)) {
+          auto it = r.values.find({cf.id, order});
+          if (it != r.values.end()) mean = stats_of(it->second).mean;
+        }
+      d << a << " " << b << " " << (std::isnan(mean) ? std::string("NaN") : fmt(mean, 10)) << "\n";
+    }
+    d << "\n";
+  }
+  d.close();
+  auto tics = [](const std::vector<double>& v) {
+    std::string t = "(";
+    const size_t step = std::max<size_t>(1, v.size() / 8);
+    for (size_t i = 0; i < v.size(); i += step)
+      t += (i ? ", " : "") + gnuplot_quote(fmt(v[i], 2)) + " " + std::to_string(i);
+    return t + ")";
+  };
+  const auto axes = f.axis_names();
+  std::ofstream g(script);
+  g << "set terminal pngcairo size 760,620 enhanced font 'Sans,10'\n"
+    << "set output " << gnuplot_quote(png) << "\n"
+    << "set title "
+    << gnuplot_quote(f.name + ", " + order + ": mean " + r.exp.auc_kind + " (" +
+                     direction_text(order, r.exp.auc_kind) + ")")
+    << " noenhanced\n"
+    << "set xlabel " << gnuplot_quote(axes[0]) << "\nset ylabel " << gnuplot_quote(axes[1]) << "\n"
+    << "set xtics " << tics(f.values1) << "\nset ytics " << tics(f.values2) << "\n"
+    << "set xrange [-0.5:" << f.values1.size() - 0.5
+    << "]\nset yrange [-0.5:" << f.values2.size() - 0.5 << "]\n"
+    << "set palette rgb 33,13,10\nset key off\n"
+    // Contour lines: traced into a table by splot, then drawn over the cell image.
+    << "set contour base\nset cntrparam levels 8\nunset surface\nset view map\n"
+    << "set table " << gnuplot_quote(data + ".cont") << "\nsplot " << gnuplot_quote(data)
+    << " using 1:2:3 with lines\nunset table\nunset contour\n";
+  if (best)
+    g << "set label 1 'optimum' at " << best->config->i1 << "," << best->config->i2
+      << " point pt 7 ps 2 lc rgb 'white' offset 1,1 front tc rgb 'black'\n";
+  g << "plot " << gnuplot_quote(data) << " using 1:2:3 with image, "
+    << gnuplot_quote(data + ".cont") << " with lines lc rgb 'black' lw 1\n";
+  g.close();
+  run_gnuplot(script);
+  fs::remove(data);
+  fs::remove(data + ".cont");
+  fs::remove(script);
+}
+
+void box_plot(const std::string& png, const Run& r,
+              const std::vector<std::pair<std::string, std::vector<double>>>& groups) {
+  const std::string data = png + ".dat", script = png + ".gp";
+  std::ofstream d(data);
+  d.precision(10);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    for (double v : groups[i].second)
+      if (!std::isnan(v)) d << i << " " << v << "\n";
+    d << "\n\n";
+  }
+  d.close();
+  std::ofstream g(script);
+  g << "set terminal pngcairo size " << std::max<size_t>(640, 110 * groups.size())
+    << ",520 enhanced font 'Sans,10'\n"
+    << "set output " << gnuplot_quote(png) << "\n"
+    << "set title "
+    << gnuplot_quote("distribution of " + r.exp.auc_kind + " over configurations and images")
+    << " noenhanced\n"
+    << "set style fill solid 0.3\nset style boxplot outliers pointtype 7\nset pointsize 0.3\n"
+    << "set key off\nset grid ytics\nset xtics rotate by -30 noenhanced\nset xtics (";
+  for (size_t i = 0; i < groups.size(); ++i)
+    g << (i ? ", " : "") << gnuplot_quote(groups[i].first) << " " << i;
+  g << ")\nset xrange [-0.7:" << groups.size() - 0.3 << "]\nplot ";
+  for (size_t i = 0; i < groups.size(); ++i)
+    g << (i ? ", " : "") << gnuplot_quote(data) << " index " << i << " using (" << i
+      << "):2 with boxplot";
+  g << "\n";
+  g.close();
+  run_gnuplot(script);
+  fs::remove(data);
+  fs::remove(script);
+}
+
+}  // namespace
+
+void write_report(const std::string& run) {
+  const std::string db = run + "/results.sqlite";
+  require(fs::exists(db),
+          "report: '" + run + "' has no results.sqlite (run lrpbench search first)");
+  Run r;
+  {
+    const Store store(db);
+    const auto def = store.meta("definition");
+    require(def.has_value(), "report: '" + db + "' is not a search run");
+    r.exp = experiment_from_definition(nlohmann::json::parse(*def), db);
+    r.configs = store.configs();
+    r.images = store.images();
+    r.curves = store.curves();
+  }
+  require(!r.curves.empty(), "report: '" + run + "' has no finished work units yet");
+  std::map<std::pair<int64_t, std::string>, int64_t> counts;
+  for (const CurveRow& c : r.curves) {
+    const auto key = std::make_pair(c.config_id, c.order);
+    r.values[key].push_back(r.value_of(c));
+    auto& m = r.mean_curve[key];
+    if (m.empty()) m.assign(c.scores.size(), 0.0);
+    for (size_t k = 0; k < m.size() && k < c.scores.size(); ++k) m[k] += c.scores[k];
+    ++counts[key];
+  }
+  for (auto& [key, m] : r.mean_curve)
+    for (double& v : m) v /= static_cast<double>(counts[key]);
+  write_csvs(run, r);
+
+  const std::string rep = run + "/report";
+  fs::create_directories(rep);
+  std::ostringstream h;
+  h << "<!doctype html><html><head><meta charset='utf-8'><title>lrpbench report</title><style>"
+       "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+       "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;"
+       "font-size:13px}th{background:#eee}img{max-width:100%;margin:4px}code{font-size:12px}"
+       ".figs{display:flex;flex-wrap:wrap}</style></head><body>\n";
+  const size_t n_images = r.images.size();
+  h << "<h1>LRP hyperparameter search</h1>\n<p>Model <b>" << html(r.exp.model) << "</b>"
+    << (r.exp.weights.empty() ? "" : " (weights " + html(r.exp.weights) + ")") << "; " << n_images
+    << " images; " << r.curves.size() << " curves; score " << html(r.exp.pf.score)
+    << ", AUC kind <b>" << html(r.exp.auc_kind) << "</b>; PF: " << html(r.exp.pf.mode) << ", patch "
+    << r.exp.pf.patch << ", schedule " << html(r.exp.pf.schedule.text()) << ".</p>\n";
+
+  // Best configurations.
+  h << "<h2>Best configurations</h2><table><tr><th>family</th><th>order</th><th>rank</th><th>"
+    << "params</th><th>config</th><th>mean " << html(r.exp.auc_kind)
+    << "</th><th>std over images</th><th>n</th></tr>\n";
+  std::map<std::string, const ConfigRow*> optimum;  // family -> MoRF (or first order) optimum
+  std::map<std::string, const ConfigRow*> worst;
+  for (const Family& f : r.exp.families)
+    for (Order o : r.exp.orders) {
+      const auto rk = ranked(r, f, order_name(o));
+      if (rk.empty()) continue;
+      if (!optimum.count(f.name) || o == Order::Morf) {
+        optimum[f.name] = rk.front().config;
+        worst[f.name] = rk.back().config;
+      }
+      for (size_t i = 0; i < std::min<size_t>(3, rk.size()); ++i)
+        h << "<tr><td>" << f.name << "</td><td>" << order_name(o) << "</td><td>" << i + 1
+          << "</td><td>" << f.axis_names()[0] << "=" << fmt(rk[i].config->param1) << ", "
+          << f.axis_names()[1] << "=" << fmt(rk[i].config->param2) << "</td><td><code>"
+          << html(rk[i].config->config) << "</code></td><td>" << fmt(rk[i].stats.mean, 6)
+          << "</td><td>" << fmt(rk[i].stats.std, 4) << "</td><td>" << rk[i].stats.n
+          << "</td></tr>\n";
+    }
+  for (const ConfigRow& cf : r.configs)
+    if (cf.point == "reference")
+      for (Order o : r.exp.orders) {
+        auto it = r.values.find({cf.id, order_name(o)});
+        if (it == r.values.end()) continue;
+        const Stats s = stats_of(it->second);
+        h << "<tr><td>reference</td><td>" << order_name(o) << "</td><td></td><td>" << html(cf.spec)
+          << "</td><td><code>" << html(cf.config) << "</code></td><td>" << fmt(s.mean, 6)
+          << "</td><td>" << fmt(s.std, 4) << "</td><td>" << s.n << "</td></tr>\n";
+      }
+  h << "</table>\n";
+
+  // Contour plots.
+  h << "<h2>Mean " << html(r.exp.auc_kind) << " over the grid</h2><p>Axes are evenly spaced by "
+    << "position (0, then log-spaced values); the optimum is marked.</p><div class='figs'>\n";
+  for (const Family& f : r.exp.families)
+    for (Order o : r.exp.orders) {
+      const auto rk = ranked(r, f, order_name(o));
+      if (rk.empty()) continue;
+      const std::string name = "contour_" + f.name + "_" + order_name(o) + ".png";
+      contour_plot(rep + "/" + name, r, f, order_name(o),
+                   o == Order::Random ? nullptr : &rk.front());
+      h << "<img src='" << name << "' width='560'>\n";
+    }
+  h << "</div>\n";
+
+  // Box plots.
+  std::vector<std::pair<std::string, std::vector<double>>> groups;
+  for (const Family& f : r.exp.families)
+    for (Order o : r.exp.orders) {
+      std::vector<double> all;
+      for (const ConfigRow& cf : r.configs)
+        if (cf.family == f.name && cf.point == "grid") {
+          auto it = r.values.find({cf.id, order_name(o)});
+          if (it != r.values.end()) all.insert(all.end(), it->second.begin(), it->second.end());
+        }
+      if (!all.empty()) groups.push_back({f.name + " " + order_name(o), all});
+    }
+  if (!groups.empty()) {
+    box_plot(rep + "/boxplot.png", r, groups);
+    h << "<h2>Distribution of " << html(r.exp.auc_kind)
+      << " per experiment</h2><img src='boxplot.png'>\n";
+  }
+
+  // Mean perturbation curves.
+  h << "<h2>Mean perturbation curves</h2><div class='figs'>\n";
+  for (Order o : r.exp.orders) {
+    std::vector<Series> series;
+    auto add = [&](const ConfigRow* cf, const std::string& title) {
+      auto it = r.mean_curve.find({cf->id, order_name(o)});
+      if (it == r.mean_curve.end()) return;
+      Series s{title, {}, it->second};
+      for (size_t k = 0; k < s.y.size(); ++k) s.x.push_back(static_cast<double>(k));
+      series.push_back(s);
+    };
+    for (const auto& [fam, cf] : optimum) add(cf, fam + " optimum " + cf->spec);
+    for (const ConfigRow& cf : r.configs)
+      if (cf.point == "reference") add(&cf, cf.spec);
+    if (series.empty()) continue;
+    const std::string name = std::string("curves_") + order_name(o) + ".png";
+    line_plot(rep + "/" + name, std::string("mean curves, ") + order_name(o), "step",
+              "mean " + r.exp.pf.score + " of the target", series);
+    h << "<img src='" << name << "' width='560'>\n";
+  }
+  h << "</div>\n";
+
+  // Heatmaps and perturbed images: recomputed for the first images.
+  h << "<h2>Heatmaps</h2>\n";
+  try {
+    Experiment small = r.exp;
+    const Plan plan = make_plan(small, at::Device(at::kCPU));
+    std::vector<std::pair<std::string, std::string>> shown;  // title, composite
+    for (const auto& [fam, cf] : optimum) shown.push_back({fam + " optimum", cf->spec});
+    for (const ConfigRow& cf : r.configs)
+      if (cf.point == "reference") shown.push_back({"reference " + cf.spec, cf.spec});
+    for (const auto& [fam, cf] : worst) shown.push_back({fam + " worst", cf->spec});
+    const int64_t n = std::min<int64_t>(4, plan.x.size(0));
+    h << "<p>Rows: the first " << n
+      << " images; relevance summed over channels, "
+         "blue-white-red.</p><table><tr><th>composite</th>";
+    for (int64_t i = 0; i < n; ++i)
+      h << "<th>image " << html(image_label(plan.images[static_cast<size_t>(i)].image)) << "</th>";
+    h << "</tr>\n";
+    std::vector<Composite> comps;
+    for (const auto& s : shown) comps.push_back(parse_composite(s.second, plan.loaded.net));
+    for (int64_t i = 0; i < n; ++i) {
+      const Explanation ex =
+          explain(plan.net, plan.x.narrow(0, i, 1), {plan.images[static_cast<size_t>(i)].target},
+                  comps, ExplainOptions{false});
+      const at::Tensor pixels = denormalize(plan.x[i], plan.net.mean, plan.net.std);
+      for (size_t k = 0; k < comps.size(); ++k)
+        write_png(rep + "/heatmap_" + std::to_string(k) + "_" + std::to_string(i) + ".png",
+                  render_heatmap(ex.relevance[0][static_cast<int64_t>(k)], pixels, HeatmapStyle{}));
+      if (i == 0) {
+        // The first image at the penultimate MoRF step of each shown configuration.
+        std::vector<std::vector<at::Tensor>> rows(1);
+        PFSettings s = plan.exp.pf;
+        const ImageContext ctx = make_context(plan.x[0], plan.net.mean, plan.net.std, s.patch, 0);
+        for (size_t k = 0; k < comps.size(); ++k) {
+          const auto steps =
+              job_steps(ctx, {Order::Morf, ex.relevance[0][static_cast<int64_t>(k)]}, s);
+          const std::vector<std::vector<int64_t>> applied(steps.begin(), steps.end() - 1);
+          rows[0].push_back(
+              denormalize(render(ctx, s, applied, false), plan.net.mean, plan.net.std));
+        }
+        write_png(rep + "/penultimate.png", montage(rows));
+      }
+    }
+    for (size_t k = 0; k < shown.size(); ++k) {
+      h << "<tr><td>" << html(shown[k].first) << "<br><code>" << html(shown[k].second)
+        << "</code></td>";
+      for (int64_t i = 0; i < n; ++i)
+        h << "<td><img src='heatmap_" << k << "_" << i << ".png' width='150'></td>";
+      h << "</tr>\n";
+    }
+    h << "</table>\n<h2>Perturbed images at the penultimate MoRF step</h2><p>First image; one "
+         "column per composite above, in the same order.</p><img src='penultimate.png'>\n";
+  } catch (const InputError& e) {
+    h << "<p>Heatmaps unavailable: " << html(e.what()) << "</p>\n";
+  }
+  h << "<h2>Files</h2><p><a href='../aucs.csv'>aucs.csv</a> (every curve's " << html(r.exp.auc_kind)
+    << "), grid_&lt;family&gt;_&lt;order&gt;.csv (mean and population std per grid point), "
+       "results.sqlite (everything).</p></body></html>\n";
+  std::ofstream out(rep + "/index.html");
+  require(out.good(), "cannot write '" + rep + "/index.html'");
+  out << h.str();
+}
+
+}  // namespace lrpbench

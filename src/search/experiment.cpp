@@ -1,0 +1,439 @@
+#include "search/experiment.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "data/imagenet_labels.h"
+#include "lrp/rule.h"
+#include "perturbation/auc.h"
+#include "util/error.h"
+
+namespace lrpbench {
+
+std::string Family::composite(double v1, double v2) const {
+  return name + "(" + format_number(v1) + "," + format_number(v2) + ")";
+}
+
+std::vector<std::string> Family::axis_names() const {
+  if (name == "tutorial") return {"gamma", "eps"};
+  return {"g1", "g2"};
+}
+
+std::vector<double> parse_axis_values(const std::string& text, const std::string& where) {
+  std::smatch m;
+  static const std::regex log_re(
+      R"(^\s*log\(\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*,\s*([0-9]+)\s*\)\s*(\+\s*0)?\s*$)");
+  require(std::regex_match(text, m, log_re),
+          where + ": bad range '" + text + "' (expected log(a,b,n) or log(a,b,n)+0)");
+  char* end = nullptr;
+  const double a = std::strtod(m[1].str().c_str(), &end);
+  const double b = std::strtod(m[2].str().c_str(), &end);
+  const long n = std::stol(m[3].str());
+  require(std::isfinite(a) && std::isfinite(b) && n >= 1 && n <= 1000,
+          where + ": bad range '" + text + "' (n from 1 to 1000)");
+  std::vector<double> out;
+  if (m[4].matched) out.push_back(0.0);
+  for (long k = 0; k < n; ++k)
+    out.push_back(n == 1 ? std::pow(10.0, a) : std::pow(10.0, a + (b - a) * k / (n - 1)));
+  return out;
+}
+
+nlohmann::json Experiment::definition() const {
+  nlohmann::json fam = nlohmann::json::array();
+  for (const Family& f : families)
+    fam.push_back({{"name", f.name}, {"values1", f.values1}, {"values2", f.values2}});
+  nlohmann::json ord = nlohmann::json::array();
+  for (Order o : orders) ord.push_back(order_name(o));
+  nlohmann::json pfj = pf.to_json();
+  pfj.erase("batch");  // batching inside a work unit is fixed by it (below), not a setting
+  return {{"model", model},
+          {"weights", weights},
+          {"data",
+           {{"dataset", data.dataset},
+            {"split", data.split},
+            {"imagenet", data.imagenet},
+            {"folder", data.folder},
+            {"labels", data.labels},
+            {"class", data.class_index},
+            {"count", data.count},
+            {"resize", data.resize},
+            {"target", data.target}}},
+          {"families", fam},
+          {"references", references},
+          {"orders", ord},
+          {"pf", pfj},
+          {"batch", pf.batch},
+          {"auc", auc_kind}};
+}
+
+namespace {
+
+// Walks a parsed TOML document, consuming keys; anything left is an unknown key.
+class Reader {
+ public:
+  Reader(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const toml::node& n, const std::string& key,
+                         const std::string& what) const {
+    throw InputError(source_ + ":" + std::to_string(n.source().begin.line) + ": key '" + key +
+                     "': " + what);
+  }
+
+  void check_known(const toml::table& t, const std::string& prefix,
+                   const std::set<std::string>& known) const {
+    for (const auto& [k, v] : t) {
+      const std::string key(k.str());
+      if (!known.count(key))
+        throw InputError(source_ + ":" + std::to_string(v.source().begin.line) + ": unknown key '" +
+                         (prefix.empty() ? key : prefix + "." + key) + "'");
+    }
+  }
+
+  std::string str(const toml::table& t, const std::string& sec, const std::string& key,
+                  const std::string& def) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_string()) fail(*n, sec + key, "expected a string");
+    return std::string(*n->value<std::string>());
+  }
+
+  int64_t integer(const toml::table& t, const std::string& sec, const std::string& key, int64_t def,
+                  int64_t min = 0) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_integer()) fail(*n, sec + key, "expected an integer");
+    const int64_t v = *n->value<int64_t>();
+    if (v < min) fail(*n, sec + key, "expected a value >= " + std::to_string(min));
+    return v;
+  }
+
+  std::vector<std::string> strings(const toml::table& t, const std::string& sec,
+                                   const std::string& key) const {
+    std::vector<std::string> out;
+    const toml::node* n = t.get(key);
+    if (!n) return out;
+    if (!n->is_array()) fail(*n, sec + key, "expected an array of strings");
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_string()) fail(e, sec + key, "expected an array of strings");
+      out.emplace_back(*e.value<std::string>());
+    }
+    return out;
+  }
+
+  std::vector<double> axis(const toml::table& t, const std::string& sec, const std::string& key,
+                           const std::vector<double>& def) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    const std::string where =
+        source_ + ":" + std::to_string(n->source().begin.line) + ": key '" + sec + key + "'";
+    if (n->is_string()) return parse_axis_values(std::string(*n->value<std::string>()), where);
+    if (!n->is_array()) fail(*n, sec + key, "expected a list of numbers or \"log(a,b,n)+0\"");
+    std::vector<double> out;
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_number()) fail(e, sec + key, "expected numbers");
+      out.push_back(*e.value<double>());
+      if (!(out.back() >= 0) || !std::isfinite(out.back()))
+        fail(e, sec + key, "values must be finite and >= 0");
+    }
+    if (out.empty()) fail(*n, sec + key, "empty list");
+    return out;
+  }
+
+  // A [section] table, or an empty one.
+  const toml::table& section(const toml::table& root, const std::string& name) const {
+    static const toml::table empty;
+    const toml::node* n = root.get(name);
+    if (!n) return empty;
+    if (!n->is_table()) fail(*n, name, "expected a table [" + name + "]");
+    return *n->as_table();
+  }
+
+ private:
+  std::string source_;
+};
+
+template <typename F>
+void checked(const Reader& r, const toml::table& t, const std::string& sec, const std::string& key,
+             F fn) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  try {
+    fn();
+  } catch (const InputError& e) {
+    r.fail(*n, sec + key, e.what());
+  }
+}
+
+}  // namespace
+
+Experiment parse_experiment_text(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw InputError(source + ":" + std::to_string(e.source().begin.line) + ": " +
+                     std::string(e.description()));
+  }
+  const Reader r(source);
+  r.check_known(root, "", {"model", "data", "family", "reference", "pf", "run", "auc"});
+  Experiment x;
+  x.source = source;
+
+  const toml::table& model = r.section(root, "model");
+  r.check_known(model, "model", {"name", "weights"});
+  x.model = r.str(model, "model.", "name", "fashion-vgg");
+  x.weights = r.str(model, "model.", "weights", "");
+  if (x.model != "fashion-vgg" && x.weights.empty()) {
+    const int line =
+        root.get("model") ? static_cast<int>(root.get("model")->source().begin.line) : 1;
+    throw InputError(source + ":" + std::to_string(line) + ": key 'model.weights': required for " +
+                     x.model + " (no pretrained weights can be downloaded here)");
+  }
+
+  const toml::table& data = r.section(root, "data");
+  r.check_known(
+      data, "data",
+      {"dataset", "split", "imagenet", "folder", "labels", "class", "count", "resize", "target"});
+  DataSpec& d = x.data;
+  d.dataset = r.str(data, "data.", "dataset", "");
+  d.split = r.str(data, "data.", "split", "test");
+  d.imagenet = r.str(data, "data.", "imagenet", "");
+  d.folder = r.str(data, "data.", "folder", "");
+  d.labels = r.str(data, "data.", "labels", "");
+  d.count = r.integer(data, "data.", "count", 0);
+  d.resize = r.str(data, "data.", "resize", "256-crop224");
+  d.target = r.str(data, "data.", "target", "auto");
+  if (const toml::node* c = data.get("class")) {
+    if (c->is_integer()) {
+      d.class_index = *c->value<int64_t>();
+    } else if (c->is_string()) {
+      d.class_index = imagenet_index(std::string(*c->value<std::string>()));
+      if (d.class_index < 0) r.fail(*c, "data.class", "unknown WordNet id");
+    } else {
+      r.fail(*c, "data.class", "expected a class index or a WordNet id");
+    }
+  }
+  const int sources = !d.dataset.empty() + !d.imagenet.empty() + !d.folder.empty();
+  if (sources != 1)
+    throw InputError(source + ": [data] needs exactly one of dataset, imagenet, folder");
+  if (!d.dataset.empty() && d.dataset != "fashion-mnist")
+    r.fail(*data.get("dataset"), "data.dataset", "unknown dataset '" + d.dataset + "'");
+  if (d.split != "test" && d.split != "train")
+    r.fail(*data.get("split"), "data.split", "expected test or train");
+  checked(r, data, "data.", "resize", [&] {
+    if (d.resize != "256-crop224" && d.resize != "224" && d.resize != "none")
+      throw InputError("expected 256-crop224, 224 or none");
+  });
+  if (d.target != "auto" && d.target != "argmax" &&
+      d.target.find_first_not_of("0123456789") != std::string::npos)
+    r.fail(*data.get("target"), "data.target", "expected auto, argmax or a class index");
+
+  if (const toml::node* fams = root.get("family")) {
+    if (!fams->is_array_of_tables()) r.fail(*fams, "family", "expected [[family]] tables");
+    for (const auto& e : *fams->as_array()) {
+      const toml::table& t = *e.as_table();
+      r.check_known(t, "family", {"name", "values", "values1", "values2"});
+      Family f;
+      f.name = r.str(t, "family.", "name", "");
+      if (f.name != "tutorial" && f.name != "decreasing-gamma")
+        r.fail(t.get("name") ? *t.get("name") : e, "family.name",
+               "expected tutorial or decreasing-gamma, got '" + f.name + "'");
+      const std::vector<double> both =
+          r.axis(t, "family.", "values", parse_axis_values("log(-4,0,15)+0", ""));
+      f.values1 = r.axis(t, "family.", "values1", both);
+      f.values2 = r.axis(t, "family.", "values2", both);
+      for (const Family& g : x.families)
+        if (g.name == f.name) r.fail(e, "family.name", "family '" + f.name + "' given twice");
+      x.families.push_back(f);
+    }
+  }
+  const toml::table& ref = r.section(root, "reference");
+  r.check_known(ref, "reference", {"points"});
+  x.references = r.strings(ref, "reference.", "points");
+
+  const toml::table& pf = r.section(root, "pf");
+  r.check_known(pf, "pf",
+                {"orders", "mode", "fill", "radius", "patch", "schedule", "score", "preset",
+                 "patch_reduce", "full_mask", "final_step"});
+  std::vector<std::string> orders = r.strings(pf, "pf.", "orders");
+  if (orders.empty()) orders = {"morf", "lrf", "random"};
+  checked(r, pf, "pf.", "orders", [&] {
+    std::string list;
+    for (const auto& o : orders) list += (list.empty() ? "" : ",") + o;
+    x.orders = parse_orders(list);
+  });
+  if (x.orders.empty()) x.orders = parse_orders("morf,lrf,random");
+  const std::string preset = r.str(pf, "pf.", "preset", "");
+  if (preset == "thesis")
+    x.pf.apply_thesis_preset();
+  else if (!preset.empty())
+    r.fail(*pf.get("preset"), "pf.preset", "expected \"\" or \"thesis\"");
+  x.pf.mode = r.str(pf, "pf.", "mode", x.pf.mode);
+  x.pf.fill = r.str(pf, "pf.", "fill", x.pf.fill);
+  x.pf.radius = static_cast<int>(r.integer(pf, "pf.", "radius", x.pf.radius, 1));
+  x.pf.patch = r.integer(pf, "pf.", "patch", 0, 1);
+  checked(r, pf, "pf.", "schedule",
+          [&] { x.pf.schedule = parse_schedule(r.str(pf, "pf.", "schedule", "quadratic")); });
+  x.pf.score = r.str(pf, "pf.", "score", x.pf.score);
+  x.pf.reduce = r.str(pf, "pf.", "patch_reduce", x.pf.reduce);
+  x.pf.full_mask = r.str(pf, "pf.", "full_mask", x.pf.full_mask);
+  x.pf.final_step = r.str(pf, "pf.", "final_step", x.pf.final_step);
+  try {
+    x.pf.check();
+  } catch (const InputError& e) {
+    // Point at the key the message is about (messages start with the CLI option name).
+    const std::string msg = e.what();
+    for (const char* key :
+         {"mode", "fill", "score", "patch_reduce", "full_mask", "final_step", "radius"}) {
+      std::string opt = std::string("--") + key;
+      std::replace(opt.begin(), opt.end(), '_', '-');
+      if (msg.rfind(opt, 0) == 0 && pf.get(key))
+        r.fail(*pf.get(key), std::string("pf.") + key, msg.substr(opt.size() + 2));
+    }
+    throw InputError(source + ": [pf]: " + msg);
+  }
+
+  const toml::table& run = r.section(root, "run");
+  r.check_known(run, "run", {"seed", "batch"});
+  x.pf.seed = static_cast<uint64_t>(r.integer(run, "run.", "seed", 0));
+  x.pf.batch = r.integer(run, "run.", "batch", 64, 1);
+
+  const toml::table& a = r.section(root, "auc");
+  r.check_known(a, "auc", {"kind"});
+  x.auc_kind = r.str(a, "auc.", "kind", "auc");
+  checked(r, a, "auc.", "kind", [&] { check_auc_kind(x.auc_kind); });
+  if (x.families.empty() && x.references.empty())
+    throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
+  return x;
+}
+
+Experiment parse_experiment_file(const std::string& path) {
+  std::ifstream in(path);
+  require(in.good(), "cannot open experiment file '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_experiment_text(ss.str(), path);
+}
+
+std::vector<std::string> experiment_preset_names() {
+  return {"fashion-thesis", "vgg16-thesis"};
+}
+
+Experiment preset_experiment(const std::string& name, const std::string& weights,
+                             const std::string& imagenet) {
+  const std::string families = R"TOML(
+[[family]]
+name = "tutorial"
+values = "log(-4,0,15)+0"
+[[family]]
+name = "decreasing-gamma"
+values = "log(-4,0,15)+0"
+[reference]
+points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
+[run]
+seed = 0
+batch = 64
+[auc]
+kind = "auc"
+)TOML";
+  if (name == "fashion-thesis") {
+    require(weights.empty() && imagenet.empty(),
+            "--preset fashion-thesis uses the shipped fashion-vgg and Fashion-MNIST: drop "
+            "--weights / --imagenet");
+    return parse_experiment_text(R"TOML(
+[model]
+name = "fashion-vgg"
+[data]
+dataset = "fashion-mnist"
+split = "test"
+class = 9
+count = 50
+target = "auto"
+[pf]
+orders = ["morf", "lrf", "random"]
+mode = "telea"
+radius = 3
+patch = 2
+schedule = "quadratic"
+score = "logit"
+)TOML" + families,
+                                 "preset fashion-thesis");
+  }
+  if (name == "vgg16-thesis") {
+    require(!weights.empty(),
+            "--preset vgg16-thesis needs --weights FILE (VGG-16 weights; none "
+            "can be downloaded here)");
+    require(!imagenet.empty(),
+            "--preset vgg16-thesis needs --imagenet DIR (the ImageNet "
+            "validation folder, val/<wnid>/*.JPEG)");
+    nlohmann::json w = weights, d = imagenet;  // JSON strings are valid TOML basic strings
+    return parse_experiment_text(R"TOML(
+[model]
+name = "vgg16"
+weights = )TOML" + w.dump() + R"TOML(
+[data]
+imagenet = )TOML" + d.dump() + R"TOML(
+class = 29
+count = 50
+resize = "224"
+target = "auto"
+[pf]
+orders = ["morf", "lrf", "random"]
+preset = "thesis"
+patch = 8
+)TOML" + families,
+                                 "preset vgg16-thesis");
+  }
+  std::string known;
+  for (const auto& n : experiment_preset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw InputError("--preset: unknown preset '" + name + "' (" + known + ")");
+}
+
+Experiment experiment_from_definition(const nlohmann::json& d, const std::string& source) {
+  Experiment x;
+  x.source = source;
+  try {
+    x.model = d.at("model");
+    x.weights = d.at("weights");
+    const auto& data = d.at("data");
+    x.data.dataset = data.at("dataset");
+    x.data.split = data.at("split");
+    x.data.imagenet = data.at("imagenet");
+    x.data.folder = data.at("folder");
+    x.data.labels = data.at("labels");
+    x.data.class_index = data.at("class");
+    x.data.count = data.at("count");
+    x.data.resize = data.at("resize");
+    x.data.target = data.at("target");
+    for (const auto& f : d.at("families"))
+      x.families.push_back({f.at("name"), f.at("values1").get<std::vector<double>>(),
+                            f.at("values2").get<std::vector<double>>()});
+    x.references = d.at("references").get<std::vector<std::string>>();
+    for (const auto& o : d.at("orders")) x.orders.push_back(parse_order(o.get<std::string>()));
+    const auto& pf = d.at("pf");
+    x.pf.patch = pf.at("patch");
+    x.pf.reduce = pf.at("patch_reduce");
+    x.pf.schedule = parse_schedule(pf.at("schedule").get<std::string>());
+    x.pf.mode = pf.at("mode");
+    x.pf.fill = pf.at("fill");
+    x.pf.radius = pf.at("radius");
+    x.pf.score = pf.at("score");
+    x.pf.full_mask = pf.at("full_mask");
+    x.pf.final_step = pf.at("final_step");
+    x.pf.seed = pf.at("seed");
+    x.pf.batch = d.at("batch");
+    x.auc_kind = d.at("auc");
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(source + ": corrupt run definition (" + std::string(e.what()) + ")");
+  }
+  return x;
+}
+
+}  // namespace lrpbench

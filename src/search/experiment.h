@@ -1,0 +1,62 @@
+#pragma once
+// Experiments (SPEC sections 5 and 7): what a search computes, from a TOML file or a preset.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "perturbation/order.h"
+#include "perturbation/settings.h"
+
+namespace lrpbench {
+
+struct Family {
+  std::string name;  // tutorial (gamma, eps) | decreasing-gamma (g1, g2)
+  std::vector<double> values1, values2;
+  // The composite text of the point (v1, v2).
+  std::string composite(double v1, double v2) const;
+  std::vector<std::string> axis_names() const;
+};
+
+struct DataSpec {
+  std::string dataset;  // "fashion-mnist", or empty
+  std::string split = "test";
+  std::string imagenet;  // val/<wnid>/*.JPEG
+  std::string folder;    // a folder of images (with `labels` = LOC_val_solution.csv)
+  std::string labels;
+  int64_t class_index = -1;  // -1: every class
+  int64_t count = 0;         // 0: all
+  std::string resize = "256-crop224";
+  std::string target = "auto";
+};
+
+struct Experiment {
+  std::string source;  // file name or "preset NAME" (for messages)
+  std::string model = "fashion-vgg";
+  std::string weights;
+  DataSpec data;
+  std::vector<Family> families;
+  std::vector<std::string> references;  // composite texts
+  std::vector<Order> orders;
+  PFSettings pf;
+  std::string auc_kind = "auc";
+  // Everything that changes results, as JSON (stored in the run; compared on resume).
+  nlohmann::json definition() const;
+};
+
+// Axis values: a list, or "log(a,b,n)" / "log(a,b,n)+0" (0 and n values
+// std::pow(10.0, a + (b-a)*k/(n-1))). Throws InputError naming `where`.
+std::vector<double> parse_axis_values(const std::string& text, const std::string& where);
+
+// Parses a TOML experiment; errors name the file, line and key.
+Experiment parse_experiment_file(const std::string& path);
+Experiment parse_experiment_text(const std::string& text, const std::string& source);
+
+// The experiment a run's stored definition (Experiment::definition()) describes.
+Experiment experiment_from_definition(const nlohmann::json& d, const std::string& source);
+
+// Presets: fashion-thesis, vgg16-thesis (needs weights and the ImageNet folder).
+Experiment preset_experiment(const std::string& name, const std::string& weights,
+                             const std::string& imagenet);
+std::vector<std::string> experiment_preset_names();
+
+}  // namespace lrpbench

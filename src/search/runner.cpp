@@ -1,0 +1,324 @@
+#include "search/runner.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "data/fashion_mnist.h"
+#include "data/image.h"
+#include "data/image_folder.h"
+#include "lrp/composite.h"
+#include "lrp/engine.h"
+#include "model/canonize.h"
+#include "perturbation/auc.h"
+#include "perturbation/curves.h"
+#include "util/error.h"
+
+namespace lrpbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+void load_images(const Experiment& exp, const Network& net, Plan& plan) {
+  const DataSpec& d = exp.data;
+  std::vector<at::Tensor> pixels;
+  if (!d.dataset.empty()) {
+    const Dataset ds = load_fashion_mnist(d.split);
+    for (int64_t i = 0; i < ds.images.size(0); ++i) {
+      if (d.class_index >= 0 && ds.labels[static_cast<size_t>(i)] != d.class_index) continue;
+      pixels.push_back(ds.images[i]);
+      plan.images.push_back({static_cast<int64_t>(plan.images.size()), std::to_string(i),
+                             ds.labels[static_cast<size_t>(i)], -1});
+      if (d.count > 0 && static_cast<int64_t>(pixels.size()) == d.count) break;
+    }
+    require(!pixels.empty(),
+            exp.source + ": no Fashion-MNIST image of class " + std::to_string(d.class_index));
+  } else {
+    const std::vector<ImageRef> refs =
+        !d.imagenet.empty() ? list_imagenet_folder(d.imagenet, d.class_index, d.count)
+                            : list_flat_folder(d.folder, d.labels, d.class_index, d.count);
+    for (const ImageRef& r : refs) {
+      pixels.push_back(load_image(r.path, net.in_channels, d.resize, net.default_size));
+      require(pixels.back().sizes() == pixels.front().sizes(),
+              r.path + ": image size differs from the others; set [data] resize");
+      plan.images.push_back(
+          {static_cast<int64_t>(plan.images.size()), nlohmann::json(r.id).dump(), r.label, -1});
+    }
+  }
+  if (d.count > 0)
+    require(static_cast<int64_t>(pixels.size()) == d.count,
+            exp.source + ": [data] count = " + std::to_string(d.count) + " but only " +
+                std::to_string(pixels.size()) + " images match");
+  plan.x = normalize(at::stack(pixels), net.mean, net.std);
+  check_input(net, plan.x, exp.source);
+}
+
+void resolve_targets(const Experiment& exp, Plan& plan) {
+  c10::InferenceMode guard;
+  const at::Tensor logits = forward(plan.net, plan.x.to(plan.net.device())).to(at::kCPU);
+  for (ImageRow& im : plan.images) {
+    const std::string& t = exp.data.target;
+    if (t == "auto" && im.label >= 0)
+      im.target = im.label;
+    else if (t == "auto" || t == "argmax")
+      im.target = logits[im.id].argmax().item<int64_t>();
+    else
+      im.target = std::stoll(t);
+    require(im.target < plan.net.num_classes, exp.source + ": target " + std::to_string(im.target) +
+                                                  " is not a class of " + plan.net.arch);
+  }
+}
+
+// Composites per explain call: bounded so that the widest layer's rows stay ~16 M floats.
+size_t composite_chunk(const at::Tensor& x) {
+  const int64_t per_row = x.size(1) * x.size(2) * x.size(3) * 64;  // ~64 channels at full size
+  return static_cast<size_t>(std::clamp<int64_t>((int64_t(1) << 24) / per_row, 1, 256));
+}
+
+class Progress {
+ public:
+  Progress(int64_t total_curves, int64_t done_curves)
+      : total_(total_curves),
+        done_(done_curves),
+        start_done_(done_curves),
+        tty_(isatty(STDERR_FILENO)),
+        start_(std::chrono::steady_clock::now()),
+        last_(start_) {}
+  void add(int64_t curves) {
+    done_ += curves;
+    const auto now = std::chrono::steady_clock::now();
+    const double since = std::chrono::duration<double>(now - last_).count();
+    if (!tty_ && since < 10.0 && done_ < total_) return;
+    last_ = now;
+    const double el = std::chrono::duration<double>(now - start_).count();
+    const double rate = el > 0 ? static_cast<double>(done_ - start_done_) / el : 0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - done_) / rate : 0;
+    const double frac = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1;
+    char line[200];
+    if (tty_) {
+      std::string bar(30, ' ');
+      for (int i = 0; i < static_cast<int>(frac * 30); ++i) bar[static_cast<size_t>(i)] = '#';
+      std::snprintf(line, sizeof line, "\r[%s] %lld/%lld curves  %.0f curves/s  ETA %.0f s   ",
+                    bar.c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
+                    rate, eta);
+      std::cerr << line << std::flush;
+      if (done_ >= total_) std::cerr << "\n";
+    } else {
+      std::snprintf(
+          line, sizeof line, "search: %lld/%lld curves (%.1f%%), %.0f curves/s, ETA %.0f s\n",
+          static_cast<long long>(done_), static_cast<long long>(total_), 100 * frac, rate, eta);
+      std::cerr << line << std::flush;
+    }
+  }
+
+ private:
+  int64_t total_, done_, start_done_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace
+
+Plan make_plan(const Experiment& exp, const at::Device& device) {
+  Plan plan;
+  plan.exp = exp;
+  plan.loaded = load_model(exp.model, exp.weights, exp.pf.seed);
+  plan.net = canonize(plan.loaded.net).to(device);
+  load_images(exp, plan.net, plan);
+  resolve_targets(exp, plan);
+  if (plan.exp.pf.patch == 0) plan.exp.pf.patch = default_patch(plan.x.size(2), plan.x.size(3));
+  make_grid(plan.x.size(2), plan.x.size(3), plan.exp.pf.patch);
+  for (const Family& f : exp.families)
+    for (size_t a = 0; a < f.values1.size(); ++a)
+      for (size_t b = 0; b < f.values2.size(); ++b) {
+        ConfigRow c;
+        c.id = static_cast<int64_t>(plan.configs.size());
+        c.family = f.name;
+        c.point = "grid";
+        c.i1 = static_cast<int64_t>(a);
+        c.i2 = static_cast<int64_t>(b);
+        c.param1 = f.values1[a];
+        c.param2 = f.values2[b];
+        c.spec = f.composite(c.param1, c.param2);
+        c.config = canonical_form(parse_composite(c.spec, plan.loaded.net), plan.loaded.net);
+        plan.configs.push_back(c);
+      }
+  for (const std::string& r : exp.references) {
+    ConfigRow c;
+    c.id = static_cast<int64_t>(plan.configs.size());
+    c.point = "reference";
+    c.spec = r;
+    try {
+      c.config = canonical_form(parse_composite(r, plan.loaded.net), plan.loaded.net);
+    } catch (const InputError& e) {
+      throw InputError(exp.source + ": [reference] points: " + e.what());
+    }
+    plan.configs.push_back(c);
+  }
+  const int64_t per_image =
+      static_cast<int64_t>(exp.families.size()) + (exp.references.empty() ? 0 : 1);
+  for (const ImageRow& im : plan.images) {
+    for (size_t f = 0; f < exp.families.size(); ++f)
+      plan.units.push_back(
+          {im.id * per_image + static_cast<int64_t>(f), im.id, exp.families[f].name});
+    if (!exp.references.empty())
+      plan.units.push_back({im.id * per_image + per_image - 1, im.id, "reference"});
+  }
+  return plan;
+}
+
+std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit) {
+  std::vector<const ConfigRow*> configs;
+  for (const ConfigRow& c : plan.configs)
+    if (unit.family == "reference" ? c.point == "reference"
+                                   : (c.point == "grid" && c.family == unit.family))
+      configs.push_back(&c);
+  const ImageRow& im = plan.images.at(static_cast<size_t>(unit.image_id));
+  const at::Tensor x = plan.x.narrow(0, im.id, 1);
+  // Relevance of every configuration, in fixed chunks of composites.
+  std::vector<at::Tensor> rel;
+  const size_t chunk = composite_chunk(x);
+  for (size_t c0 = 0; c0 < configs.size(); c0 += chunk) {
+    std::vector<Composite> comps;
+    for (size_t c = c0; c < std::min(configs.size(), c0 + chunk); ++c)
+      comps.push_back(parse_composite(configs[c]->spec, plan.loaded.net));
+    const Explanation ex =
+        explain(plan.net, x.to(plan.net.device()), {im.target}, comps, ExplainOptions{false});
+    const at::Tensor r = ex.relevance[0].to(at::kCPU);
+    for (int64_t k = 0; k < r.size(0); ++k) rel.push_back(r[k]);
+  }
+  // The random order and random modes are seeded by the dataset index, else the position.
+  const bool numeric = im.image.find_first_not_of("0123456789") == std::string::npos;
+  const ImageContext ctx = make_context(x[0], plan.net.mean, plan.net.std, plan.exp.pf.patch,
+                                        numeric ? std::stoll(im.image) : im.id);
+  PFImageJobs jobs{&ctx, im.target, {}};
+  for (size_t c = 0; c < configs.size(); ++c)
+    for (Order o : plan.exp.orders) jobs.jobs.push_back({o, rel[c]});
+  const PFOutcome pf = score_curves(plan.net, {jobs}, plan.exp.pf);
+  std::vector<CurveRow> out;
+  for (size_t c = 0; c < configs.size(); ++c)
+    for (size_t o = 0; o < plan.exp.orders.size(); ++o) {
+      const PFCurve& curve = pf.curves[0][c * plan.exp.orders.size() + o];
+      const CurveScores s = score_curve(curve.scores, curve.fraction);
+      out.push_back({configs[c]->id, im.id, order_name(plan.exp.orders[o]), curve.scores, s.auc,
+                     s.aopc, s.auc_normalized});
+    }
+  return out;
+}
+
+std::string run_definition(const Experiment& exp, const at::Device& device) {
+  nlohmann::json d = exp.definition();
+  d["device"] = device.str();
+  d["threads"] = at::get_num_threads();
+  d["lrpbench"] = LRPBENCH_VERSION;
+  return d.dump();
+}
+
+void parse_shard(const std::string& text, int* index, int* count) {
+  const auto slash = text.find('/');
+  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
+            text.find_first_not_of("0123456789/") == std::string::npos;
+  if (ok) {
+    *index = std::stoi(text.substr(0, slash));
+    *count = std::stoi(text.substr(slash + 1));
+    ok = *count > 0 && *index >= 0 && *index < *count;
+  }
+  require(ok, "--shard: expected I/N with 0 <= I < N, got '" + text + "'");
+}
+
+namespace {
+
+// Opens RUN's store for `definition`, refusing (or, with force, replacing) a store made by
+// a different experiment or with different settings.
+std::unique_ptr<Store> open_store(const std::string& run, const std::string& definition,
+                                  bool force) {
+  const std::string path = run + "/results.sqlite";
+  auto store = std::make_unique<Store>(path);
+  const auto existing = store->meta("definition");
+  if (existing && *existing != definition) {
+    require(force,
+            "run '" + run +
+                "' holds results of a different experiment or different settings "
+                "(model, data, grid, PF settings, device or threads); use --force to discard "
+                "them, or another --out");
+    store.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path + suffix);
+    store = std::make_unique<Store>(path);
+  }
+  if (!store->meta("definition")) store->set_meta("definition", definition);
+  return store;
+}
+
+}  // namespace
+
+int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt) {
+  require(!opt.out.empty(), "--out: a run directory is required");
+  std::error_code ec;
+  fs::create_directories(opt.out, ec);
+  require(fs::is_directory(opt.out), "--out: cannot create run directory '" + opt.out + "'");
+  const RunLock lock(opt.out);
+  const std::string definition = run_definition(exp, device);
+  auto store = open_store(opt.out, definition, opt.force);
+  const Plan plan = make_plan(exp, device);
+  store->write_plan(plan.configs, plan.images, plan.units);
+  store->set_meta("experiment_source", exp.source);
+  const std::set<int64_t> done = store->done_units();
+  std::vector<const UnitRow*> pending;
+  int64_t per_unit_total = 0, total = 0, finished = 0;
+  for (const UnitRow& u : plan.units) {
+    if (u.id % opt.shard_count != opt.shard_index) continue;
+    int64_t n = 0;
+    for (const ConfigRow& c : plan.configs)
+      n += u.family == "reference" ? c.point == "reference" : c.family == u.family;
+    per_unit_total = n * static_cast<int64_t>(exp.orders.size());
+    total += per_unit_total;
+    if (done.count(u.id))
+      finished += per_unit_total;
+    else
+      pending.push_back(&u);
+  }
+  Progress progress(total, finished);
+  int64_t computed = 0;
+  for (const UnitRow* u : pending) {
+    if (opt.max_units > 0 && computed >= opt.max_units) break;
+    const std::vector<CurveRow> curves = compute_unit(plan, *u);
+    store->write_unit(u->id, curves);
+    ++computed;
+    progress.add(static_cast<int64_t>(curves.size()));
+  }
+  return computed;
+}
+
+void merge_runs(const std::vector<std::string>& runs, const std::string& out) {
+  require(!runs.empty(), "merge: no runs given");
+  std::string definition;
+  for (const std::string& r : runs) {
+    require(fs::exists(r + "/results.sqlite"), "merge: '" + r + "' has no results.sqlite");
+    const Store s(r + "/results.sqlite");
+    const auto d = s.meta("definition");
+    require(d.has_value(), "merge: '" + r + "' is not a search run");
+    if (definition.empty()) definition = *d;
+    require(*d == definition, "merge: '" + r +
+                                  "' was run with a different experiment or settings than '" +
+                                  runs.front() + "'");
+  }
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  require(fs::is_directory(out), "--out: cannot create run directory '" + out + "'");
+  const RunLock lock(out);
+  auto store = open_store(out, definition, false);
+  {
+    const Store first(runs.front() + "/results.sqlite");
+    store->write_plan(first.configs(), first.images(), first.units());
+    if (auto src = first.meta("experiment_source")) store->set_meta("experiment_source", *src);
+  }
+  for (const std::string& r : runs) store->merge_from(r + "/results.sqlite");
+}
+
+}  // namespace lrpbench

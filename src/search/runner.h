@@ -1,0 +1,53 @@
+#pragma once
+// Running a search: the plan (configurations, images, work units), computing a work unit,
+// and the resumable, shardable loop that writes the store.
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "model/weights.h"
+#include "search/experiment.h"
+#include "search/store.h"
+
+namespace lrpbench {
+
+struct Plan {
+  Experiment exp;
+  LoadedModel loaded;  // as loaded: layer indices for composites
+  Network net;         // canonical, on the device
+  at::Tensor x;        // N x C x H x W, normalised, CPU
+  std::vector<ImageRow> images;
+  std::vector<ConfigRow> configs;
+  std::vector<UnitRow> units;
+};
+
+// Loads the model and the images, resolves targets, enumerates configurations and units:
+// unit = one image x one family (or the image's reference points), always computed the
+// same way whatever process runs it.
+Plan make_plan(const Experiment& exp, const at::Device& device);
+
+// Every curve of one work unit.
+std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit);
+
+// What identifies a run's results: the experiment, the device and the thread count.
+std::string run_definition(const Experiment& exp, const at::Device& device);
+
+struct SearchOptions {
+  std::string out;
+  int shard_index = 0, shard_count = 1;
+  bool force = false;
+  int64_t max_units = 0;  // stop after this many units (0: all); for tests and benchmarks
+};
+
+// Opens (or creates) RUN, refuses a different experiment unless force, and computes every
+// pending unit of this shard, one transaction each. Returns the number of units computed.
+int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt);
+
+// Joins finished units of several runs of the same experiment into `out`.
+void merge_runs(const std::vector<std::string>& runs, const std::string& out);
+
+// Parses "I/N" (0 <= I < N).
+void parse_shard(const std::string& text, int* index, int* count);
+
+}  // namespace lrpbench

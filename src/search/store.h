@@ -1,0 +1,87 @@
+#pragma once
+// The result store of a run: RUN/results.sqlite (schema in docs/results-schema.md).
+// Every work unit is written in one transaction, so a killed process loses at most the
+// unit in flight and never corrupts the store.
+#include <sqlite3.h>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lrpbench {
+
+struct ConfigRow {
+  int64_t id = 0;
+  std::string family;        // empty for reference points
+  std::string point;         // "grid" or "reference"
+  int64_t i1 = -1, i2 = -1;  // axis positions (grid points)
+  double param1 = 0, param2 = 0;
+  std::string spec;    // composite text as given
+  std::string config;  // canonical form
+};
+
+struct ImageRow {
+  int64_t id = 0;     // position in the experiment
+  std::string image;  // identifier: dataset index or file name (JSON text)
+  int64_t label = -1;
+  int64_t target = -1;
+};
+
+struct CurveRow {
+  int64_t config_id = 0, image_id = 0;
+  std::string order;
+  std::vector<double> scores;
+  double auc = 0, aopc = 0;
+  std::optional<double> auc_normalized;
+};
+
+struct UnitRow {
+  int64_t id = 0, image_id = 0;
+  std::string family;  // family name, or "reference"
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the store; throws InputError on failure.
+  explicit Store(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  std::optional<std::string> meta(const std::string& key) const;
+  void set_meta(const std::string& key, const std::string& value);
+
+  // Writes the plan (configs, images, units) once; no-op when already present.
+  void write_plan(const std::vector<ConfigRow>& configs, const std::vector<ImageRow>& images,
+                  const std::vector<UnitRow>& units);
+  std::vector<ConfigRow> configs() const;
+  std::vector<ImageRow> images() const;
+  std::vector<UnitRow> units() const;
+  std::set<int64_t> done_units() const;
+  // The curves of one unit and its completion, atomically.
+  void write_unit(int64_t unit, const std::vector<CurveRow>& curves);
+  std::vector<CurveRow> curves() const;
+  // Copies every finished unit of `other` (same plan) into this store.
+  void merge_from(const std::string& other_path);
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  void exec(const std::string& sql) const;
+};
+
+// An exclusive lock on a run folder (flock on RUN/.lock), released when the process
+// ends, killed or not. Throws InputError naming the run when another process holds it.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& run_dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace lrpbench

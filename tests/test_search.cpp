@@ -1,0 +1,290 @@
+// The search: experiment files, resume after SIGKILL, shards + merge, the report.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "helpers.h"
+#include "search/experiment.h"
+#include "search/store.h"
+#include "util/error.h"
+
+extern char** environ;
+
+namespace lrpbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kSmall = R"TOML(
+[model]
+name = "fashion-vgg"
+[data]
+dataset = "fashion-mnist"
+class = 9
+count = 4
+[[family]]
+name = "tutorial"
+values = "log(-2,0,2)+0"
+[[family]]
+name = "decreasing-gamma"
+values = [0, 0.1, 1]
+[reference]
+points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
+[pf]
+orders = ["morf", "lrf", "random"]
+patch = 2
+)TOML";
+
+std::string write_experiment(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string search_cmd(const std::string& exp, const std::string& run,
+                       const std::string& extra = "") {
+  return test::binary() + " search " + exp + " --out " + run + " --threads 2 " + extra;
+}
+
+// Every finished curve of a run, keyed by (config, image, order).
+std::map<std::tuple<int64_t, int64_t, std::string>, CurveRow> curves_of(const std::string& run) {
+  const Store s(run + "/results.sqlite");
+  std::map<std::tuple<int64_t, int64_t, std::string>, CurveRow> out;
+  for (const CurveRow& c : s.curves()) {
+    const auto key = std::make_tuple(c.config_id, c.image_id, c.order);
+    EXPECT_EQ(out.count(key), 0u) << "duplicate row";
+    out[key] = c;
+  }
+  return out;
+}
+
+void expect_same_runs(const std::string& a, const std::string& b) {
+  const auto ca = curves_of(a), cb = curves_of(b);
+  ASSERT_EQ(ca.size(), cb.size());
+  for (const auto& [key, row] : ca) {
+    auto it = cb.find(key);
+    ASSERT_NE(it, cb.end());
+    EXPECT_EQ(row.scores, it->second.scores);  // bit for bit
+    EXPECT_EQ(row.auc, it->second.auc);
+  }
+}
+
+std::string fresh_run(const std::string& name) {
+  const std::string run = ::testing::TempDir() + "/" + name;
+  fs::remove_all(run);
+  return run;
+}
+
+std::string reference_run() {
+  static const std::string run = [] {
+    const std::string r = fresh_run("search_reference");
+    EXPECT_EQ(test::run_command(search_cmd(write_experiment("small.toml", kSmall), r), nullptr), 0);
+    return r;
+  }();
+  return run;
+}
+
+TEST(Search, UninterruptedRunIsComplete) {
+  const auto c = curves_of(reference_run());
+  // 4 images x ((3x3 tutorial + 3x3 decreasing-gamma) + 3 references) x 3 orders
+  EXPECT_EQ(c.size(), 4u * (9 + 9 + 3) * 3);
+  const Store s(reference_run() + "/results.sqlite");
+  EXPECT_EQ(s.done_units().size(), 4u * 3);
+}
+
+TEST(Search, RandomOrderAucIsTheSameForEveryConfiguration) {
+  std::map<int64_t, double> per_image;
+  for (const auto& [key, row] : curves_of(reference_run())) {
+    if (std::get<2>(key) != "random") continue;
+    auto it = per_image.find(row.image_id);
+    if (it == per_image.end())
+      per_image[row.image_id] = row.auc;
+    else
+      EXPECT_EQ(it->second, row.auc) << "image " << row.image_id << " config " << row.config_id;
+  }
+  EXPECT_EQ(per_image.size(), 4u);
+}
+
+pid_t spawn(const std::string& cmd) {
+  pid_t pid;
+  const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
+  posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ);
+  return pid;
+}
+
+TEST(Search, SigkillAtAnyPointThenResumeEqualsUninterruptedRun) {
+  const std::string exp = write_experiment("small.toml", kSmall);
+  const std::string run = fresh_run("search_killed");
+  size_t partial_kills = 0;
+  for (int delay_ms : {150, 400, 700, 1000, 1300}) {
+    // exec: the shell becomes lrpbench, so SIGKILL reaches the search itself.
+    const pid_t pid = spawn("exec " + search_cmd(exp, run) + " > /dev/null 2>&1");
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (fs::exists(run + "/results.sqlite")) {
+      const Store s(run + "/results.sqlite");
+      const size_t done = s.done_units().size();
+      if (done > 0 && done < 12) ++partial_kills;
+    }
+  }
+  EXPECT_GE(partial_kills, 1u) << "no kill landed mid-run; the test proves nothing";
+  ASSERT_EQ(test::run_command(search_cmd(exp, run), nullptr), 0);
+  expect_same_runs(run, reference_run());
+}
+
+TEST(Search, ShardsMergedEqualOneRun) {
+  const std::string exp = write_experiment("small.toml", kSmall);
+  std::string runs;
+  for (int i = 0; i < 3; ++i) {
+    const std::string r = fresh_run("search_shard" + std::to_string(i));
+    ASSERT_EQ(test::run_command(search_cmd(exp, r, "--shard " + std::to_string(i) + "/3"), nullptr),
+              0);
+    runs += " " + r;
+  }
+  const std::string merged = fresh_run("search_merged");
+  std::string err;
+  ASSERT_EQ(test::run_command(test::binary() + " merge" + runs + " --out " + merged, &err), 0)
+      << err;
+  expect_same_runs(merged, reference_run());
+}
+
+TEST(Search, ChangedExperimentIsRefusedUnlessForced) {
+  const std::string run = fresh_run("search_changed");
+  ASSERT_EQ(test::run_command(
+                search_cmd(write_experiment("small.toml", kSmall), run, "--max-units 1"), nullptr),
+            0);
+  std::string changed = kSmall;
+  changed.replace(changed.find("count = 4"), 9, "count = 3");
+  const std::string exp2 = write_experiment("changed.toml", changed);
+  std::string err;
+  EXPECT_EQ(test::run_command(search_cmd(exp2, run), &err), 2);
+  EXPECT_NE(err.find("--force"), std::string::npos) << err;
+  EXPECT_EQ(test::run_command(search_cmd(exp2, run, "--force"), nullptr), 0);
+  EXPECT_EQ(curves_of(run).size(), 3u * 21 * 3);
+}
+
+TEST(Search, SecondProcessOnTheSameRunIsRefused) {
+  const std::string run = fresh_run("search_locked");
+  fs::create_directories(run);
+  const RunLock held(run);
+  std::string err;
+  EXPECT_EQ(test::run_command(search_cmd(write_experiment("small.toml", kSmall), run), &err), 2);
+  EXPECT_NE(err.find("in use by another lrpbench process"), std::string::npos) << err;
+}
+
+std::string experiment_error(const std::string& text) {
+  try {
+    parse_experiment_text(text, "exp.toml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Experiment, ErrorsNameFileLineAndKey) {
+  std::string e = experiment_error(
+      "[model]\nname = \"fashion-vgg\"\ncolour = 3\n[[family]]\nname=\"tutorial\"\n");
+  EXPECT_NE(e.find("exp.toml:3: unknown key 'model.colour'"), std::string::npos) << e;
+  e = experiment_error(
+      "[data]\ndataset = \"fashion-mnist\"\n[[family]]\nname = \"tutorial\"\nvalues = "
+      "\"log(-4,0)+0\"\n");
+  EXPECT_NE(e.find("exp.toml:5"), std::string::npos) << e;
+  EXPECT_NE(e.find("bad range"), std::string::npos) << e;
+  e = experiment_error("[model]\nname = \"vgg16\"\n[data]\nimagenet = \"/x\"\n");
+  EXPECT_NE(e.find("exp.toml:1: key 'model.weights'"), std::string::npos) << e;
+  e = experiment_error(
+      "[data]\ndataset = \"fashion-mnist\"\n[pf]\nmode = \"blur\"\n[[family]]\nname = "
+      "\"tutorial\"\n");
+  EXPECT_NE(e.find("exp.toml:4: key 'pf.mode'"), std::string::npos) << e;
+  e = experiment_error(
+      "[data]\ndataset = \"fashion-mnist\"\n[[family]]\nname = \"tutorial\"\nvalues = [0, -1]\n");
+  EXPECT_NE(e.find("exp.toml:5"), std::string::npos) << e;
+  e = experiment_error("[data\n");
+  EXPECT_NE(e.find("exp.toml:1"), std::string::npos) << e;
+}
+
+TEST(Experiment, AxisValuesAndPresets) {
+  const auto v = parse_axis_values("log(-4,0,15)+0", "x");
+  ASSERT_EQ(v.size(), 16u);
+  EXPECT_EQ(v[0], 0.0);
+  EXPECT_EQ(v[1], std::pow(10.0, -4.0));
+  EXPECT_EQ(v[2], std::pow(10.0, -4.0 + 4.0 * 1 / 14));
+  EXPECT_EQ(v[15], 1.0);
+  const Experiment f = preset_experiment("fashion-thesis", "", "");
+  EXPECT_EQ(f.families.size(), 2u);
+  EXPECT_EQ(f.data.count, 50);
+  EXPECT_EQ(f.data.class_index, 9);
+  EXPECT_EQ(f.pf.patch, 2);
+  EXPECT_EQ(f.orders.size(), 3u);
+  EXPECT_THROW(preset_experiment("vgg16-thesis", "", "/data"), InputError);
+  EXPECT_THROW(preset_experiment("vgg16-thesis", "w.safetensors", ""), InputError);
+  const Experiment g = preset_experiment("vgg16-thesis", "w.safetensors", "/data/val");
+  EXPECT_EQ(g.pf.final_step, "minmax-mid");
+  EXPECT_EQ(g.data.resize, "224");
+  EXPECT_EQ(g.data.class_index, 29);
+}
+
+TEST(Report, HoldsEveryFigureAndTable) {
+  const std::string run = reference_run();
+  std::string err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  std::ifstream in(run + "/report/index.html");
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const std::string fig :
+       {"contour_tutorial_morf.png", "contour_decreasing-gamma_lrf.png",
+        "contour_tutorial_random.png", "boxplot.png", "curves_morf.png", "curves_lrf.png",
+        "curves_random.png", "penultimate.png", "heatmap_0_0.png"}) {
+    EXPECT_NE(page.find(fig), std::string::npos) << fig;
+    EXPECT_TRUE(fs::exists(run + "/report/" + fig)) << fig;
+  }
+  EXPECT_NE(page.find("Best configurations"), std::string::npos);
+  EXPECT_NE(page.find("optimum"), std::string::npos);
+  EXPECT_NE(page.find("worst"), std::string::npos);
+  std::ifstream aucs(run + "/aucs.csv");
+  std::string line;
+  std::getline(aucs, line);
+  EXPECT_EQ(line, "family,point,config,param1,param2,image,order,auc");
+  size_t rows = 0, references = 0;
+  while (std::getline(aucs, line)) {
+    ++rows;
+    if (line.rfind(",reference,", 0) == 0) ++references;
+  }
+  EXPECT_EQ(rows, 4u * 21 * 3);
+  EXPECT_EQ(references, 4u * 3 * 3);  // each reference point once, not per family
+  // The grid file's mean and population std agree with the curves.
+  std::ifstream grid(run + "/grid_tutorial_morf.csv");
+  std::getline(grid, line);
+  EXPECT_EQ(line, "param1,param2,mean_auc,std_auc,n");
+  std::getline(grid, line);  // param1 = 0, param2 = 0: config 0
+  std::vector<double> v;
+  for (const auto& [key, row] : curves_of(run))
+    if (std::get<0>(key) == 0 && std::get<2>(key) == "morf") v.push_back(row.auc);
+  ASSERT_EQ(v.size(), 4u);
+  double mean = 0, var = 0;
+  for (double x : v) mean += x / 4;
+  for (double x : v) var += (x - mean) * (x - mean) / 4;
+  std::stringstream ss(line);
+  std::string p1, p2, m, sd, n;
+  std::getline(ss, p1, ',');
+  std::getline(ss, p2, ',');
+  std::getline(ss, m, ',');
+  std::getline(ss, sd, ',');
+  std::getline(ss, n, ',');
+  EXPECT_EQ(p1 + "," + p2, "0,0");
+  EXPECT_NEAR(std::stod(m), mean, 1e-9 * (1 + std::fabs(mean)));
+  EXPECT_NEAR(std::stod(sd), std::sqrt(var), 1e-9 * (1 + std::sqrt(var)));
+  EXPECT_EQ(n, "4");
+}
+
+}  // namespace
+}  // namespace lrpbench
