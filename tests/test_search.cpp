@@ -13,6 +13,7 @@
 
 #include "helpers.h"
 #include "search/experiment.h"
+#include "search/mpi.h"
 #include "search/store.h"
 #include "util/error.h"
 
@@ -156,6 +157,33 @@ TEST(Search, ShardsMergedEqualOneRun) {
   ASSERT_EQ(test::run_command(test::binary() + " merge" + runs + " --out " + merged, &err), 0)
       << err;
   expect_same_runs(merged, reference_run());
+}
+
+TEST(Search, MpirunWithTwoRanksEqualsOneRun) {
+  if (!mpi_available()) GTEST_SKIP() << "built without Open MPI";
+  const std::string run = fresh_run("search_mpi");
+  std::string err;
+  ASSERT_EQ(test::run_command("mpirun -n 2 --oversubscribe --allow-run-as-root " +
+                                  search_cmd(write_experiment("small.toml", kSmall), run),
+                              &err),
+            0)
+      << err;
+  expect_same_runs(run, reference_run());
+}
+
+TEST(Search, UnitMessagesRoundTrip) {
+  std::vector<CurveRow> rows(2);
+  rows[0] = {3, 1, "morf", {1.5, -2.25, 0.0}, 7.5, 0.25, 0.5};
+  rows[1] = {4, 1, "random", {}, -1.0, 2.0, std::nullopt};
+  int64_t unit = 0;
+  const auto back = decode_unit(encode_unit(42, rows), &unit);
+  EXPECT_EQ(unit, 42);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].scores, rows[0].scores);
+  EXPECT_EQ(back[0].order, "morf");
+  EXPECT_EQ(*back[0].auc_normalized, 0.5);
+  EXPECT_FALSE(back[1].auc_normalized.has_value());
+  EXPECT_EQ(back[1].aopc, 2.0);
 }
 
 TEST(Search, ChangedExperimentIsRefusedUnlessForced) {

@@ -12,6 +12,8 @@
 #include "lrp/engine.h"
 #include "lrp/presets.h"
 #include "perturbation/curves.h"
+#include "perturbation/evaluation.h"
+#include "search/runner.h"
 #include "util/error.h"
 #include "util/timing.h"
 
@@ -150,6 +152,76 @@ void run_bench_evaluate(const BenchArgs& a) {
   std::cout << j.dump(2) << std::endl;
 }
 
+// fashion-thesis on 5 images and a 4x4 grid: work per curve inside the search against
+// scoring the same curves one by one with evaluate's code path (explain + evaluate).
+void run_bench_search(const BenchArgs& a) {
+  const at::Device device = setup_runtime(a.common);
+  Experiment exp = preset_experiment("fashion-thesis", "", "");
+  exp.data.count = 5;
+  const std::vector<double> all = exp.families[0].values1;
+  for (Family& f : exp.families) f.values1 = f.values2 = {all[0], all[5], all[10], all[15]};
+  const Plan plan = make_plan(exp, device);
+  UnitStats st;
+  int64_t curves = 0;
+  const double search_ms = median_ms(
+      [&] {
+        UnitStats s;
+        int64_t n = 0;
+        for (const UnitRow& u : plan.units)
+          n += static_cast<int64_t>(compute_unit(plan, u, &s).size());
+        st = s;
+        curves = n;
+      },
+      a.repeats, 1);
+  // The same curves one at a time: explain with the composite, then score one order.
+  std::vector<std::tuple<const ConfigRow*, const ImageRow*, Order>> sample;
+  for (const ImageRow& im : plan.images)
+    for (const ConfigRow& c : plan.configs)
+      for (Order o : exp.orders) sample.push_back({&c, &im, o});
+  const double eval_ms =
+      median_ms(
+          [&] {
+            for (const auto& [c, im, o] : sample) {
+              std::vector<int64_t> t = {im->target};
+              const at::Tensor x = plan.x.narrow(0, im->id, 1);
+              const at::Tensor rel =
+                  explain_in_batches(plan.net, x, t, parse_composite(c->spec, plan.loaded.net), 1);
+              const bool numeric = im->image.find_first_not_of("0123456789") == std::string::npos;
+              evaluate_explanations(plan.net, x, rel, t, {numeric ? std::stoll(im->image) : im->id},
+                                    {o}, plan.exp.pf);
+            }
+          },
+          1, 1) /
+      static_cast<double>(sample.size());
+  // What K-composite sharing saves: the 16 composites of one unit in one call vs apart.
+  std::vector<Composite> grid;
+  for (const ConfigRow& c : plan.configs)
+    if (c.family == "tutorial") grid.push_back(parse_composite(c.spec, plan.loaded.net));
+  const at::Tensor x0 = plan.x.narrow(0, 0, 1).to(device);
+  const std::vector<int64_t> t0 = {plan.images[0].target};
+  const double shared =
+      median_ms([&] { explain(plan.net, x0, t0, grid, ExplainOptions{false}); }, a.repeats);
+  const double apart = median_ms(
+      [&] {
+        for (const Composite& c : grid) explain(plan.net, x0, t0, {c}, ExplainOptions{false});
+      },
+      a.repeats);
+  const nlohmann::json j = {
+      {"curves", curves},
+      {"search_ms", search_ms},
+      {"evaluate_ms_per_curve", eval_ms},
+      {"ratio_search_evaluate", search_ms / static_cast<double>(curves) / eval_ms},
+      {"threads", at::get_num_threads()},
+      {"k_composite",
+       {{"composites", st.composites},
+        {"backward_rows_at_input", st.backward_rows},
+        {"explain16_shared_ms", shared},
+        {"explain16_apart_ms", apart}}},
+      {"cache",
+       {{"points", st.points}, {"forwards", st.forwards}, {"hits", st.points - st.forwards}}}};
+  std::cout << j.dump(2) << std::endl;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -176,6 +248,14 @@ void add_bench_command(CLI::App& app) {
   add_pf_options(ev, eargs->pf);
   ev->add_option("--repeats", eargs->repeats, "timed repetitions (default 5)");
   ev->callback([eargs] { run_bench_evaluate(*eargs); });
+  auto sargs = std::make_shared<BenchArgs>();
+  CLI::App* se = bench->add_subcommand(
+      "search",
+      "fashion-thesis on 5 images and a 4x4 grid against scoring its curves one by one "
+      "with evaluate's code path");
+  add_common_options(se, sargs->common);
+  se->add_option("--repeats", sargs->repeats, "timed repetitions of the search (default 5)");
+  se->callback([sargs] { run_bench_search(*sargs); });
 }
 
 }  // namespace lrpbench

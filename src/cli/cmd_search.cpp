@@ -5,6 +5,7 @@
 #include "cli/common.h"
 #include "report/report.h"
 #include "search/experiment.h"
+#include "search/mpi.h"
 #include "search/runner.h"
 #include "util/error.h"
 
@@ -37,6 +38,10 @@ void run_search_command(const SearchArgs& a) {
   opt.force = a.force;
   opt.max_units = a.max_units;
   if (!a.shard.empty()) parse_shard(a.shard, &opt.shard_index, &opt.shard_count);
+  if (mpi_launched()) {
+    run_search_mpi(exp, device, opt);  // rank 0 reports progress; workers stay quiet
+    return;
+  }
   const int64_t n = run_search(exp, device, opt);
   std::cout << "search: computed " << n << " work unit(s); results in " << a.out
             << "/results.sqlite (lrpbench report " << a.out << ")\n";

@@ -236,9 +236,10 @@ void box_plot(const std::string& png, const Run& r,
     << ",520 enhanced font 'Sans,10'\n"
     << "set output " << gnuplot_quote(png) << "\n"
     << "set title "
-    << gnuplot_quote("distribution of " + r.exp.auc_kind + " over configurations and images")
+    << gnuplot_quote("distribution of " + r.exp.auc_kind +
+                     " over configurations and images (whiskers: 1.5 IQR)")
     << " noenhanced\n"
-    << "set style fill solid 0.3\nset style boxplot outliers pointtype 7\nset pointsize 0.3\n"
+    << "set style fill solid 0.3\nset style boxplot nooutliers\n"
     << "set key off\nset grid ytics\nset xtics rotate by -30 noenhanced\nset xtics (";
   for (size_t i = 0; i < groups.size(); ++i)
     g << (i ? ", " : "") << gnuplot_quote(groups[i].first) << " " << i;

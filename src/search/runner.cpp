@@ -173,7 +173,7 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   return plan;
 }
 
-std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit) {
+std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit, UnitStats* stats) {
   std::vector<const ConfigRow*> configs;
   for (const ConfigRow& c : plan.configs)
     if (unit.family == "reference" ? c.point == "reference"
@@ -191,6 +191,10 @@ std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit) {
     const Explanation ex =
         explain(plan.net, x.to(plan.net.device()), {im.target}, comps, ExplainOptions{false});
     const at::Tensor r = ex.relevance[0].to(at::kCPU);
+    if (stats) {
+      stats->composites += static_cast<int64_t>(comps.size());
+      stats->backward_rows += ex.shared_rows;
+    }
     for (int64_t k = 0; k < r.size(0); ++k) rel.push_back(r[k]);
   }
   // The random order and random modes are seeded by the dataset index, else the position.
@@ -201,6 +205,10 @@ std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit) {
   for (size_t c = 0; c < configs.size(); ++c)
     for (Order o : plan.exp.orders) jobs.jobs.push_back({o, rel[c]});
   const PFOutcome pf = score_curves(plan.net, {jobs}, plan.exp.pf);
+  if (stats) {
+    stats->points += pf.stats.points;
+    stats->forwards += pf.stats.forwards;
+  }
   std::vector<CurveRow> out;
   for (size_t c = 0; c < configs.size(); ++c)
     for (size_t o = 0; o < plan.exp.orders.size(); ++o) {
@@ -257,7 +265,8 @@ std::unique_ptr<Store> open_store(const std::string& run, const std::string& def
 
 }  // namespace
 
-int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt) {
+int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
+                   const Executor* executor) {
   require(!opt.out.empty(), "--out: a run directory is required");
   std::error_code ec;
   fs::create_directories(opt.out, ec);
@@ -285,12 +294,18 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
   }
   Progress progress(total, finished);
   int64_t computed = 0;
-  for (const UnitRow* u : pending) {
-    if (opt.max_units > 0 && computed >= opt.max_units) break;
-    const std::vector<CurveRow> curves = compute_unit(plan, *u);
-    store->write_unit(u->id, curves);
+  const UnitSink sink = [&](int64_t unit, const std::vector<CurveRow>& curves) {
+    store->write_unit(unit, curves);
     ++computed;
     progress.add(static_cast<int64_t>(curves.size()));
+  };
+  if (executor) {
+    (*executor)(plan, pending, sink);
+    return computed;
+  }
+  for (const UnitRow* u : pending) {
+    if (opt.max_units > 0 && computed >= opt.max_units) break;
+    sink(u->id, compute_unit(plan, *u));
   }
   return computed;
 }

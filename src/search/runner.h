@@ -3,6 +3,7 @@
 // and the resumable, shardable loop that writes the store.
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,14 @@ struct Plan {
 // same way whatever process runs it.
 Plan make_plan(const Experiment& exp, const at::Device& device);
 
+struct UnitStats {
+  int64_t composites = 0, backward_rows = 0;  // K composites, rows at the input layer
+  int64_t points = 0, forwards = 0;           // PF points requested, images forwarded
+};
+
 // Every curve of one work unit.
-std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit);
+std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit,
+                                   UnitStats* stats = nullptr);
 
 // What identifies a run's results: the experiment, the device and the thread count.
 std::string run_definition(const Experiment& exp, const at::Device& device);
@@ -40,9 +47,17 @@ struct SearchOptions {
   int64_t max_units = 0;  // stop after this many units (0: all); for tests and benchmarks
 };
 
+// Receives a finished unit's curves (writes them to the store).
+using UnitSink = std::function<void(int64_t unit, const std::vector<CurveRow>& curves)>;
+// Computes the pending units and hands each result to the sink (e.g. spread over MPI ranks).
+using Executor = std::function<void(const Plan& plan, const std::vector<const UnitRow*>& pending,
+                                    const UnitSink& sink)>;
+
 // Opens (or creates) RUN, refuses a different experiment unless force, and computes every
-// pending unit of this shard, one transaction each. Returns the number of units computed.
-int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt);
+// pending unit of this shard, one transaction each (in this process, or with `executor`).
+// Returns the number of units computed.
+int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
+                   const Executor* executor = nullptr);
 
 // Joins finished units of several runs of the same experiment into `out`.
 void merge_runs(const std::vector<std::string>& runs, const std::string& out);

@@ -1,0 +1,185 @@
+#include "search/mpi.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "util/error.h"
+
+#ifdef LRPBENCH_WITH_MPI
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <mpi.h>
+#endif
+
+namespace lrpbench {
+namespace {
+
+template <typename T>
+void put(std::string& out, const T& v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+T get(const std::string& in, size_t& pos) {
+  if (pos + sizeof(T) > in.size()) throw std::runtime_error("corrupt unit message");
+  T v;
+  std::memcpy(&v, in.data() + pos, sizeof v);
+  pos += sizeof v;
+  return v;
+}
+
+}  // namespace
+
+std::string encode_unit(int64_t unit, const std::vector<CurveRow>& curves) {
+  std::string out;
+  put(out, unit);
+  put(out, static_cast<int64_t>(curves.size()));
+  for (const CurveRow& c : curves) {
+    put(out, c.config_id);
+    put(out, c.image_id);
+    put(out, static_cast<int64_t>(c.order.size()));
+    out += c.order;
+    put(out, static_cast<int64_t>(c.scores.size()));
+    out.append(reinterpret_cast<const char*>(c.scores.data()), c.scores.size() * sizeof(double));
+    put(out, c.auc);
+    put(out, c.aopc);
+    put(out, static_cast<uint8_t>(c.auc_normalized.has_value()));
+    put(out, c.auc_normalized.value_or(0.0));
+  }
+  return out;
+}
+
+std::vector<CurveRow> decode_unit(const std::string& in, int64_t* unit) {
+  size_t pos = 0;
+  *unit = get<int64_t>(in, pos);
+  const int64_t n = get<int64_t>(in, pos);
+  std::vector<CurveRow> out(static_cast<size_t>(n));
+  for (CurveRow& c : out) {
+    c.config_id = get<int64_t>(in, pos);
+    c.image_id = get<int64_t>(in, pos);
+    const auto len = static_cast<size_t>(get<int64_t>(in, pos));
+    if (pos + len > in.size()) throw std::runtime_error("corrupt unit message");
+    c.order = in.substr(pos, len);
+    pos += len;
+    const auto k = static_cast<size_t>(get<int64_t>(in, pos));
+    if (pos + k * sizeof(double) > in.size()) throw std::runtime_error("corrupt unit message");
+    c.scores.resize(k);
+    std::memcpy(c.scores.data(), in.data() + pos, k * sizeof(double));
+    pos += k * sizeof(double);
+    c.auc = get<double>(in, pos);
+    c.aopc = get<double>(in, pos);
+    const bool has = get<uint8_t>(in, pos) != 0;
+    const double norm = get<double>(in, pos);
+    if (has) c.auc_normalized = norm;
+  }
+  return out;
+}
+
+#ifdef LRPBENCH_WITH_MPI
+
+bool mpi_available() {
+  return true;
+}
+
+bool mpi_launched() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    const char* v = std::getenv(var);
+    if (v && std::atoi(v) > 1) return true;
+  }
+  return false;
+}
+
+namespace {
+
+constexpr int kTagReady = 1, kTagWork = 2, kTagResult = 3;
+
+struct MpiSession {
+  MpiSession() {
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  }
+  ~MpiSession() { MPI_Finalize(); }
+};
+
+void send_bytes(const std::string& b, int dest, int tag) {
+  MPI_Send(b.data(), static_cast<int>(b.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD);
+}
+
+}  // namespace
+
+int64_t run_search_mpi(const Experiment& exp, const at::Device& device, const SearchOptions& opt) {
+  const MpiSession session;
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  require(size > 1, "mpirun: needs at least 2 ranks (rank 0 owns the store)");
+  try {
+    if (rank == 0) {
+      const Executor exec = [&](const Plan&, const std::vector<const UnitRow*>& pending,
+                                const UnitSink& sink) {
+        size_t next = 0;
+        int active = size - 1;
+        while (active > 0) {
+          MPI_Status st;
+          MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+          int count = 0;
+          MPI_Get_count(&st, MPI_BYTE, &count);
+          std::string msg(static_cast<size_t>(count), '\0');
+          MPI_Recv(msg.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
+                   MPI_STATUS_IGNORE);
+          if (st.MPI_TAG == kTagResult) {
+            int64_t unit = 0;
+            const auto curves = decode_unit(msg, &unit);
+            sink(unit, curves);
+          }
+          int64_t work = -1;
+          if (next < pending.size() &&
+              (opt.max_units == 0 || static_cast<int64_t>(next) < opt.max_units))
+            work = pending[next++]->id;
+          else
+            --active;
+          MPI_Send(&work, 1, MPI_INT64_T, st.MPI_SOURCE, kTagWork, MPI_COMM_WORLD);
+        }
+      };
+      return run_search(exp, device, opt, &exec);
+    }
+    // Workers: one GPU each under CUDA.
+    at::Device dev = device;
+    if (device.is_cuda())
+      dev = at::Device(at::kCUDA,
+                       static_cast<c10::DeviceIndex>(
+                           (rank - 1) % std::max<int>(1, at::detail::getCUDAHooks().getNumGPUs())));
+    const Plan plan = make_plan(exp, dev);
+    send_bytes("", 0, kTagReady);
+    int64_t computed = 0;
+    while (true) {
+      int64_t unit = -1;
+      MPI_Recv(&unit, 1, MPI_INT64_T, 0, kTagWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      if (unit < 0) break;
+      const UnitRow& u = plan.units.at(static_cast<size_t>(unit));
+      send_bytes(encode_unit(unit, compute_unit(plan, u)), 0, kTagResult);
+      ++computed;
+    }
+    return computed;
+  } catch (const std::exception& e) {
+    std::cerr << "lrpbench: error (rank " << rank << "): " << first_line(e.what()) << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, dynamic_cast<const InputError*>(&e) ? 2 : 1);
+  }
+  return 0;
+}
+
+#else
+
+bool mpi_available() {
+  return false;
+}
+bool mpi_launched() {
+  return false;
+}
+int64_t run_search_mpi(const Experiment&, const at::Device&, const SearchOptions&) {
+  throw InputError("this lrpbench was built without Open MPI (install libopenmpi-dev and rebuild)");
+}
+
+#endif
+
+}  // namespace lrpbench

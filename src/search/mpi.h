@@ -1,0 +1,20 @@
+#pragma once
+// Distribution over Open MPI ranks (built when CMake finds MPI): rank 0 owns the store
+// and hands out work units to the other ranks as they free up.
+#include "search/runner.h"
+
+namespace lrpbench {
+
+// Whether this binary has MPI support, and whether it was started by mpirun with > 1 rank.
+bool mpi_available();
+bool mpi_launched();
+
+// Under mpirun: rank 0 runs the search with an executor that sends units to ranks 1..N-1;
+// the other ranks compute units until told to stop. Each rank uses its own GPU with CUDA.
+int64_t run_search_mpi(const Experiment& exp, const at::Device& device, const SearchOptions& opt);
+
+// Serialises a unit's curves (for the wire).
+std::string encode_unit(int64_t unit, const std::vector<CurveRow>& curves);
+std::vector<CurveRow> decode_unit(const std::string& bytes, int64_t* unit);
+
+}  // namespace lrpbench
