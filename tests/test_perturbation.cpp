@@ -101,7 +101,7 @@ TEST(Modes, InpaintingKeepsUnmaskedPixelsAndFullMaskIsGray) {
   for (const std::string mode : {"telea", "ns"}) {
     s.mode = mode;
     const std::vector<std::vector<int64_t>> steps = {{0, 5, 40}, {300, 301}};
-    const at::Tensor out = render(ctx, s, steps, false);
+    const at::Tensor out = render(ctx, s, steps, steps.size());
     const auto mask = patch_mask(ctx.grid, {0, 5, 40, 300, 301});
     const at::Tensor m =
         at::from_blob(const_cast<uint8_t*>(mask.data()), {224, 224}, at::kByte).to(at::kBool);
@@ -111,7 +111,7 @@ TEST(Modes, InpaintingKeepsUnmaskedPixelsAndFullMaskIsGray) {
     // Masked pixels are 8-bit values: de-normalised, they land on k/255.
     const at::Tensor px = denormalize(out, mean, std).masked_select(m.expand({3, 224, 224})) * 255;
     EXPECT_LT((px - px.round()).abs().max().item<double>(), 1e-3);
-    const at::Tensor full = render(ctx, s, {std::vector<int64_t>(784)}, true);
+    const at::Tensor full = render(ctx, s, {std::vector<int64_t>(784)}, 1);
     EXPECT_TRUE(
         at::allclose(denormalize(full, mean, std), at::full({3, 224, 224}, 0.5), 1e-6, 1e-6));
   }
@@ -123,19 +123,19 @@ TEST(Modes, RandomModesAreSeededPerStepAndKeepOtherPixels) {
   const ImageContext ctx = make_context(x, {0.5}, {0.25}, 2, 3);
   PFSettings s;
   s.mode = "random";
-  const at::Tensor a = render(ctx, s, {{0}, {5}}, false);
-  EXPECT_TRUE(at::equal(a, render(ctx, s, {{0}, {5}}, false)));
+  const at::Tensor a = render(ctx, s, {{0}, {5}}, 2);
+  EXPECT_TRUE(at::equal(a, render(ctx, s, {{0}, {5}}, 2)));
   EXPECT_EQ(a[0][0][0].item<float>(), a[0][1][1].item<float>());  // one value per step
   EXPECT_NE(a[0][0][0].item<float>(), a[0][2][2].item<float>());  // patch 5 is step 2
   EXPECT_GE(a.min().item<double>(), ctx.min);
   EXPECT_LE(a.max().item<double>(), ctx.max);
   EXPECT_TRUE(at::equal(a[0][7], x[0][7]));
   s.mode = "random-pixel";
-  const at::Tensor p = render(ctx, s, {{0}}, false);
+  const at::Tensor p = render(ctx, s, {{0}}, 1);
   EXPECT_NE(p[0][0][0].item<float>(), p[0][1][1].item<float>());
   s.mode = "constant";
   s.fill = "black";
-  EXPECT_FLOAT_EQ(render(ctx, s, {{0}}, false)[0][0][0].item<float>(), -2.0f);
+  EXPECT_FLOAT_EQ(render(ctx, s, {{0}}, 1)[0][0][0].item<float>(), -2.0f);
 }
 
 // A dense 2-class model on 1x8x8 inputs with known weights; normalisation is the identity.
@@ -217,9 +217,7 @@ TEST(Curves, ThesisPresetHasKPlus2PointsOnATinyNet) {
   ASSERT_EQ(steps.size(), 4u);
   std::vector<double> want;
   for (size_t k = 0; k < 4; ++k) {
-    const std::vector<std::vector<int64_t>> applied(steps.begin(),
-                                                    steps.begin() + static_cast<long>(k));
-    want.push_back((render(ctx, s, applied, false)[0] * w).sum().item<double>());
+    want.push_back((render(ctx, s, steps, k)[0] * w).sum().item<double>());
   }
   want.push_back(want.back());  // the full-mask step repeats step K-1
   const double mid = (x.min().item<double>() + x.max().item<double>()) / 2;

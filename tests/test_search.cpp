@@ -44,8 +44,13 @@ orders = ["morf", "lrf", "random"]
 patch = 2
 )TOML";
 
+// Paths private to this process: ctest runs tests in parallel, one process each.
+std::string tmp(const std::string& name) {
+  return ::testing::TempDir() + "/lrpbench_" + std::to_string(getpid()) + "_" + name;
+}
+
 std::string write_experiment(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = tmp(name);
   std::ofstream(path) << text;
   return path;
 }
@@ -79,7 +84,7 @@ void expect_same_runs(const std::string& a, const std::string& b) {
 }
 
 std::string fresh_run(const std::string& name) {
-  const std::string run = ::testing::TempDir() + "/" + name;
+  const std::string run = tmp(name);
   fs::remove_all(run);
   return run;
 }
@@ -121,24 +126,37 @@ pid_t spawn(const std::string& cmd) {
   return pid;
 }
 
+size_t done_units(const std::string& run) {
+  if (!fs::exists(run + "/results.sqlite")) return 0;
+  const Store s(run + "/results.sqlite");
+  return s.done_units().size();
+}
+
 TEST(Search, SigkillAtAnyPointThenResumeEqualsUninterruptedRun) {
   const std::string exp = write_experiment("small.toml", kSmall);
   const std::string run = fresh_run("search_killed");
   size_t partial_kills = 0;
-  for (int delay_ms : {150, 400, 700, 1000, 1300}) {
+  // Kill during start-up, then each time shortly after more units are done (mid-unit).
+  for (size_t target : {0, 2, 5, 8}) {
     // exec: the shell becomes lrpbench, so SIGKILL reaches the search itself.
     const pid_t pid = spawn("exec " + search_cmd(exp, run) + " > /dev/null 2>&1");
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    kill(pid, SIGKILL);
+    const auto start = std::chrono::steady_clock::now();
     int status = 0;
-    waitpid(pid, &status, 0);
-    if (fs::exists(run + "/results.sqlite")) {
-      const Store s(run + "/results.sqlite");
-      const size_t done = s.done_units().size();
-      if (done > 0 && done < 12) ++partial_kills;
+    bool exited = false;
+    while (!exited && done_units(run) < target &&
+           std::chrono::steady_clock::now() - start < std::chrono::seconds(60)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      exited = waitpid(pid, &status, WNOHANG) == pid;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(target == 0 ? 100 : 40));
+    if (!exited) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    const size_t done = done_units(run);
+    if (!exited && done > 0 && done < 12) ++partial_kills;
   }
-  EXPECT_GE(partial_kills, 1u) << "no kill landed mid-run; the test proves nothing";
+  EXPECT_GE(partial_kills, 2u) << "kills did not land mid-run; the test proves little";
   ASSERT_EQ(test::run_command(search_cmd(exp, run), nullptr), 0);
   expect_same_runs(run, reference_run());
 }

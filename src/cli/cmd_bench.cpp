@@ -110,9 +110,7 @@ void run_bench_evaluate(const BenchArgs& a) {
   // The same images, rendered beforehand, forwarded alone in the same batches.
   const auto steps = job_steps(ctx, one[0].jobs[0], s);
   std::vector<at::Tensor> imgs = {ctx.x};
-  for (size_t k = 1; k <= steps.size(); ++k)
-    imgs.push_back(render(ctx, s, {steps.begin(), steps.begin() + static_cast<std::ptrdiff_t>(k)},
-                          k == steps.size()));
+  for (size_t k = 1; k <= steps.size(); ++k) imgs.push_back(render(ctx, s, steps, k));
   const double forwards = median_ms(
       [&] {
         c10::InferenceMode g;

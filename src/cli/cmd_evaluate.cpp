@@ -113,9 +113,7 @@ void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& 
     chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
     std::vector<at::Tensor> row;
     for (size_t k : chosen) {
-      const std::vector<std::vector<int64_t>> applied(
-          steps.begin(), steps.begin() + static_cast<std::ptrdiff_t>(k));
-      row.push_back(denormalize(render(ctx, s, applied, k == k_max), net.mean, net.std));
+      row.push_back(denormalize(render(ctx, s, steps, k), net.mean, net.std));
     }
     if (s.final_step == "minmax-mid")
       row.push_back(denormalize(render_minmax_mid(ctx), net.mean, net.std));

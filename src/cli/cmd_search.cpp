@@ -28,11 +28,13 @@ Experiment experiment_of(const SearchArgs& a) {
   return parse_experiment_file(a.experiment);
 }
 
-void run_search_command(const SearchArgs& a) {
+void run_search_command(const SearchArgs& a, const CLI::App& sub) {
   require(!a.out.empty(), "--out: a run directory is required");
   const at::Device device = setup_runtime(a.common);
   Experiment exp = experiment_of(a);
-  if (a.common.batch != 64) exp.pf.batch = a.common.batch;
+  // --seed and --batch, when given, override the experiment's [run] values.
+  if (sub.count("--seed") > 0) exp.pf.seed = a.common.seed;
+  if (sub.count("--batch") > 0) exp.pf.batch = a.common.batch;
   SearchOptions opt;
   opt.out = a.out;
   opt.force = a.force;
@@ -63,7 +65,8 @@ void add_search_command(CLI::App& app) {
   sub->add_option("--shard", a->shard, "I/N: compute only work units u with u % N == I");
   sub->add_flag("--force", a->force, "discard results of a different experiment in --out");
   sub->add_option("--max-units", a->max_units, "stop after this many work units (0: all)");
-  sub->callback([a] { run_search_command(*a); });
+  sub->footer("--seed and --batch override the experiment's [run] seed and batch.");
+  sub->callback([a, sub] { run_search_command(*a, *sub); });
 
   auto runs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();

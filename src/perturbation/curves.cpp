@@ -15,7 +15,6 @@ namespace {
 struct Request {
   size_t image = 0, job = 0;
   size_t steps = 0;  // how many of the job's steps are applied
-  bool full = false;
   bool minmax = false;
 };
 
@@ -127,13 +126,13 @@ PFOutcome score_curves(const Network& net, const std::vector<PFImageJobs>& work,
           ids.push_back(-1);
           continue;
         }
-        ids.push_back(request(kb.key(), {i, j, k, full, false}));
+        ids.push_back(request(kb.key(), {i, j, k, false}));
       }
       if (s.final_step == "minmax-mid") {
         curve.flipped.push_back(n);
         curve.fraction.push_back(1.0);
         std::string key(reinterpret_cast<const char*>(&i), sizeof i);
-        ids.push_back(request(key + "minmax", {i, j, 0, true, true}));
+        ids.push_back(request(key + "minmax", {i, j, 0, true}));
       }
     }
   }
@@ -152,21 +151,18 @@ PFOutcome score_curves(const Network& net, const std::vector<PFImageJobs>& work,
   for (const auto& [b0, b1] : batches) {
     if (b0 == b1) continue;
     std::vector<at::Tensor> imgs(b1 - b0);
-    at::parallel_for(static_cast<int64_t>(b0), static_cast<int64_t>(b1), 1,
-                     [&](int64_t lo, int64_t hi) {
-                       for (int64_t q = lo; q < hi; ++q) {
-                         const Request& r = requests[static_cast<size_t>(q)];
-                         const ImageContext& ctx = *work[r.image].image;
-                         if (r.minmax) {
-                           imgs[static_cast<size_t>(q) - b0] = render_minmax_mid(ctx);
-                         } else {
-                           const auto& st = steps[r.image][r.job];
-                           const std::vector<std::vector<int64_t>> applied(
-                               st.begin(), st.begin() + static_cast<std::ptrdiff_t>(r.steps));
-                           imgs[static_cast<size_t>(q) - b0] = render(ctx, s, applied, r.full);
-                         }
-                       }
-                     });
+    at::parallel_for(
+        static_cast<int64_t>(b0), static_cast<int64_t>(b1), 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t q = lo; q < hi; ++q) {
+            const Request& r = requests[static_cast<size_t>(q)];
+            const ImageContext& ctx = *work[r.image].image;
+            if (r.minmax) {
+              imgs[static_cast<size_t>(q) - b0] = render_minmax_mid(ctx);
+            } else {
+              imgs[static_cast<size_t>(q) - b0] = render(ctx, s, steps[r.image][r.job], r.steps);
+            }
+          }
+        });
     // Batches run channels-last: oneDNN's conv stack is ~25% faster so (VGG-16, CPU).
     const at::Tensor logits =
         forward(net, at::stack(imgs).to(device).contiguous(at::MemoryFormat::ChannelsLast))

@@ -39,9 +39,9 @@ at::Tensor gray(const ImageContext& c) {
 }
 
 at::Tensor inpaint(const ImageContext& c, const PFSettings& s,
-                   const std::vector<std::vector<int64_t>>& steps) {
+                   const std::vector<std::vector<int64_t>>& steps, size_t k) {
   std::vector<int64_t> all;
-  for (const auto& st : steps) all.insert(all.end(), st.begin(), st.end());
+  for (size_t j = 0; j < k; ++j) all.insert(all.end(), steps[j].begin(), steps[j].end());
   const int64_t ch = c.x.size(0), h = c.grid.height, w = c.grid.width;
   std::vector<uint8_t> mask = patch_mask(c.grid, all);
   const cv::Mat src(static_cast<int>(h), static_cast<int>(w), ch == 1 ? CV_8UC1 : CV_8UC3,
@@ -80,9 +80,12 @@ ImageContext make_context(const at::Tensor& x, const std::vector<double>& mean,
 }
 
 at::Tensor render(const ImageContext& c, const PFSettings& s,
-                  const std::vector<std::vector<int64_t>>& steps, bool full) {
-  if (steps.empty()) return c.x;
-  if (s.mode == "telea" || s.mode == "ns") return full ? gray(c) : inpaint(c, s, steps);
+                  const std::vector<std::vector<int64_t>>& steps, size_t k) {
+  if (k == 0) return c.x;
+  int64_t flipped = 0;
+  for (size_t j = 0; j < k; ++j) flipped += static_cast<int64_t>(steps[j].size());
+  if (s.mode == "telea" || s.mode == "ns")
+    return flipped >= c.grid.count() ? gray(c) : inpaint(c, s, steps, k);
   at::Tensor out = c.x.clone();
   if (s.mode == "constant") {
     std::vector<float> v;
@@ -94,14 +97,14 @@ at::Tensor render(const ImageContext& c, const PFSettings& s,
       else
         v.push_back(c.x[k].mean().item<float>());
     }
-    for (const auto& st : steps)
-      fill_patches(out, c, st,
+    for (size_t j = 0; j < k; ++j)
+      fill_patches(out, c, steps[j],
                    [&](int64_t k, int64_t, int64_t) { return v[static_cast<size_t>(k)]; });
     return out;
   }
   const uint64_t base =
       mix64(s.seed ^ mix64(static_cast<uint64_t>(c.image_index) * 0x2545f4914f6cdd1dULL + 17));
-  for (size_t j = 0; j < steps.size(); ++j) {
+  for (size_t j = 0; j < k; ++j) {
     const uint64_t key = mix64(base + j);
     if (s.mode == "random") {
       const float v = static_cast<float>(c.min + (c.max - c.min) * uniform01(key));

@@ -23,10 +23,10 @@ struct ImageContext {
 ImageContext make_context(const at::Tensor& x, const std::vector<double>& mean,
                           const std::vector<double>& std, int64_t patch, int64_t image_index);
 
-// The image after the steps `steps` (patches flipped at each step, in order; the image has
-// every patch of every listed step flipped). `full`: these steps flip every patch.
+// The image after the first `k` of `steps` (the patches flipped at each step, in order).
+// When they flip every patch, telea / ns give the gray image.
 at::Tensor render(const ImageContext& ctx, const PFSettings& s,
-                  const std::vector<std::vector<int64_t>>& steps, bool full);
+                  const std::vector<std::vector<int64_t>>& steps, size_t k);
 
 // The thesis's extra final image: every value of every channel (min + max) / 2.
 at::Tensor render_minmax_mid(const ImageContext& ctx);

@@ -422,9 +422,8 @@ void write_report(const std::string& run) {
         for (size_t k = 0; k < comps.size(); ++k) {
           const auto steps =
               job_steps(ctx, {Order::Morf, ex.relevance[0][static_cast<int64_t>(k)]}, s);
-          const std::vector<std::vector<int64_t>> applied(steps.begin(), steps.end() - 1);
           rows[0].push_back(
-              denormalize(render(ctx, s, applied, false), plan.net.mean, plan.net.std));
+              denormalize(render(ctx, s, steps, steps.size() - 1), plan.net.mean, plan.net.std));
         }
         write_png(rep + "/penultimate.png", montage(rows));
       }
