@@ -1,5 +1,6 @@
 // Data readers: .npy, Fashion-MNIST, ImageNet labels, images.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "data/fashion_mnist.h"
 #include "data/image.h"
@@ -69,6 +70,50 @@ TEST(Inputs, IndicesParse) {
   EXPECT_EQ(parse_indices("2-4", "--indices"), std::vector<int64_t>({2, 3, 4}));
   EXPECT_THROW(parse_indices("4-2", "--indices"), InputError);
   EXPECT_THROW(parse_indices("x", "--index"), InputError);
+}
+
+}  // namespace
+}  // namespace lrpbench
+
+#include <filesystem>
+#include <fstream>
+
+#include "data/image_folder.h"
+
+namespace lrpbench {
+namespace {
+
+TEST(ImageFolders, ClassSubfoldersAndFlatFolderWithLabels) {
+  namespace fs = std::filesystem;
+  const std::string root = ::testing::TempDir() + "/lrpbench_folders_" + std::to_string(getpid());
+  fs::remove_all(root);
+  const std::string dog = "/usr/share/darknet/data/dog.jpg";
+  fs::create_directories(root + "/val/n01632777");  // axolotl, class 29
+  fs::create_directories(root + "/val/n02980441");  // castle, class 483
+  for (const char* f : {"b.JPEG", "a.JPEG", "c.JPEG"})
+    fs::copy_file(dog, root + "/val/n01632777/" + f);
+  fs::copy_file(dog, root + "/val/n02980441/x.JPEG");
+  const auto axolotl = list_imagenet_folder(root + "/val", 29, 2);
+  ASSERT_EQ(axolotl.size(), 2u);
+  EXPECT_EQ(axolotl[0].id, "n01632777/a.JPEG");
+  EXPECT_EQ(axolotl[1].id, "n01632777/b.JPEG");
+  EXPECT_EQ(axolotl[0].label, 29);
+  EXPECT_EQ(list_imagenet_folder(root + "/val", -1, 0).size(), 4u);
+  EXPECT_THROW(list_imagenet_folder(root + "/val", 7, 0), InputError);
+
+  fs::create_directories(root + "/flat");
+  for (const char* f : {"ILSVRC2012_val_00000002.JPEG", "ILSVRC2012_val_00000001.JPEG"})
+    fs::copy_file(dog, root + "/flat/" + f);
+  std::ofstream(root + "/labels.csv")
+      << "ImageId,PredictionString\n"
+      << "ILSVRC2012_val_00000001,n02980441 1 2 3 4\n"
+      << "ILSVRC2012_val_00000002,n01632777 5 6 7 8 n01632777 1 1 1 1\n";
+  const auto flat = list_flat_folder(root + "/flat", root + "/labels.csv", 29, 0);
+  ASSERT_EQ(flat.size(), 1u);
+  EXPECT_EQ(flat[0].id, "ILSVRC2012_val_00000002.JPEG");
+  EXPECT_EQ(flat[0].label, 29);
+  EXPECT_EQ(list_flat_folder(root + "/flat", "", -1, 0).size(), 2u);
+  fs::remove_all(root);
 }
 
 }  // namespace

@@ -219,6 +219,27 @@ TEST(Search, ChangedExperimentIsRefusedUnlessForced) {
   EXPECT_EQ(curves_of(run).size(), 3u * 21 * 3);
 }
 
+TEST(Search, ImageFolderWithoutLabelsExplainsTheArgmax) {
+  const std::string dir = tmp("photos");
+  fs::create_directories(dir);
+  for (const char* f : {"dog.jpg", "eagle.jpg"})
+    fs::copy_file(std::string("/usr/share/darknet/data/") + f, dir + "/" + f,
+                  fs::copy_options::overwrite_existing);
+  const std::string exp = write_experiment(
+      "folder.toml",
+      "[data]\nfolder = \"" + dir +
+          "\"\n[[family]]\nname = \"tutorial\"\nvalues = [0, 0.25]\n[pf]\norders = [\"morf\"]\n");
+  const std::string run = fresh_run("search_folder");
+  std::string err;
+  ASSERT_EQ(test::run_command(search_cmd(exp, run), &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  std::ifstream aucs(run + "/aucs.csv");
+  std::string all((std::istreambuf_iterator<char>(aucs)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find(",dog.jpg,morf,"), std::string::npos) << all;
+  EXPECT_NE(all.find(",eagle.jpg,morf,"), std::string::npos) << all;
+  EXPECT_EQ(curves_of(run).size(), 2u * 4);
+}
+
 TEST(Search, SecondProcessOnTheSameRunIsRefused) {
   const std::string run = fresh_run("search_locked");
   fs::create_directories(run);
