@@ -52,6 +52,7 @@ void add_train_command(CLI::App& app) {
   sub->add_option("--out", args->out,
                   "checkpoint to write (default fashion-vgg.safetensors; FILE.json gets the "
                   "settings and test accuracy)");
+  sub->footer("For train, --batch is the training batch size and defaults to 128.");
   sub->callback([args] { run_train(*args); });
 }
 
