@@ -300,7 +300,9 @@ void write_report(const std::string& run) {
     << r.exp.pf.patch << ", schedule " << html(r.exp.pf.schedule.text()) << ".</p>\n";
 
   // Best configurations.
-  h << "<h2>Best configurations</h2><table><tr><th>family</th><th>order</th><th>rank</th><th>"
+  h << "<h2>Best configurations</h2><p>The three best grid points per family and order (MoRF: "
+    << direction_text("morf", r.exp.auc_kind) << "; LRF: " << direction_text("lrf", r.exp.auc_kind)
+    << "), then the reference points under every order.</p><table><tr><th>family</th><th>order</th><th>rank</th><th>"
     << "params</th><th>config</th><th>mean " << html(r.exp.auc_kind)
     << "</th><th>std over images</th><th>n</th></tr>\n";
   std::map<std::string, const ConfigRow*> optimum;  // family -> MoRF (or first order) optimum
@@ -313,6 +315,7 @@ void write_report(const std::string& run) {
         optimum[f.name] = rk.front().config;
         worst[f.name] = rk.back().config;
       }
+      if (o == Order::Random) continue;  // a control: no better direction to rank by
       for (size_t i = 0; i < std::min<size_t>(3, rk.size()); ++i)
         h << "<tr><td>" << f.name << "</td><td>" << order_name(o) << "</td><td>" << i + 1
           << "</td><td>" << f.axis_names()[0] << "=" << fmt(rk[i].config->param1) << ", "
