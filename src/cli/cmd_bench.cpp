@@ -233,9 +233,7 @@ void add_bench_command(CLI::App& app) {
       "explain",
       "forward, forward+gradient, one Tutorial explanation and 16 composites (4x4 "
       "Tutorial sub-grid) of one image");
-  add_common_options(ex, args->common);
-  add_model_options(ex, args->common);
-  add_input_options(ex, args->input);
+  add_model_run_options(ex, args->common, args->input);
   ex->add_option("--repeats", args->repeats, "timed repetitions (default 5)");
   ex->callback([args] { run_bench_explain(*args); });
   auto eargs = std::make_shared<BenchArgs>();
@@ -243,9 +241,7 @@ void add_bench_command(CLI::App& app) {
       "evaluate",
       "one MoRF curve against forwarding its images alone (same batches), and the "
       "cache's savings on 16 configurations x 3 orders");
-  add_common_options(ev, eargs->common);
-  add_model_options(ev, eargs->common);
-  add_input_options(ev, eargs->input);
+  add_model_run_options(ev, eargs->common, eargs->input);
   add_pf_options(ev, eargs->pf);
   ev->add_option("--repeats", eargs->repeats, "timed repetitions (default 5)");
   ev->callback([eargs] { run_bench_evaluate(*eargs); });

@@ -69,9 +69,7 @@ void add_classify_command(CLI::App& app) {
   auto args = std::make_shared<ClassifyArgs>();
   CLI::App* sub = app.add_subcommand(
       "classify", "print the top-k classes of each input, and the accuracy on a dataset");
-  add_common_options(sub, args->common);
-  add_model_options(sub, args->common);
-  add_input_options(sub, args->input);
+  add_model_run_options(sub, args->common, args->input);
   sub->add_option("--top", args->top, "how many classes to print per image (default 5)");
   sub->add_flag("--quiet", args->quiet, "print the accuracy only");
   sub->callback([args] { run_classify(*args); });

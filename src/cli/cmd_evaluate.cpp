@@ -172,9 +172,7 @@ void add_evaluate_command(CLI::App& app) {
       "evaluate",
       "score explanations by pixel-flipping: curve.csv, evaluate.json, curve.png and "
       "perturbed.png in --out");
-  add_common_options(sub, args->common);
-  add_model_options(sub, args->common);
-  add_input_options(sub, args->input);
+  add_model_run_options(sub, args->common, args->input);
   sub->add_option("--relevance", args->relevance, "relevance .npy (the input's shape)");
   sub->add_option("--composite", args->composite, "explain on the fly with this composite");
   sub->add_option("--target", args->target, "auto (default), argmax, or a class index");

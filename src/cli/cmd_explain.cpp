@@ -98,9 +98,7 @@ void add_explain_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("explain",
                                      "explain images with LRP: relevance.npy, heatmap "
                                      "PNG(s) and explain.json in --out");
-  add_common_options(sub, args->common);
-  add_model_options(sub, args->common);
-  add_input_options(sub, args->input);
+  add_model_run_options(sub, args->common, args->input);
   sub->add_option("--composite", args->composite,
                   "composite spec (default tutorial); see `lrpbench composites`");
   sub->add_option("--target", args->target,

@@ -37,6 +37,12 @@ void add_input_options(CLI::App* app, InputSpec& in) {
   app->add_option("--resize", in.resize, "256-crop224 (default), 224 (the thesis) or none");
 }
 
+void add_model_run_options(CLI::App* app, CommonOptions& o, InputSpec& in) {
+  add_common_options(app, o);
+  add_model_options(app, o);
+  add_input_options(app, in);
+}
+
 at::Device setup_runtime(const CommonOptions& o) {
   require(o.threads >= 0, "--threads: expected a non-negative number");
   require(o.batch > 0, "--batch: expected a positive number");

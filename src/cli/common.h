@@ -24,6 +24,9 @@ void add_model_options(CLI::App* app, CommonOptions& o);
 // --image, --input, --dataset, --index, --indices, --resize.
 void add_input_options(CLI::App* app, InputSpec& in);
 
+// A command that runs a model on inputs: the common, model and input options.
+void add_model_run_options(CLI::App* app, CommonOptions& o, InputSpec& in);
+
 // Applies --threads and checks --device; returns the device.
 at::Device setup_runtime(const CommonOptions& o);
 
