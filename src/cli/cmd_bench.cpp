@@ -187,9 +187,7 @@ void run_bench_search(const BenchArgs& a) {
               const at::Tensor x = plan.x.narrow(0, im->id, 1);
               const at::Tensor rel =
                   explain_in_batches(plan.net, x, t, parse_composite(c->spec, plan.loaded.net), 1);
-              const bool numeric = im->image.find_first_not_of("0123456789") == std::string::npos;
-              evaluate_explanations(plan.net, x, rel, t, {numeric ? std::stoll(im->image) : im->id},
-                                    {o}, plan.exp.pf);
+              evaluate_explanations(plan.net, x, rel, t, {seed_index(*im)}, {o}, plan.exp.pf);
             }
           },
           1, 1) /
@@ -197,7 +195,7 @@ void run_bench_search(const BenchArgs& a) {
   // What K-composite sharing saves: the 16 composites of one unit in one call vs apart.
   std::vector<Composite> grid;
   for (const ConfigRow& c : plan.configs)
-    if (c.family == "tutorial") grid.push_back(parse_composite(c.spec, plan.loaded.net));
+    if (c.family == "tutorial") grid.push_back(plan.composites[static_cast<size_t>(c.id)]);
   const at::Tensor x0 = plan.x.narrow(0, 0, 1).to(device);
   const std::vector<int64_t> t0 = {plan.images[0].target};
   const double shared =

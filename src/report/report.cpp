@@ -302,7 +302,8 @@ void write_report(const std::string& run) {
   // Best configurations.
   h << "<h2>Best configurations</h2><p>The three best grid points per family and order (MoRF: "
     << direction_text("morf", r.exp.auc_kind) << "; LRF: " << direction_text("lrf", r.exp.auc_kind)
-    << "), then the reference points under every order.</p><table><tr><th>family</th><th>order</th><th>rank</th><th>"
+    << "), then the reference points under every "
+       "order.</p><table><tr><th>family</th><th>order</th><th>rank</th><th>"
     << "params</th><th>config</th><th>mean " << html(r.exp.auc_kind)
     << "</th><th>std over images</th><th>n</th></tr>\n";
   std::map<std::string, const ConfigRow*> optimum;  // family -> MoRF (or first order) optimum
@@ -395,11 +396,11 @@ void write_report(const std::string& run) {
   try {
     Experiment small = r.exp;
     const Plan plan = make_plan(small, at::Device(at::kCPU));
-    std::vector<std::pair<std::string, std::string>> shown;  // title, composite
-    for (const auto& [fam, cf] : optimum) shown.push_back({fam + " optimum", cf->spec});
+    std::vector<std::pair<std::string, const ConfigRow*>> shown;  // title, configuration
+    for (const auto& [fam, cf] : optimum) shown.push_back({fam + " optimum", cf});
     for (const ConfigRow& cf : r.configs)
-      if (cf.point == "reference") shown.push_back({"reference " + cf.spec, cf.spec});
-    for (const auto& [fam, cf] : worst) shown.push_back({fam + " worst", cf->spec});
+      if (cf.point == "reference") shown.push_back({"reference " + cf.spec, &cf});
+    for (const auto& [fam, cf] : worst) shown.push_back({fam + " worst", cf});
     const int64_t n = std::min<int64_t>(4, plan.x.size(0));
     h << "<p>Rows: the first " << n
       << " images; relevance summed over channels, "
@@ -408,7 +409,7 @@ void write_report(const std::string& run) {
       h << "<th>image " << html(image_label(plan.images[static_cast<size_t>(i)].image)) << "</th>";
     h << "</tr>\n";
     std::vector<Composite> comps;
-    for (const auto& s : shown) comps.push_back(parse_composite(s.second, plan.loaded.net));
+    for (const auto& s : shown) comps.push_back(plan.composites[static_cast<size_t>(s.second->id)]);
     for (int64_t i = 0; i < n; ++i) {
       const Explanation ex =
           explain(plan.net, plan.x.narrow(0, i, 1), {plan.images[static_cast<size_t>(i)].target},
@@ -432,7 +433,7 @@ void write_report(const std::string& run) {
       }
     }
     for (size_t k = 0; k < shown.size(); ++k) {
-      h << "<tr><td>" << html(shown[k].first) << "<br><code>" << html(shown[k].second)
+      h << "<tr><td>" << html(shown[k].first) << "<br><code>" << html(shown[k].second->spec)
         << "</code></td>";
       for (int64_t i = 0; i < n; ++i)
         h << "<td><img src='heatmap_" << k << "_" << i << ".png' width='150'></td>";

@@ -146,7 +146,8 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
         c.param1 = f.values1[a];
         c.param2 = f.values2[b];
         c.spec = f.composite(c.param1, c.param2);
-        c.config = canonical_form(parse_composite(c.spec, plan.loaded.net), plan.loaded.net);
+        plan.composites.push_back(parse_composite(c.spec, plan.loaded.net));
+        c.config = canonical_form(plan.composites.back(), plan.loaded.net);
         plan.configs.push_back(c);
       }
   for (const std::string& r : exp.references) {
@@ -155,7 +156,8 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
     c.point = "reference";
     c.spec = r;
     try {
-      c.config = canonical_form(parse_composite(r, plan.loaded.net), plan.loaded.net);
+      plan.composites.push_back(parse_composite(r, plan.loaded.net));
+      c.config = canonical_form(plan.composites.back(), plan.loaded.net);
     } catch (const InputError& e) {
       throw InputError(exp.source + ": [reference] points: " + e.what());
     }
@@ -187,7 +189,7 @@ std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit, UnitSt
   for (size_t c0 = 0; c0 < configs.size(); c0 += chunk) {
     std::vector<Composite> comps;
     for (size_t c = c0; c < std::min(configs.size(), c0 + chunk); ++c)
-      comps.push_back(parse_composite(configs[c]->spec, plan.loaded.net));
+      comps.push_back(plan.composites[static_cast<size_t>(configs[c]->id)]);
     const Explanation ex =
         explain(plan.net, x.to(plan.net.device()), {im.target}, comps, ExplainOptions{false});
     const at::Tensor r = ex.relevance[0].to(at::kCPU);
@@ -197,10 +199,8 @@ std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit, UnitSt
     }
     for (int64_t k = 0; k < r.size(0); ++k) rel.push_back(r[k]);
   }
-  // The random order and random modes are seeded by the dataset index, else the position.
-  const bool numeric = im.image.find_first_not_of("0123456789") == std::string::npos;
-  const ImageContext ctx = make_context(x[0], plan.net.mean, plan.net.std, plan.exp.pf.patch,
-                                        numeric ? std::stoll(im.image) : im.id);
+  const ImageContext ctx =
+      make_context(x[0], plan.net.mean, plan.net.std, plan.exp.pf.patch, seed_index(im));
   PFImageJobs jobs{&ctx, im.target, {}};
   for (size_t c = 0; c < configs.size(); ++c)
     for (Order o : plan.exp.orders) jobs.jobs.push_back({o, rel[c]});
@@ -218,6 +218,11 @@ std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit, UnitSt
                      s.aopc, s.auc_normalized});
     }
   return out;
+}
+
+int64_t seed_index(const ImageRow& image) {
+  const bool numeric = image.image.find_first_not_of("0123456789") == std::string::npos;
+  return numeric ? std::stoll(image.image) : image.id;
 }
 
 std::string run_definition(const Experiment& exp, const at::Device& device) {

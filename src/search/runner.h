@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "lrp/composite.h"
 #include "model/weights.h"
 #include "search/experiment.h"
 #include "search/store.h"
@@ -20,8 +21,13 @@ struct Plan {
   at::Tensor x;        // N x C x H x W, normalised, CPU
   std::vector<ImageRow> images;
   std::vector<ConfigRow> configs;
+  std::vector<Composite> composites;  // composites[config id], parsed once
   std::vector<UnitRow> units;
 };
+
+// The index that seeds an image's random order and random modes: its dataset index, else
+// its position in the experiment.
+int64_t seed_index(const ImageRow& image);
 
 // Loads the model and the images, resolves targets, enumerates configurations and units:
 // unit = one image x one family (or the image's reference points), always computed the
