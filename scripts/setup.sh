@@ -10,6 +10,7 @@ PACKAGES=(
   libopencv-dev
   libsqlite3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-15 libfuzzer-15-dev
   gnuplot-nox
   libopenmpi-dev openmpi-bin
   dataset-fashion-mnist darknet

@@ -20,6 +20,11 @@ inline std::string fixtures_dir() {
 inline std::string binary() {
   return LRPBENCH_BINARY;
 }
+// A photo shipped by Debian's darknet package (dog.jpg, eagle.jpg, giraffe.jpg, horses.jpg,
+// kite.jpg, person.jpg, scream.jpg; licence in /usr/share/doc/darknet/copyright).
+inline std::string darknet_photo(const std::string& name) {
+  return "/usr/share/darknet/data/" + name;
+}
 
 // Relative L2 distance |a - b| / |b|.
 inline double rel_l2(const at::Tensor& a, const at::Tensor& b) {

@@ -45,15 +45,15 @@ TEST(ImageNetLabels, TorchvisionOrder) {
   EXPECT_EQ(imagenet_index("n00000000"), -1);
 }
 
-TEST(Images, CastleLoadsAsIsAndResized) {
-  const std::string castle = test::source_dir() + "/../shared/data/castle.jpg";
-  const at::Tensor none = load_image(castle, 3, "none", 224);
-  EXPECT_EQ(none.sizes(), at::IntArrayRef({3, 224, 224}));
-  const at::Tensor crop = load_image(castle, 3, "256-crop224", 224);
+TEST(Images, PhotoLoadsAsIsAndResized) {
+  const std::string dog = test::darknet_photo("dog.jpg");  // 768 x 576
+  const at::Tensor none = load_image(dog, 3, "none", 224);
+  EXPECT_EQ(none.sizes(), at::IntArrayRef({3, 576, 768}));
+  const at::Tensor crop = load_image(dog, 3, "256-crop224", 224);
   EXPECT_EQ(crop.sizes(), at::IntArrayRef({3, 224, 224}));
-  const at::Tensor gray = load_image(castle, 1, "224", 28);
+  const at::Tensor gray = load_image(dog, 1, "224", 28);
   EXPECT_EQ(gray.sizes(), at::IntArrayRef({1, 28, 28}));
-  EXPECT_THROW(load_image(castle, 3, "300", 224), InputError);
+  EXPECT_THROW(load_image(dog, 3, "300", 224), InputError);
   EXPECT_THROW(load_image("/nonexistent.jpg", 3, "none", 224), InputError);
 }
 
@@ -66,10 +66,19 @@ TEST(Images, NormalizeRoundTrip) {
 }
 
 TEST(Inputs, IndicesParse) {
-  EXPECT_EQ(parse_indices("7", "--index"), std::vector<int64_t>({7}));
-  EXPECT_EQ(parse_indices("2-4", "--indices"), std::vector<int64_t>({2, 3, 4}));
-  EXPECT_THROW(parse_indices("4-2", "--indices"), InputError);
-  EXPECT_THROW(parse_indices("x", "--index"), InputError);
+  EXPECT_EQ(parse_indices("7", "--index", 10, "test split"), std::vector<int64_t>({7}));
+  EXPECT_EQ(parse_indices("2-4", "--indices", 10, "test split"), std::vector<int64_t>({2, 3, 4}));
+  EXPECT_THROW(parse_indices("4-2", "--indices", 10, "test split"), InputError);
+  EXPECT_THROW(parse_indices("x", "--index", 10, "test split"), InputError);
+  // A range past the end is refused before anything is allocated for it.
+  try {
+    parse_indices("0-999999999", "--indices", 10000, "test split");
+    ADD_FAILURE() << "accepted a range past the end";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--indices 999999999 is past the test split"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

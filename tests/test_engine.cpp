@@ -90,7 +90,13 @@ TEST(Engine, KCompositesInOneCallEqualSeparateCalls) {
 
 TEST(Engine, BatchingNeverChangesAResult) {
   const Network net = test::shipped_fashion_vgg();
-  const at::Tensor x = fashion_images(net, 4);
+  // Seeded noise, not Fashion-MNIST: its flat backgrounds give max-pool windows of exactly
+  // equal values, and convolution kernels that differ by batch size (oneDNN picks them per
+  // shape and CPU) break such ties in different windows in the last bit, moving relevance
+  // between pixels. The property under test is the engine's own: per-sample stabilizer means
+  // and rows that never mix.
+  at::Generator gen = at::detail::createCPUGenerator(7);
+  const at::Tensor x = at::randn({4, 1, 28, 28}, gen);
   const Composite c = parse_composite("0:zbox;1-14:epsilon(0.5,stab=quadratic);15-:zero", net);
   const Explanation batch = explain(net, x, {-1, -1, -1, -1}, {c});
   for (int64_t i = 0; i < 4; ++i) {

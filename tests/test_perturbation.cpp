@@ -93,9 +93,9 @@ TEST(Schedules, CountsSumToThePatches) {
 }
 
 TEST(Modes, InpaintingKeepsUnmaskedPixelsAndFullMaskIsGray) {
-  const std::string castle = test::source_dir() + "/../shared/data/castle.jpg";
+  const std::string photo = test::darknet_photo("dog.jpg");
   const std::vector<double> mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225};
-  const at::Tensor x = normalize(load_image(castle, 3, "none", 224), mean, std);
+  const at::Tensor x = normalize(load_image(photo, 3, "256-crop224", 224), mean, std);
   const ImageContext ctx = make_context(x, mean, std, 8, 0);
   PFSettings s;
   for (const std::string mode : {"telea", "ns"}) {

@@ -4,6 +4,7 @@
 #include "helpers.h"
 #include "lrp/engine.h"
 #include "lrp/rule.h"
+#include "lrp/stabilizer.h"
 
 namespace lrpbench {
 namespace {

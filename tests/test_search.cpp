@@ -293,9 +293,9 @@ TEST(Experiment, AxisValuesAndPresets) {
   EXPECT_EQ(f.data.class_index, 9);
   EXPECT_EQ(f.pf.patch, 2);
   EXPECT_EQ(f.orders.size(), 3u);
-  EXPECT_THROW(preset_experiment("vgg16-thesis", "", "/data"), InputError);
+  EXPECT_THROW(preset_experiment("vgg16-thesis", "", "imagenet"), InputError);
   EXPECT_THROW(preset_experiment("vgg16-thesis", "w.safetensors", ""), InputError);
-  const Experiment g = preset_experiment("vgg16-thesis", "w.safetensors", "/data/val");
+  const Experiment g = preset_experiment("vgg16-thesis", "w.safetensors", "imagenet/val");
   EXPECT_EQ(g.pf.final_step, "minmax-mid");
   EXPECT_EQ(g.data.resize, "224");
   EXPECT_EQ(g.data.class_index, 29);

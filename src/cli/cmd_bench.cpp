@@ -232,7 +232,7 @@ void add_bench_command(CLI::App& app) {
       "forward, forward+gradient, one Tutorial explanation and 16 composites (4x4 "
       "Tutorial sub-grid) of one image");
   add_model_run_options(ex, args->common, args->input);
-  ex->add_option("--repeats", args->repeats, "timed repetitions (default 5)");
+  add_bounded_option(ex, "--repeats", args->repeats, 1, 1000, "timed repetitions (default 5)");
   ex->callback([args] { run_bench_explain(*args); });
   auto eargs = std::make_shared<BenchArgs>();
   CLI::App* ev = bench->add_subcommand(
@@ -241,7 +241,7 @@ void add_bench_command(CLI::App& app) {
       "cache's savings on 16 configurations x 3 orders");
   add_model_run_options(ev, eargs->common, eargs->input);
   add_pf_options(ev, eargs->pf);
-  ev->add_option("--repeats", eargs->repeats, "timed repetitions (default 5)");
+  add_bounded_option(ev, "--repeats", eargs->repeats, 1, 1000, "timed repetitions (default 5)");
   ev->callback([eargs] { run_bench_evaluate(*eargs); });
   auto sargs = std::make_shared<BenchArgs>();
   CLI::App* se = bench->add_subcommand(
@@ -249,7 +249,8 @@ void add_bench_command(CLI::App& app) {
       "fashion-thesis on 5 images and a 4x4 grid against scoring its curves one by one "
       "with evaluate's code path");
   add_common_options(se, sargs->common);
-  se->add_option("--repeats", sargs->repeats, "timed repetitions of the search (default 5)");
+  add_bounded_option(se, "--repeats", sargs->repeats, 1, 1000,
+                     "timed repetitions of the search (default 5)");
   se->callback([sargs] { run_bench_search(*sargs); });
 }
 

@@ -70,7 +70,8 @@ void add_classify_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "classify", "print the top-k classes of each input, and the accuracy on a dataset");
   add_model_run_options(sub, args->common, args->input);
-  sub->add_option("--top", args->top, "how many classes to print per image (default 5)");
+  add_bounded_option(sub, "--top", args->top, 1, 1000,
+                     "how many classes to print per image (default 5)");
   sub->add_flag("--quiet", args->quiet, "print the accuracy only");
   sub->callback([args] { run_classify(*args); });
 }

@@ -1,6 +1,6 @@
 #include <ATen/ATen.h>
 
-#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +15,7 @@
 #include "report/gnuplot.h"
 #include "report/montage.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/npy.h"
 
 namespace lrpbench {
@@ -47,8 +48,7 @@ void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& 
                    const std::vector<int64_t>& targets, const std::vector<int64_t>& seeds) {
   const size_t n = e.curves.size();
   {
-    std::ofstream csv(a.out + "/curve.csv");
-    require(csv.good(), "cannot write '" + a.out + "/curve.csv'");
+    std::ostringstream csv;
     csv.precision(9);
     csv << "image,order,step,patches_flipped,fraction,score\n";
     for (size_t i = 0; i < n; ++i)
@@ -58,6 +58,7 @@ void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& 
           csv << csv_field(in.ids[i]) << "," << order_name(e.orders[o]) << "," << k << ","
               << c.flipped[k] << "," << c.fraction[k] << "," << c.scores[k] << "\n";
       }
+    write_file_atomic(a.out + "/curve.csv", csv.str());
   }
   nlohmann::json settings = s.to_json();
   settings["edge_patches"] = e.grid.edge_patches();
@@ -140,6 +141,8 @@ void run_evaluate(EvaluateArgs& a) {
     require(rel.sizes() == in.x.sizes(),
             "--relevance " + a.relevance + ": shape " + std::string(c10::str(rel.sizes())) +
                 " differs from the input's " + std::string(c10::str(in.x.sizes())));
+    require(at::isfinite(rel).all().item<bool>(),
+            "--relevance " + a.relevance + ": holds NaN or infinite values");
     const at::Tensor logits = forward(m.net, in.x.to(device)).to(at::kCPU);
     for (size_t i = 0; i < targets.size(); ++i)
       if (targets[i] < 0) targets[i] = logits[static_cast<int64_t>(i)].argmax().item<int64_t>();

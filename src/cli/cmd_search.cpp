@@ -7,7 +7,9 @@
 #include "search/experiment.h"
 #include "search/mpi.h"
 #include "search/runner.h"
+#include "search/store.h"
 #include "util/error.h"
+#include "util/limits.h"
 
 namespace lrpbench {
 namespace {
@@ -64,7 +66,8 @@ void add_search_command(CLI::App& app) {
   sub->add_option("--out", a->out, "run directory")->required();
   sub->add_option("--shard", a->shard, "I/N: compute only work units u with u % N == I");
   sub->add_flag("--force", a->force, "discard results of a different experiment in --out");
-  sub->add_option("--max-units", a->max_units, "stop after this many work units (0: all)");
+  add_bounded_option(sub, "--max-units", a->max_units, 0, uint64_t(1) << 40,
+                     "stop after this many work units (0: all)");
   sub->footer("--seed and --batch override the experiment's [run] seed and batch.");
   sub->callback([a, sub] { run_search_command(*a, *sub); });
 
@@ -74,8 +77,25 @@ void add_search_command(CLI::App& app) {
   merge->add_option("runs", *runs, "run directories")->required();
   merge->add_option("--out", *out, "run directory to write")->required();
   merge->callback([runs, out] {
-    merge_runs(*runs, *out);
-    std::cout << "merged " << runs->size() << " run(s) into " << *out << "\n";
+    const MergeSummary m = merge_runs(*runs, *out);
+    std::cout << "merged " << runs->size() << " run(s) into " << *out << ": " << m.done << " of "
+              << m.units << " work units done\n";
+    if (m.done < m.units)
+      std::cerr << "lrpbench: warning: the merged run is incomplete (" << m.units - m.done
+                << " work units missing: run the missing shards, then merge again)\n";
+    for (const std::string& r : m.in_progress)
+      std::cerr << "lrpbench: warning: a search is still writing '" << r
+                << "': merge again once it has finished\n";
+  });
+
+  auto dump_run = std::make_shared<std::string>();
+  CLI::App* dump = app.add_subcommand(
+      "dump", "print every row of RUN/results.sqlite in the documented text form (docs/)");
+  dump->add_option("run", *dump_run, "run directory")->required();
+  dump->callback([dump_run] {
+    const Store s(*dump_run + "/results.sqlite", Store::Mode::Read,
+                  "this is not a search run lrpbench can read");
+    std::cout << s.dump();
   });
 
   auto rep = std::make_shared<std::string>();
@@ -83,14 +103,21 @@ void add_search_command(CLI::App& app) {
   CLI::App* report = app.add_subcommand(
       "report", "RUN/report/index.html (figures by gnuplot), RUN/aucs.csv, RUN/grid_*.csv");
   report->add_option("run", *rep, "run directory")->required();
-  report->add_option("--threads", *threads, "CPU threads (default: all cores)");
+  add_bounded_option(report, "--threads", *threads, 1, kMaxThreads,
+                     "CPU threads (default: all cores)");
   report->callback([rep, threads] {
     CommonOptions c;
     c.threads = *threads;
     setup_runtime(c);
-    write_report(*rep);
+    const ReportSummary r = write_report(*rep);
     std::cout << "wrote " << *rep << "/report/index.html, " << *rep << "/aucs.csv and " << *rep
-              << "/grid_*.csv\n";
+              << "/grid_*.csv (" << r.done << " of " << r.units << " work units done)\n";
+    if (r.in_progress)
+      std::cerr << "lrpbench: warning: a search is still writing this run: the report shows the "
+                << r.done << " of " << r.units << " work units finished so far\n";
+    else if (r.done < r.units)
+      std::cerr << "lrpbench: warning: the run is incomplete (" << r.done << " of " << r.units
+                << " work units done): resume it with the same lrpbench search command\n";
   });
 }
 

@@ -21,7 +21,6 @@ struct TrainArgs {
 void run_train(const TrainArgs& a) {
   require(a.common.model == "fashion-vgg",
           "--model: only fashion-vgg can be trained here (no ImageNet on these machines)");
-  require(a.train.epochs > 0, "--epochs: expected a positive number");
   setup_runtime(a.common);
   TrainOptions opt = a.train;
   opt.seed = a.common.seed;
@@ -45,10 +44,11 @@ void add_train_command(CLI::App& app) {
       "train", "train fashion-vgg on Fashion-MNIST (seeded, deterministic on CPU)");
   add_common_options(sub, args->common);
   sub->add_option("--model", args->common.model, "fashion-vgg (the only trainable model)");
-  sub->add_option("--epochs", args->train.epochs, "epochs (default 8)");
-  sub->add_option("--lr", args->train.lr,
-                  "Adam learning rate (default 1e-3, halved every 2 epochs)");
-  sub->add_option("--limit", args->train.limit, "train on the first N images only (0: all)");
+  add_bounded_option(sub, "--epochs", args->train.epochs, 1, 1000, "epochs (default 8)");
+  add_real_option(sub, "--lr", args->train.lr, 1e-12, 10.0,
+                  "Adam learning rate (default 1e-3, halved every 2 epochs; above 0, at most 10)");
+  add_bounded_option(sub, "--limit", args->train.limit, 0, 60000,
+                     "train on the first N images only (0: all)");
   sub->add_option("--out", args->out,
                   "checkpoint to write (default fashion-vgg.safetensors; FILE.json gets the "
                   "settings and test accuracy)");

@@ -17,6 +17,20 @@ struct CommonOptions {
   std::string weights;
 };
 
+// Strictly parsed numeric options: decimal digits only (no sign, no wrap-around, no
+// saturation), within [min, max]; anything else is exit code 2 naming the option. The
+// target keeps its default when the option is not given.
+template <typename T>
+CLI::Option* add_bounded_option(CLI::App* app, const std::string& name, T& target, uint64_t min,
+                                uint64_t max, const std::string& help);
+// A finite decimal number within [min, max] (no inf, nan or hex).
+CLI::Option* add_real_option(CLI::App* app, const std::string& name, double& target, double min,
+                             double max, const std::string& help);
+// The parsers behind them (InputError naming `name`).
+uint64_t parse_bounded(const std::string& text, const std::string& name, uint64_t min,
+                       uint64_t max);
+double parse_real(const std::string& text, const std::string& name, double min, double max);
+
 // --threads, --device, --seed, --batch.
 void add_common_options(CLI::App* app, CommonOptions& o);
 // --model, --weights.
@@ -41,5 +55,18 @@ PreparedModel prepare_model(const CommonOptions& o, const at::Device& device);
 void write_json_file(const std::string& path, const nlohmann::json& j);
 // Creates a directory (and parents); throws InputError on failure.
 void make_dir(const std::string& path);
+
+template <typename T>
+CLI::Option* add_bounded_option(CLI::App* app, const std::string& name, T& target, uint64_t min,
+                                uint64_t max, const std::string& help) {
+  return app
+      ->add_option_function<std::string>(
+          name,
+          [&target, name, min, max](const std::string& text) {
+            target = static_cast<T>(parse_bounded(text, name, min, max));
+          },
+          help + " [" + std::to_string(min) + ".." + std::to_string(max) + "]")
+      ->type_name("N");
+}
 
 }  // namespace lrpbench

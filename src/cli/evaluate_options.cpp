@@ -1,6 +1,7 @@
 #include "cli/evaluate_options.h"
 
 #include "util/error.h"
+#include "util/limits.h"
 
 namespace lrpbench {
 
@@ -28,8 +29,9 @@ PFSettings PFOptions::settings(int64_t height, int64_t width, const CommonOption
 void add_pf_options(CLI::App* app, PFOptions& o) {
   app->add_option("--mode", o.mode, "telea (default), ns, random, random-pixel or constant");
   app->add_option("--fill", o.fill, "constant mode: gray (default), black or mean");
-  app->add_option("--radius", o.radius, "inpainting radius (default 3)");
-  app->add_option("--patch", o.patch, "patch size in pixels (default 8; 2 for 28x28 inputs)");
+  add_bounded_option(app, "--radius", o.radius, 1, kMaxRadius, "inpainting radius (default 3)");
+  add_bounded_option(app, "--patch", o.patch, 1, kMaxPatch,
+                     "patch size in pixels (default 8; 2 for 28x28 inputs)");
   app->add_option("--schedule", o.schedule,
                   "quadratic (default), pow2, linear:n or list:a,b,... (patches per step)");
   app->add_option("--score", o.score, "logit (default) or prob");

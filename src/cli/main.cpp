@@ -1,6 +1,7 @@
 // lrpbench: LRP explanations, pixel-flipping scores and hyperparameter search.
 #include <c10/util/Exception.h>
 #include <malloc.h>
+#include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -14,6 +15,9 @@ int main(int argc, char** argv) {
   // cost ~15% of a VGG-16 explanation on these machines.
   mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+  // A write past RLIMIT_FSIZE fails with EFBIG (reported, naming the file) instead of killing
+  // the process.
+  signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "lrpbench: explain CNN classifiers with LRP, score explanations by "
       "pixel-flipping AUC, and choose LRP hyperparameters by measurement"};
@@ -35,14 +39,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "lrpbench: error: " << lrpbench::first_line(e.what()) << "\n";
+    std::cerr << "lrpbench: error: " << lrpbench::one_line(lrpbench::first_line(e.what())) << "\n";
     return 2;
   } catch (const lrpbench::InputError& e) {
-    std::cerr << "lrpbench: error: " << lrpbench::first_line(e.what()) << "\n";
+    std::cerr << "lrpbench: error: " << lrpbench::one_line(e.what()) << "\n";
     return 2;
+  } catch (const lrpbench::OutputError& e) {
+    std::cerr << "lrpbench: error: " << lrpbench::one_line(e.what()) << "\n";
+    return 1;
   } catch (const c10::Error& e) {
     std::cerr << "lrpbench: internal error: " << lrpbench::first_line(e.what_without_backtrace())
               << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "lrpbench: error: out of memory\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "lrpbench: internal error: " << lrpbench::first_line(e.what()) << "\n";

@@ -3,12 +3,13 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
-#include <filesystem>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "data/image_header.h"
 #include "util/error.h"
+#include "util/file.h"
 
 namespace lrpbench {
 namespace {
@@ -45,10 +46,21 @@ void check_resize_mode(const std::string& mode) {
 at::Tensor load_image(const std::string& path, int64_t channels, const std::string& resize,
                       int64_t size) {
   check_resize_mode(resize);
-  require(std::filesystem::is_regular_file(path), "--image: cannot open '" + path + "'");
+  const std::string bytes = read_file(path, "--image", kMaxImageFileBytes);
+  const ImageInfo info = inspect_image(bytes, path);
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
-  cv::Mat m = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-  require(!m.empty(), "--image: cannot read image '" + path + "' (missing or not a JPEG/PNG)");
+  const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1,
+                    const_cast<char*>(bytes.data()));
+  cv::Mat m;
+  try {
+    m = cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  } catch (const cv::Exception&) {
+    m = cv::Mat();
+  }
+  // (EXIF orientation may swap the sides.)
+  require(!m.empty() && ((m.cols == info.width && m.rows == info.height) ||
+                         (m.cols == info.height && m.rows == info.width)),
+          path + ": corrupt " + info.format + " data (cannot decode the image)");
   if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
   if (resize == "256-crop224") {
     m = center_crop(resize_shorter(m, static_cast<int64_t>(std::lround(size * 256.0 / 224.0))),
@@ -83,7 +95,9 @@ void write_png(const std::string& path, const at::Tensor& image) {
     cv::cvtColor(m, out, cv::COLOR_RGB2BGR);
   else
     out = m;
-  require(cv::imwrite(path, out), "cannot write '" + path + "'");
+  std::vector<uchar> buf;
+  if (!cv::imencode(".png", out, buf)) throw OutputError("cannot encode '" + path + "' as PNG");
+  write_file_atomic(path, std::string(buf.begin(), buf.end()));
 }
 
 }  // namespace lrpbench

@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "data/imagenet_labels.h"
+#include "data/loc_csv.h"
+#include "util/file.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -51,23 +52,8 @@ std::vector<ImageRef> list_flat_folder(const std::string& dir, const std::string
                                        int64_t class_index, int64_t count) {
   require(fs::is_directory(dir), "image folder '" + dir + "' does not exist");
   std::map<std::string, int64_t> labels;  // image id (file stem) -> class
-  if (!labels_csv.empty()) {
-    std::ifstream in(labels_csv);
-    require(in.good(), "cannot open label file '" + labels_csv + "'");
-    std::string line;
-    int64_t n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      const auto comma = line.find(',');
-      if (comma == std::string::npos || (n == 1 && line.rfind("ImageId", 0) == 0)) continue;
-      const std::string pred = line.substr(comma + 1);
-      const std::string wnid = pred.substr(0, pred.find(' '));
-      const int idx = imagenet_index(wnid);
-      require(idx >= 0,
-              labels_csv + ":" + std::to_string(n) + ": unknown WordNet id '" + wnid + "'");
-      labels[line.substr(0, comma)] = idx;
-    }
-  }
+  if (!labels_csv.empty())
+    labels = parse_loc_csv(read_file(labels_csv, "label file", kMaxLabelFileBytes), labels_csv);
   std::vector<ImageRef> out;
   for (const auto& f : fs::directory_iterator(dir)) {
     if (!f.is_regular_file() || !is_image(f.path())) continue;

@@ -21,12 +21,14 @@ int64_t parse_int(const std::string& s, const std::string& what) {
 
 }  // namespace
 
-std::vector<int64_t> parse_indices(const std::string& text, const std::string& what) {
+std::vector<int64_t> parse_indices(const std::string& text, const std::string& what,
+                                   int64_t count, const std::string& of) {
   const auto dash = text.find('-');
-  if (dash == std::string::npos) return {parse_int(text, what)};
-  const int64_t a = parse_int(text.substr(0, dash), what);
-  const int64_t b = parse_int(text.substr(dash + 1), what);
+  const int64_t a = parse_int(dash == std::string::npos ? text : text.substr(0, dash), what);
+  const int64_t b = dash == std::string::npos ? a : parse_int(text.substr(dash + 1), what);
   require(a <= b, what + ": empty range '" + text + "'");
+  require(b < count, what + " " + std::to_string(b) + " is past the " + of + " (" +
+                         std::to_string(count) + " images)");
   std::vector<int64_t> out;
   for (int64_t i = a; i <= b; ++i) out.push_back(i);
   return out;
@@ -35,20 +37,27 @@ std::vector<int64_t> parse_indices(const std::string& text, const std::string& w
 InputBatch load_inputs(const InputSpec& spec, const Network& net) {
   const int sources = (!spec.images.empty()) + (!spec.npy.empty()) + (!spec.dataset.empty());
   require(sources == 1, "give exactly one input: --image, --input or --dataset");
+  require(!spec.dataset.empty() || (spec.index.empty() && spec.indices.empty()),
+          "--index / --indices select images of --dataset; they do not apply to --image or --input");
   InputBatch b;
   if (!spec.dataset.empty()) {
     require(spec.dataset == "fashion-mnist",
             "--dataset: unknown dataset '" + spec.dataset + "' (known: fashion-mnist)");
     require(net.in_channels == 1 && net.default_size == 28,
             "--dataset fashion-mnist needs a 1x28x28 model such as fashion-vgg, not " + net.arch);
-    require(!spec.indices.empty(), "--dataset needs --index N or --indices A-B");
+    require(spec.index.empty() || spec.indices.empty(),
+            "--index and --indices: give one of them, not both");
+    require(!spec.index.empty() || !spec.indices.empty(),
+            "--dataset needs --index N or --indices A-B");
     const Dataset d = load_fashion_mnist(spec.split);
-    const auto idx = parse_indices(spec.indices, "--indices");
-    b.batched = spec.indices.find('-') != std::string::npos;
     const int64_t n = d.images.size(0);
-    for (int64_t i : idx)
-      require(i < n, "--index " + std::to_string(i) + " is past the " + spec.split + " split (" +
-                         std::to_string(n) + " images)");
+    const bool single = !spec.index.empty();
+    require(!single || spec.index.find('-') == std::string::npos,
+            "--index: expected one non-negative integer, got '" + spec.index +
+                "' (use --indices A-B for a range)");
+    const auto idx = single ? parse_indices(spec.index, "--index", n, spec.split + " split")
+                            : parse_indices(spec.indices, "--indices", n, spec.split + " split");
+    b.batched = !single && spec.indices.find('-') != std::string::npos;
     b.pixels = d.images.index_select(0, at::tensor(idx, at::kLong));
     for (int64_t i : idx) {
       b.ids.emplace_back(i);
@@ -58,6 +67,7 @@ InputBatch load_inputs(const InputSpec& spec, const Network& net) {
     at::Tensor t = read_npy(spec.npy);
     require(t.dim() == 3 || t.dim() == 4, spec.npy + ": expected C x H x W or N x C x H x W, got " +
                                               std::to_string(t.dim()) + " dimensions");
+    require(t.numel() > 0, spec.npy + ": holds no values (an empty array)");
     b.batched = t.dim() == 4;
     if (t.dim() == 3) t = t.unsqueeze(0);
     check_input(net, t, spec.npy);

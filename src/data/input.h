@@ -15,7 +15,8 @@ struct InputSpec {
   std::string npy;                  // --input FILE.npy
   std::string dataset;              // --dataset fashion-mnist
   std::string split = "test";
-  std::string indices;  // --index N or --indices A-B
+  std::string index;    // --index N
+  std::string indices;  // --indices A-B (or N)
   std::string resize = "256-crop224";
 };
 
@@ -27,8 +28,10 @@ struct InputBatch {
   bool batched = false;  // the input had a batch dimension (N x C x H x W, --indices, images)
 };
 
-// Parses "N" or "A-B" (inclusive); throws InputError naming `what`.
-std::vector<int64_t> parse_indices(const std::string& text, const std::string& what);
+// Parses "N" or "A-B" (inclusive) of `count` available items; throws InputError naming
+// `what` (the option) for anything else, a range past the end included.
+std::vector<int64_t> parse_indices(const std::string& text, const std::string& what,
+                                   int64_t count, const std::string& of);
 
 InputBatch load_inputs(const InputSpec& spec, const Network& net);
 

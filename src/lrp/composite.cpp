@@ -14,7 +14,7 @@ namespace {
 // the original text.
 class Parser {
  public:
-  Parser(const std::string& text, const Network& net) : t_(text), net_(net) {}
+  Parser(const std::string& text, const ModelShape& net) : t_(text), net_(net) {}
 
   Composite parse() {
     skip();
@@ -71,7 +71,7 @@ class Parser {
 
  private:
   const std::string& t_;
-  const Network& net_;
+  const ModelShape& net_;
   size_t pos_ = 0;
 
   [[noreturn]] void fail(size_t at, const std::string& what) const {
@@ -250,18 +250,18 @@ class Parser {
 
 }  // namespace
 
-Composite uniform_composite(const Network& net, const Rule& rule) {
+Composite uniform_composite(const ModelShape& net, const Rule& rule) {
   Composite c;
   c.rules.assign(static_cast<size_t>(net.num_indices), Rule{});
   for (int idx : net.linear_indices()) c.rules[static_cast<size_t>(idx)] = rule;
   return c;
 }
 
-Composite parse_composite(const std::string& text, const Network& net) {
+Composite parse_composite(const std::string& text, const ModelShape& net) {
   return Parser(text, net).parse();
 }
 
-std::string canonical_form(const Composite& c, const Network& net) {
+std::string canonical_form(const Composite& c, const ModelShape& net) {
   const std::vector<int> lin = net.linear_indices();
   std::string out;
   size_t i = 0;

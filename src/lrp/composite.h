@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "lrp/rule.h"
-#include "model/network.h"
+#include "model/shape.h"
 
 namespace lrpbench {
 
@@ -18,12 +18,12 @@ struct Composite {
 // Parses the text form for `net` (layer indices as loaded). Throws InputError with a
 // one-line message naming the offending position, e.g.
 // `--composite "tutorial(0.1,)": expected a number at position 13`.
-Composite parse_composite(const std::string& text, const Network& net);
+Composite parse_composite(const std::string& text, const ModelShape& net);
 
 // The canonical form: maximal runs of linear layers with the same rule, ascending.
-std::string canonical_form(const Composite& c, const Network& net);
+std::string canonical_form(const Composite& c, const ModelShape& net);
 
 // A composite giving every linear layer `rule` (zbox only allowed on the first layer).
-Composite uniform_composite(const Network& net, const Rule& rule);
+Composite uniform_composite(const ModelShape& net, const Rule& rule);
 
 }  // namespace lrpbench

@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "lrp/stabilizer.h"
 #include "util/error.h"
 
 namespace lrpbench {

@@ -27,11 +27,11 @@ struct ConvLayout {
   int blocks = 0;               // number of conv blocks
 };
 
-ConvLayout conv_layout(const Network& net) {
+ConvLayout conv_layout(const ModelShape& net) {
   ConvLayout c;
   int block = 0;
   bool open = false;  // a conv seen since the last max-pool
-  for (const Layer& l : net.layers) {
+  for (const LayerInfo& l : net.layers) {
     if (l.kind == LayerKind::Conv2d) {
       c.convs.push_back(l.index);
       c.conv_block.push_back(block);
@@ -48,11 +48,11 @@ ConvLayout conv_layout(const Network& net) {
 
 // Gives each linear layer the rule of the most recent conv (`conv_rule`), the first conv
 // zbox, and every linear layer after the last conv LRP-0.
-Composite by_conv(const Network& net, const ConvLayout& c, const std::vector<Rule>& conv_rule) {
+Composite by_conv(const ModelShape& net, const ConvLayout& c, const std::vector<Rule>& conv_rule) {
   Composite out = uniform_composite(net, make_rule(RuleKind::Zero));
   const int last_conv = c.convs.back();
   int current = -1;
-  for (const Layer& l : net.layers) {
+  for (const LayerInfo& l : net.layers) {
     if (l.kind == LayerKind::Conv2d) ++current;
     if (!is_linear(l.kind) || l.index > last_conv || current < 0) continue;
     out.rules[static_cast<size_t>(l.index)] = conv_rule[static_cast<size_t>(current)];
@@ -63,7 +63,7 @@ Composite by_conv(const Network& net, const ConvLayout& c, const std::vector<Rul
 
 }  // namespace
 
-Composite tutorial_composite(const Network& net, double gamma, double eps) {
+Composite tutorial_composite(const ModelShape& net, double gamma, double eps) {
   const ConvLayout c = conv_layout(net);
   const int gamma_blocks = static_cast<int>(std::lround(3.0 * c.blocks / 5.0));
   std::vector<Rule> rules;
@@ -73,7 +73,7 @@ Composite tutorial_composite(const Network& net, double gamma, double eps) {
   return by_conv(net, c, rules);
 }
 
-Composite decreasing_gamma_composite(const Network& net, double g1, double g2) {
+Composite decreasing_gamma_composite(const ModelShape& net, double g1, double g2) {
   const ConvLayout c = conv_layout(net);
   const int n = static_cast<int>(c.convs.size()) - 1;  // convs after the first
   const int weights[4] = {4, 3, 3, 2};
@@ -100,7 +100,7 @@ Composite decreasing_gamma_composite(const Network& net, double g1, double g2) {
   return by_conv(net, c, rules);
 }
 
-Composite decreasing_gamma_reference_composite(const Network& net, double g1, double g2) {
+Composite decreasing_gamma_reference_composite(const ModelShape& net, double g1, double g2) {
   require(net.arch == "vgg16",
           "--composite: decreasing-gamma-reference is defined for vgg16 only, not " + net.arch);
   Composite out = uniform_composite(net, make_rule(RuleKind::Zero));

@@ -8,11 +8,11 @@
 
 namespace lrpbench {
 
-Composite tutorial_composite(const Network& net, double gamma, double eps);
+Composite tutorial_composite(const ModelShape& net, double gamma, double eps);
 // decreasing-gamma(g1, g2): groups with gamma 0.5, g1, g2, 0.
-Composite decreasing_gamma_composite(const Network& net, double g1, double g2);
+Composite decreasing_gamma_composite(const ModelShape& net, double g1, double g2);
 // What the reference ran (VGG-16 only).
-Composite decreasing_gamma_reference_composite(const Network& net, double g1, double g2);
+Composite decreasing_gamma_reference_composite(const ModelShape& net, double g1, double g2);
 
 struct PresetInfo {
   std::string name, args, description;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "lrp/stabilizer.h"
+#include "lrp/stabilizer_kind.h"
 
 namespace lrpbench {
 

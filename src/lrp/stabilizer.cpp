@@ -13,35 +13,6 @@ at::Tensor sign_shift(const at::Tensor& z, double eps) {
 
 }  // namespace
 
-const char* stabilizer_name(Stabilizer s) {
-  switch (s) {
-    case Stabilizer::Sign:
-      return "sign";
-    case Stabilizer::Vanilla:
-      return "vanilla";
-    case Stabilizer::Quadratic:
-      return "quadratic";
-    case Stabilizer::Reference:
-      return "reference";
-    case Stabilizer::None:
-      return "none";
-  }
-  return "?";
-}
-
-std::vector<std::string> stabilizer_names() {
-  return {"sign", "vanilla", "quadratic", "reference", "none"};
-}
-
-bool parse_stabilizer(const std::string& name, Stabilizer* out) {
-  for (Stabilizer s : {Stabilizer::Sign, Stabilizer::Vanilla, Stabilizer::Quadratic,
-                       Stabilizer::Reference, Stabilizer::None})
-    if (name == stabilizer_name(s)) {
-      *out = s;
-      return true;
-    }
-  return false;
-}
 
 at::Tensor stabilize(const at::Tensor& z, double eps, Stabilizer s) {
   switch (s) {

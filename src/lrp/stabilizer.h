@@ -5,14 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "lrp/stabilizer_kind.h"
+
 namespace lrpbench {
 
-enum class Stabilizer { Sign, Vanilla, Quadratic, Reference, None };
-
-const char* stabilizer_name(Stabilizer s);
-// Parses a stabilizer name; returns false if unknown.
-bool parse_stabilizer(const std::string& name, Stabilizer* out);
-std::vector<std::string> stabilizer_names();
 
 // The stabilised denominator. For `quadratic`, the mean runs over each sample (dim 0 is
 // the batch), so batching never changes a result.

@@ -6,39 +6,6 @@
 
 namespace lrpbench {
 
-const char* layer_kind_name(LayerKind kind) {
-  switch (kind) {
-    case LayerKind::Conv2d:
-      return "Conv2d";
-    case LayerKind::Linear:
-      return "Linear";
-    case LayerKind::ReLU:
-      return "ReLU";
-    case LayerKind::MaxPool2d:
-      return "MaxPool2d";
-    case LayerKind::AvgPool2d:
-      return "AvgPool2d";
-    case LayerKind::AdaptiveAvgPool2d:
-      return "AdaptiveAvgPool2d";
-    case LayerKind::Flatten:
-      return "Flatten";
-    case LayerKind::Dropout:
-      return "Dropout";
-    case LayerKind::BatchNorm2d:
-      return "BatchNorm2d";
-  }
-  return "?";
-}
-
-bool is_linear(LayerKind kind) {
-  return kind == LayerKind::Conv2d || kind == LayerKind::Linear || kind == LayerKind::AvgPool2d ||
-         kind == LayerKind::AdaptiveAvgPool2d;
-}
-
-bool has_parameters(LayerKind kind) {
-  return kind == LayerKind::Conv2d || kind == LayerKind::Linear || kind == LayerKind::BatchNorm2d;
-}
-
 int Network::position_of(int index) const {
   for (size_t i = 0; i < layers.size(); ++i)
     if (layers[i].index == index) return static_cast<int>(i);
@@ -50,6 +17,14 @@ std::vector<int> Network::linear_indices() const {
   for (const Layer& l : layers)
     if (is_linear(l.kind)) out.push_back(l.index);
   return out;
+}
+
+ModelShape Network::shape() const {
+  ModelShape m;
+  m.arch = arch;
+  m.num_indices = num_indices;
+  for (const Layer& l : layers) m.layers.push_back({l.kind, l.index});
+  return m;
 }
 
 Network Network::to(const at::Device& dev) const {

@@ -6,21 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "model/shape.h"
+
 namespace lrpbench {
-
-enum class LayerKind {
-  Conv2d,
-  Linear,
-  ReLU,
-  MaxPool2d,
-  AvgPool2d,
-  AdaptiveAvgPool2d,
-  Flatten,
-  Dropout,
-  BatchNorm2d
-};
-
-const char* layer_kind_name(LayerKind kind);
 
 using Pair = std::array<int64_t, 2>;
 
@@ -36,10 +24,6 @@ struct Layer {
   Pair output_size{0, 0};  // AdaptiveAvgPool2d
   bool ceil_mode = false;
 };
-
-// A "linear layer" in LRP's sense: a layer that a composite assigns a rule to.
-bool is_linear(LayerKind kind);
-bool has_parameters(LayerKind kind);
 
 struct Network {
   std::string arch;  // e.g. "vgg16", "fashion-vgg"
@@ -58,6 +42,10 @@ struct Network {
   // The network's parameters on `device` (conversion is a copy).
   Network to(const at::Device& device) const;
   at::Device device() const;
+  // The layer structure without parameters (what composites are defined on); a Network
+  // converts to it wherever one is expected.
+  ModelShape shape() const;
+  operator ModelShape() const { return shape(); }  // NOLINT(google-explicit-constructor)
 };
 
 // What a forward pass records for LRP: each layer's input, each linear layer's output,

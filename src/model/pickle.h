@@ -1,19 +1,20 @@
 #pragma once
-// A small, safe unpickler for what torch.save writes: dicts (plain and OrderedDict),
-// lists, tuples, strings, numbers and tensors rebuilt from storages. Unknown callables
-// become opaque values; nothing is ever executed.
-#include <ATen/core/Tensor.h>
-
+// A small, safe unpickler for what torch.save and torch.jit.save write: dicts (plain and
+// OrderedDict), lists, tuples, strings, numbers, storages and tensor records. Unknown
+// callables become opaque values; nothing is ever executed. Values live in one arena and
+// refer to each other by position, so a hostile pickle can build neither a reference cycle
+// that leaks nor a nesting whose destruction overflows the stack. No LibTorch: the result is
+// plain data (model/pth.h turns tensor records into tensors).
+#include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
-namespace lrpbench {
+#include "util/dtype.h"
 
-struct PickleValue;
-using PickleRef = std::shared_ptr<PickleValue>;
+namespace lrpbench {
 
 struct PickleValue {
   enum class Kind {
@@ -34,17 +35,33 @@ struct PickleValue {
   bool b = false;
   int64_t i = 0;
   double f = 0.0;
-  std::string s;                                      // String; Global "module.name"; Storage key
-  std::vector<PickleRef> items;                       // Tuple, List
-  std::vector<std::pair<PickleRef, PickleRef>> dict;  // Dict, in insertion order
-  at::Tensor tensor;                                  // Tensor; Storage (1-D, its dtype)
+  std::string s;                        // String; Global "module.name"; Storage key; Opaque's callable
+  std::vector<int> items;               // Tuple, List: value ids
+  std::vector<std::pair<int, int>> dict;  // Dict: (key id, value id), in insertion order
+  // Storage: element type and count. Tensor: its storage's value id and the view on it.
+  DType dtype = DType::Float32;
+  int64_t numel = 0;
+  int storage = -1;
+  int64_t offset = 0;
+  std::vector<int64_t> sizes, strides;
 };
 
-// Loads the storage with `key` and element type `dtype` (numel elements).
-using StorageLoader =
-    std::function<at::Tensor(const std::string& key, at::ScalarType dtype, int64_t numel)>;
+struct PickleDoc {
+  std::vector<PickleValue> values;
+  int root = -1;
+  const PickleValue& at(int id) const { return values.at(static_cast<size_t>(id)); }
+};
+
+// Called for every storage the pickle references (key, element type, element count) before
+// any tensor uses it: it checks that the archive holds that many bytes (throwing InputError
+// otherwise), so that nothing is sized from the pickle alone.
+using StorageCheck = std::function<void(const std::string& key, DType dtype, int64_t numel)>;
+
+// Bounds: at most this many values (and stack entries), and tensor views of at most 16
+// dimensions.
+constexpr size_t kPickleMaxValues = 1u << 24;
 
 // Unpickles `data`; `what` names the source in errors (InputError).
-PickleRef unpickle(const std::string& data, const StorageLoader& load, const std::string& what);
+PickleDoc unpickle(std::string_view data, const StorageCheck& check, const std::string& what);
 
 }  // namespace lrpbench

@@ -5,13 +5,15 @@
 
 namespace lrpbench {
 
+// Bound on weight files read into memory.
+constexpr uint64_t kMaxWeightsBytes = 16ull << 30;
+
 // Reads a zip-format PyTorch file written by torch.save: a plain dict of tensors, an
 // OrderedDict (what torch.save(model.state_dict()) writes), or a dict holding one of those
-// under "state_dict" / "model". Legacy (pre-1.6) files are refused with a pointer to
-// tools/convert_weights.py.
+// under "state_dict" / "model". The archive and its pickle are checked first
+// (model/archive.h); legacy (pre-1.6) files are refused by the caller.
 StateDict read_pth(const std::string& path);
-// Whether the zip-format PyTorch archive at `path` holds a record `name` (e.g.
-// "constants.pkl", which marks a TorchScript module).
-bool zip_has_record(const std::string& path, const std::string& name);
+// The same from the file's bytes; `path` names it in errors.
+StateDict read_pth_bytes(const std::string& bytes, const std::string& path);
 
 }  // namespace lrpbench

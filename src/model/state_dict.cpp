@@ -49,6 +49,32 @@ std::map<std::string, Slot> slots_of(Network& net) {
 
 }  // namespace
 
+at::ScalarType scalar_type_of(DType t) {
+  switch (t) {
+    case DType::Float32:
+      return at::kFloat;
+    case DType::Float64:
+      return at::kDouble;
+    case DType::Float16:
+      return at::kHalf;
+    case DType::BFloat16:
+      return at::kBFloat16;
+    case DType::Int64:
+      return at::kLong;
+    case DType::Int32:
+      return at::kInt;
+    case DType::Int16:
+      return at::kShort;
+    case DType::Int8:
+      return at::kChar;
+    case DType::UInt8:
+      return at::kByte;
+    case DType::Bool:
+      return at::kBool;
+  }
+  return at::kFloat;
+}
+
 StateDict map_timm_keys(const StateDict& sd) {
   bool timm = false;
   for (const auto& [k, v] : sd) timm = timm || k.rfind("pre_logits.", 0) == 0;

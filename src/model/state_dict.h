@@ -7,10 +7,14 @@
 #include <vector>
 
 #include "model/network.h"
+#include "util/dtype.h"
 
 namespace lrpbench {
 
 using StateDict = std::vector<std::pair<std::string, at::Tensor>>;
+
+// The LibTorch element type of a file's element type.
+at::ScalarType scalar_type_of(DType t);
 
 // Renames timm's VGG head (pre_logits.fc1/fc2 as 7x7 / 1x1 convs, head.fc) onto
 // torchvision's classifier.0/.3/.6, reshaping the conv weights into dense ones.

@@ -3,8 +3,12 @@
 #include <torch/script.h>
 
 #include <map>
+#include <sstream>
 
+#include "model/archive.h"
+#include "model/pth.h"
 #include "util/error.h"
+#include "util/file.h"
 
 namespace lrpbench {
 namespace {
@@ -45,9 +49,16 @@ void collect(const torch::jit::Module& m, const std::string& prefix, ScriptedMod
 }  // namespace
 
 ScriptedModel read_torchscript(const std::string& path) {
+  return read_torchscript_bytes(read_file(path, "--weights", kMaxWeightsBytes), path);
+}
+
+ScriptedModel read_torchscript_bytes(const std::string& bytes, const std::string& path) {
+  // Our own checks first: LibTorch only sees archives whose records and storages are sound.
+  check_torchscript_archive(ZipArchive(bytes, path));
   torch::jit::Module module;
   try {
-    module = torch::jit::load(path, c10::Device(c10::kCPU));
+    std::istringstream in(bytes);
+    module = torch::jit::load(in, c10::Device(c10::kCPU));
   } catch (const std::exception& e) {
     throw InputError(path + ": cannot load TorchScript module (" + first_line(e.what()) + ")");
   }

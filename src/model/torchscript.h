@@ -16,6 +16,8 @@ struct ScriptedModel {
 // Loads a TorchScript module (torch.jit.save); errors name the file and any unsupported
 // leaf module.
 ScriptedModel read_torchscript(const std::string& path);
+// The same from the file's bytes (the container is checked before LibTorch reads it).
+ScriptedModel read_torchscript_bytes(const std::string& bytes, const std::string& path);
 
 // Checks that the scripted leaves form the network's sequential chain (same kinds, same
 // order, Flatten aside); throws InputError naming the first mismatch.

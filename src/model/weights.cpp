@@ -2,13 +2,14 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 #include "model/architectures.h"
 #include "model/pth.h"
 #include "model/safetensors.h"
 #include "model/torchscript.h"
+#include "model/archive.h"
 #include "util/error.h"
+#include "util/file.h"
 
 namespace lrpbench {
 
@@ -19,30 +20,26 @@ std::string shipped_checkpoint(const std::string& arch) {
 }
 
 void load_weights(Network& net, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(in.good(), "--weights: cannot open '" + path + "'");
-  char head[16] = {0};
-  in.read(head, sizeof head);
-  const auto n = in.gcount();
-  require(n >= 8, path + ": file too short to hold weights (truncated?)");
-  in.close();
-  if (std::memcmp(head, "PK\x03\x04", 4) == 0) {
+  const std::string bytes = read_file(path, "--weights", kMaxWeightsBytes);
+  require(bytes.size() >= 8, path + ": file too short to hold weights (truncated?)");
+  if (bytes.compare(0, 4, "PK\x03\x04") == 0) {
     // A zip: TorchScript archives carry code/ and constants.pkl besides data.pkl.
-    if (zip_has_record(path, "constants.pkl")) {
-      const ScriptedModel m = read_torchscript(path);
+    if (is_torchscript_archive(ZipArchive(bytes, path))) {
+      const ScriptedModel m = read_torchscript_bytes(bytes, path);
       check_torchscript_chain(net, m, path);
       load_state_dict(net, m.state_dict, path);
     } else {
-      load_state_dict(net, read_pth(path), path);
+      load_state_dict(net, read_pth_bytes(bytes, path), path);
     }
     return;
   }
-  if (static_cast<uint8_t>(head[0]) == 0x80 || static_cast<uint8_t>(head[0]) == 0x8a)
+  const auto first = static_cast<uint8_t>(bytes[0]);
+  if (first == 0x80 || first == 0x8a)
     throw InputError(path +
                      ": legacy (pre-zip) PyTorch format; convert it with "
                      "tools/convert_weights.py (Debian's python3-torch)");
-  if (n >= 9 && head[8] == '{') {
-    load_state_dict(net, read_safetensors(path), path);
+  if (bytes.size() >= 9 && bytes[8] == '{') {
+    load_state_dict(net, read_safetensors_bytes(bytes, path), path);
     return;
   }
   throw InputError(path +

@@ -28,11 +28,6 @@ PatchGrid make_grid(int64_t height, int64_t width, int64_t patch) {
   return g;
 }
 
-void check_patch_reduce(const std::string& reduce) {
-  require(reduce == "sum" || reduce == "luma",
-          "--patch-reduce: expected sum or luma, got '" + reduce + "'");
-}
-
 std::vector<double> patch_scores(const at::Tensor& relevance, const PatchGrid& g,
                                  const std::string& reduce) {
   check_patch_reduce(reduce);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "perturbation/settings.h"
+
 namespace lrpbench {
 
 struct PatchGrid {
@@ -24,7 +26,6 @@ PatchGrid make_grid(int64_t height, int64_t width, int64_t patch);
 // (0.2989 R + 0.587 G + 0.114 B of the per-channel sums; one channel: that channel).
 std::vector<double> patch_scores(const at::Tensor& relevance, const PatchGrid& grid,
                                  const std::string& reduce);
-void check_patch_reduce(const std::string& reduce);
 
 // H x W uint8 mask (255 where flipped) of the given patches.
 std::vector<uint8_t> patch_mask(const PatchGrid& grid, const std::vector<int64_t>& patches);

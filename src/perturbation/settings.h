@@ -29,5 +29,6 @@ struct PFSettings {
 };
 
 int64_t default_patch(int64_t height, int64_t width);
+void check_patch_reduce(const std::string& reduce);
 
 }  // namespace lrpbench

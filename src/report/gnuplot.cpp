@@ -5,49 +5,83 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "data/image_header.h"
 #include "util/error.h"
+#include "util/file.h"
 
 namespace lrpbench {
+namespace {
+
+// Runs `gnuplot SCRIPT`; throws OutputError (exit 1) naming `png` with gnuplot's last line.
+void run_gnuplot(const std::string& script_path, const std::string& png) {
+  const std::string log = script_path + ".log";
+  const std::string cmd = "gnuplot '" + script_path + "' > '" + log + "' 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  std::remove(log.c_str());
+  if (rc != 0)
+    throw OutputError("cannot write '" + png + "': gnuplot failed (" +
+                      (last.empty() ? std::string("is gnuplot-nox installed?") : last) + ")");
+}
+
+}  // namespace
 
 std::string gnuplot_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n' || c == '\r') c = ' ';
     out += c;
   }
   return out + "\"";
 }
 
-void run_gnuplot(const std::string& script_path) {
-  const std::string log = script_path + ".log";
-  const std::string cmd = "gnuplot " + script_path + " > " + log + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  if (rc != 0) {
-    std::ifstream in(log);
-    std::string line, last;
-    while (std::getline(in, line))
-      if (!line.empty()) last = line;
-    throw std::runtime_error("gnuplot failed on " + script_path + ": " +
-                             (last.empty() ? "is gnuplot-nox installed?" : last));
+void render_gnuplot_png(const std::string& png, const std::string& script,
+                        const std::vector<std::pair<std::string, std::string>>& data) {
+  const std::string temp = temp_path_for(png);
+  std::string text = script;
+  for (size_t p = text.find("@@OUTPUT@@"); p != std::string::npos; p = text.find("@@OUTPUT@@", p))
+    text.replace(p, 10, gnuplot_quote(temp));
+  const std::string script_path = temp + ".gp";
+  auto cleanup = [&] {
+    std::remove(script_path.c_str());
+    for (const auto& d : data) std::remove(d.first.c_str());
+  };
+  try {
+    for (const auto& [path, contents] : data) write_file_atomic(path, contents);
+    write_file_atomic(script_path, text);
+    run_gnuplot(script_path, png);
+    std::string bytes;
+    try {
+      bytes = read_file(temp, png, kMaxImageFileBytes);
+      inspect_image(bytes, png);
+    } catch (const InputError&) {
+      throw OutputError("cannot write '" + png + "': gnuplot wrote an incomplete PNG (disk full?)");
+    }
+    commit_temp(temp, png);
+  } catch (...) {
+    discard_temp(temp);
+    cleanup();
+    throw;
   }
-  std::remove(log.c_str());
+  cleanup();
 }
 
 void line_plot(const std::string& png, const std::string& title, const std::string& xlabel,
                const std::string& ylabel, const std::vector<Series>& series) {
-  const std::string data = png + ".dat", script = png + ".gp";
-  {
-    std::ofstream d(data);
-    require(d.good(), "cannot write '" + data + "'");
-    d.precision(10);
-    for (const Series& s : series) {
-      for (size_t i = 0; i < s.x.size(); ++i) d << s.x[i] << " " << s.y[i] << "\n";
-      d << "\n\n";
-    }
+  const std::string data = png + ".dat";
+  std::ostringstream d;
+  d.precision(10);
+  for (const Series& s : series) {
+    for (size_t i = 0; i < s.x.size(); ++i) d << s.x[i] << " " << s.y[i] << "\n";
+    d << "\n\n";
   }
-  std::ofstream g(script);
+  std::ostringstream g;
   g << "set terminal pngcairo size 800,560 enhanced font 'Sans,11'\n"
-    << "set output " << gnuplot_quote(png) << "\n"
+    << "set output @@OUTPUT@@\n"
     << "set title " << gnuplot_quote(title) << " noenhanced\n"
     << "set xlabel " << gnuplot_quote(xlabel) << "\nset ylabel " << gnuplot_quote(ylabel) << "\n"
     << "set grid\nset key top right\n"
@@ -56,10 +90,7 @@ void line_plot(const std::string& png, const std::string& title, const std::stri
     g << (i ? ", " : "") << gnuplot_quote(data) << " index " << i
       << " with linespoints pt 7 ps 0.6 lw 2 title " << gnuplot_quote(series[i].title);
   g << "\n";
-  g.close();
-  run_gnuplot(script);
-  std::remove(data.c_str());
-  std::remove(script.c_str());
+  render_gnuplot_png(png, g.str(), {{data, d.str()}});
 }
 
 }  // namespace lrpbench

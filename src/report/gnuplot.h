@@ -1,12 +1,17 @@
 #pragma once
-// Plots rendered by gnuplot (gnuplot-nox), run as a child process on a script file.
+// Plots rendered by gnuplot (gnuplot-nox), run as a child process on a script file. Every
+// figure is rendered under a temporary name, checked to be a complete PNG, then renamed: a
+// failed or truncated plot is an OutputError naming the figure, never a broken file.
 #include <string>
 #include <vector>
 
 namespace lrpbench {
 
-// Runs `gnuplot SCRIPT`; throws std::runtime_error (exit 1) with gnuplot's first error line.
-void run_gnuplot(const std::string& script_path);
+// Renders `png` with a gnuplot script whose first lines set the terminal; `script` must use
+// the placeholder OUTPUT (e.g. `set output @@OUTPUT@@`), which is replaced by the quoted temporary
+// name. `data` files (path -> contents) are written first and removed afterwards.
+void render_gnuplot_png(const std::string& png, const std::string& script,
+                        const std::vector<std::pair<std::string, std::string>>& data = {});
 
 struct Series {
   std::string title;

@@ -22,6 +22,7 @@
 #include "search/runner.h"
 #include "search/store.h"
 #include "util/error.h"
+#include "util/file.h"
 
 namespace lrpbench {
 namespace {
@@ -108,8 +109,7 @@ struct Run {
 };
 
 void write_csvs(const std::string& dir, const Run& r) {
-  std::ofstream a(dir + "/aucs.csv");
-  require(a.good(), "cannot write '" + dir + "/aucs.csv'");
+  std::ostringstream a;
   a.precision(17);
   a << "family,point,config,param1,param2,image,order,auc\n";
   for (const CurveRow& c : r.curves) {
@@ -121,9 +121,10 @@ void write_csvs(const std::string& dir, const Run& r) {
       << csv(image_label(r.images[static_cast<size_t>(c.image_id)].image)) << "," << c.order << ","
       << (std::isnan(v) ? std::string() : format_number(v)) << "\n";
   }
+  write_file_atomic(dir + "/aucs.csv", a.str());
   for (const Family& f : r.exp.families)
     for (Order o : r.exp.orders) {
-      std::ofstream g(dir + "/grid_" + f.name + "_" + order_name(o) + ".csv");
+      std::ostringstream g;
       g.precision(17);
       g << "param1,param2,mean_auc,std_auc,n\n";
       for (const ConfigRow& cf : r.configs) {
@@ -138,6 +139,7 @@ void write_csvs(const std::string& dir, const Run& r) {
           << (s.n ? format_number(s.mean) : "") << "," << (s.n ? format_number(s.std) : "") << ","
           << s.n << "\n";
       }
+      write_file_atomic(dir + "/grid_" + f.name + "_" + order_name(o) + ".csv", g.str());
     }
 }
 
@@ -167,8 +169,8 @@ std::vector<Best> ranked(const Run& r, const Family& f, const std::string& order
 
 void contour_plot(const std::string& png, const Run& r, const Family& f, const std::string& order,
                   const Best* best) {
-  const std::string data = png + ".dat", script = png + ".gp";
-  std::ofstream d(data);
+  const std::string data = png + ".dat";
+  std::ostringstream d;
   d.precision(10);
   for (size_t a = 0; a < f.values1.size(); ++a) {
     for (size_t b = 0; b < f.values2.size(); ++b) {
@@ -183,7 +185,6 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
     }
     d << "\n";
   }
-  d.close();
   auto tics = [](const std::vector<double>& v) {
     std::string t = "(";
     const size_t step = std::max<size_t>(1, v.size() / 8);
@@ -192,9 +193,9 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
     return t + ")";
   };
   const auto axes = f.axis_names();
-  std::ofstream g(script);
+  std::ostringstream g;
   g << "set terminal pngcairo size 760,620 enhanced font 'Sans,10'\n"
-    << "set output " << gnuplot_quote(png) << "\n"
+    << "set output @@OUTPUT@@\n"
     << "set title "
     << gnuplot_quote(f.name + ", " + order + ": mean " + r.exp.auc_kind + " (" +
                      direction_text(order, r.exp.auc_kind) + ")")
@@ -213,28 +214,24 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
       << " point pt 7 ps 2 lc rgb 'white' offset 1,1 front tc rgb 'black'\n";
   g << "plot " << gnuplot_quote(data) << " using 1:2:3 with image, "
     << gnuplot_quote(data + ".cont") << " with lines lc rgb 'black' lw 1\n";
-  g.close();
-  run_gnuplot(script);
-  fs::remove(data);
+  render_gnuplot_png(png, g.str(), {{data, d.str()}});
   fs::remove(data + ".cont");
-  fs::remove(script);
 }
 
 void box_plot(const std::string& png, const Run& r,
               const std::vector<std::pair<std::string, std::vector<double>>>& groups) {
-  const std::string data = png + ".dat", script = png + ".gp";
-  std::ofstream d(data);
+  const std::string data = png + ".dat";
+  std::ostringstream d;
   d.precision(10);
   for (size_t i = 0; i < groups.size(); ++i) {
     for (double v : groups[i].second)
       if (!std::isnan(v)) d << i << " " << v << "\n";
     d << "\n\n";
   }
-  d.close();
-  std::ofstream g(script);
+  std::ostringstream g;
   g << "set terminal pngcairo size " << std::max<size_t>(640, 110 * groups.size())
     << ",520 enhanced font 'Sans,10'\n"
-    << "set output " << gnuplot_quote(png) << "\n"
+    << "set output @@OUTPUT@@\n"
     << "set title "
     << gnuplot_quote("distribution of " + r.exp.auc_kind +
                      " over configurations and images (whiskers: 1.5 IQR)")
@@ -248,29 +245,37 @@ void box_plot(const std::string& png, const Run& r,
     g << (i ? ", " : "") << gnuplot_quote(data) << " index " << i << " using (" << i
       << "):2 with boxplot";
   g << "\n";
-  g.close();
-  run_gnuplot(script);
-  fs::remove(data);
-  fs::remove(script);
+  render_gnuplot_png(png, g.str(), {{data, d.str()}});
 }
 
 }  // namespace
 
-void write_report(const std::string& run) {
+ReportSummary write_report(const std::string& run) {
   const std::string db = run + "/results.sqlite";
   require(fs::exists(db),
           "report: '" + run + "' has no results.sqlite (run lrpbench search first)");
   Run r;
+  ReportSummary summary;
+  summary.in_progress = RunLock::held_elsewhere(run);
   {
-    const Store store(db);
-    const auto def = store.meta("definition");
-    require(def.has_value(), "report: '" + db + "' is not a search run");
-    r.exp = experiment_from_definition(nlohmann::json::parse(*def), db);
-    r.configs = store.configs();
-    r.images = store.images();
-    r.curves = store.curves();
+    const Store store(db, Store::Mode::Read,
+                      "run the search again into another --out (or with --force)");
+    store.begin_snapshot();  // one consistent state, even while a search writes the run
+    try {
+      r.exp = experiment_from_definition(nlohmann::json::parse(*store.meta("definition")), db);
+      r.configs = store.configs();
+      r.images = store.images();
+      r.curves = store.curves();
+      summary.units = static_cast<int64_t>(store.units().size());
+      summary.done = static_cast<int64_t>(store.done_units().size());
+    } catch (...) {
+      store.end_snapshot();
+      throw;
+    }
+    store.end_snapshot();
   }
-  require(!r.curves.empty(), "report: '" + run + "' has no finished work units yet");
+  require(!r.curves.empty(), "report: '" + run + "' has no finished work units yet" +
+                                 (summary.in_progress ? " (a search is writing it now)" : ""));
   std::map<std::pair<int64_t, std::string>, int64_t> counts;
   for (const CurveRow& c : r.curves) {
     const auto key = std::make_pair(c.config_id, c.order);
@@ -295,7 +300,11 @@ void write_report(const std::string& run) {
   const size_t n_images = r.images.size();
   h << "<h1>LRP hyperparameter search</h1>\n<p>Model <b>" << html(r.exp.model) << "</b>"
     << (r.exp.weights.empty() ? "" : " (weights " + html(r.exp.weights) + ")") << "; " << n_images
-    << " images; " << r.curves.size() << " curves; score " << html(r.exp.pf.score)
+    << " images; " << r.curves.size() << " curves; <b>" << summary.done << " of "
+    << summary.units << " work units done</b>"
+    << (summary.in_progress ? " (a search was still writing the run)"
+                            : (summary.done < summary.units ? " (incomplete run)" : ""))
+    << "; score " << html(r.exp.pf.score)
     << ", AUC kind <b>" << html(r.exp.auc_kind) << "</b>; PF: " << html(r.exp.pf.mode) << ", patch "
     << r.exp.pf.patch << ", schedule " << html(r.exp.pf.schedule.text()) << ".</p>\n";
 
@@ -396,6 +405,8 @@ void write_report(const std::string& run) {
   try {
     Experiment small = r.exp;
     const Plan plan = make_plan(small, at::Device(at::kCPU));
+    require(plan.configs.size() == r.configs.size() && plan.images.size() == r.images.size(),
+            "the store's configurations or images differ from its definition");
     std::vector<std::pair<std::string, const ConfigRow*>> shown;  // title, configuration
     for (const auto& [fam, cf] : optimum) shown.push_back({fam + " optimum", cf});
     for (const ConfigRow& cf : r.configs)
@@ -447,9 +458,8 @@ void write_report(const std::string& run) {
   h << "<h2>Files</h2><p><a href='../aucs.csv'>aucs.csv</a> (every curve's " << html(r.exp.auc_kind)
     << "), grid_&lt;family&gt;_&lt;order&gt;.csv (mean and population std per grid point), "
        "results.sqlite (everything).</p></body></html>\n";
-  std::ofstream out(rep + "/index.html");
-  require(out.good(), "cannot write '" + rep + "/index.html'");
-  out << h.str();
+  write_file_atomic(rep + "/index.html", h.str());
+  return summary;
 }
 
 }  // namespace lrpbench

@@ -14,6 +14,8 @@
 #include "lrp/rule.h"
 #include "perturbation/auc.h"
 #include "util/error.h"
+#include "util/file.h"
+#include "util/limits.h"
 
 namespace lrpbench {
 
@@ -35,9 +37,11 @@ std::vector<double> parse_axis_values(const std::string& text, const std::string
   char* end = nullptr;
   const double a = std::strtod(m[1].str().c_str(), &end);
   const double b = std::strtod(m[2].str().c_str(), &end);
-  const long n = std::stol(m[3].str());
-  require(std::isfinite(a) && std::isfinite(b) && n >= 1 && n <= 1000,
-          where + ": bad range '" + text + "' (n from 1 to 1000)");
+  const long n = m[3].str().size() <= 6 ? std::stol(m[3].str()) : 0;
+  require(m[3].str().size() <= 6 && std::isfinite(a) && std::isfinite(b) && n >= 1 &&
+              n <= kMaxAxisValues,
+          where + ": bad range '" + text + "' (n from 1 to " + std::to_string(kMaxAxisValues) +
+              ")");
   std::vector<double> out;
   if (m[4].matched) out.push_back(0.0);
   for (long k = 0; k < n; ++k)
@@ -105,12 +109,15 @@ class Reader {
   }
 
   int64_t integer(const toml::table& t, const std::string& sec, const std::string& key, int64_t def,
-                  int64_t min = 0) const {
+                  int64_t min = 0, int64_t max = INT64_MAX) const {
     const toml::node* n = t.get(key);
     if (!n) return def;
     if (!n->is_integer()) fail(*n, sec + key, "expected an integer");
     const int64_t v = *n->value<int64_t>();
-    if (v < min) fail(*n, sec + key, "expected a value >= " + std::to_string(min));
+    if (v < min || v > max)
+      fail(*n, sec + key,
+           "expected a value from " + std::to_string(min) + " to " + std::to_string(max) +
+               ", got " + std::to_string(v));
     return v;
   }
 
@@ -120,6 +127,7 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return out;
     if (!n->is_array()) fail(*n, sec + key, "expected an array of strings");
+    if (n->as_array()->size() > kMaxAxisValues) fail(*n, sec + key, "too many values");
     for (const auto& e : *n->as_array()) {
       if (!e.is_string()) fail(e, sec + key, "expected an array of strings");
       out.emplace_back(*e.value<std::string>());
@@ -143,6 +151,9 @@ class Reader {
         fail(e, sec + key, "values must be finite and >= 0");
     }
     if (out.empty()) fail(*n, sec + key, "empty list");
+    if (out.size() > kMaxAxisValues)
+      fail(*n, sec + key,
+           "at most " + std::to_string(kMaxAxisValues) + " values, got " + std::to_string(out.size()));
     return out;
   }
 
@@ -207,12 +218,14 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   d.imagenet = r.str(data, "data.", "imagenet", "");
   d.folder = r.str(data, "data.", "folder", "");
   d.labels = r.str(data, "data.", "labels", "");
-  d.count = r.integer(data, "data.", "count", 0);
+  d.count = r.integer(data, "data.", "count", 0, 0, kMaxImages);
   d.resize = r.str(data, "data.", "resize", "256-crop224");
   d.target = r.str(data, "data.", "target", "auto");
   if (const toml::node* c = data.get("class")) {
     if (c->is_integer()) {
       d.class_index = *c->value<int64_t>();
+      if (d.class_index < 0 || d.class_index > 999)
+        r.fail(*c, "data.class", "expected a class index from 0 to 999");
     } else if (c->is_string()) {
       d.class_index = imagenet_index(std::string(*c->value<std::string>()));
       if (d.class_index < 0) r.fail(*c, "data.class", "unknown WordNet id");
@@ -232,7 +245,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
       throw InputError("expected 256-crop224, 224 or none");
   });
   if (d.target != "auto" && d.target != "argmax" &&
-      d.target.find_first_not_of("0123456789") != std::string::npos)
+      (d.target.empty() || d.target.size() > 6 ||
+       d.target.find_first_not_of("0123456789") != std::string::npos))
     r.fail(*data.get("target"), "data.target", "expected auto, argmax or a class index");
 
   if (const toml::node* fams = root.get("family")) {
@@ -245,6 +259,9 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
       if (f.name != "tutorial" && f.name != "decreasing-gamma")
         r.fail(t.get("name") ? *t.get("name") : e, "family.name",
                "expected tutorial or decreasing-gamma, got '" + f.name + "'");
+      if (t.get("values") && (t.get("values1") || t.get("values2")))
+        r.fail(*t.get("values"), "family.values",
+               "give either values (both axes) or values1 / values2, not both");
       const std::vector<double> both =
           r.axis(t, "family.", "values", parse_axis_values("log(-4,0,15)+0", ""));
       f.values1 = r.axis(t, "family.", "values1", both);
@@ -263,6 +280,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
                 {"orders", "mode", "fill", "radius", "patch", "schedule", "score", "preset",
                  "patch_reduce", "full_mask", "final_step"});
   std::vector<std::string> orders = r.strings(pf, "pf.", "orders");
+  if (pf.get("orders") && orders.empty())
+    r.fail(*pf.get("orders"), "pf.orders", "empty list (give morf, lrf and/or random)");
   if (orders.empty()) orders = {"morf", "lrf", "random"};
   checked(r, pf, "pf.", "orders", [&] {
     std::string list;
@@ -277,8 +296,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
     r.fail(*pf.get("preset"), "pf.preset", "expected \"\" or \"thesis\"");
   x.pf.mode = r.str(pf, "pf.", "mode", x.pf.mode);
   x.pf.fill = r.str(pf, "pf.", "fill", x.pf.fill);
-  x.pf.radius = static_cast<int>(r.integer(pf, "pf.", "radius", x.pf.radius, 1));
-  x.pf.patch = r.integer(pf, "pf.", "patch", 0, 1);
+  x.pf.radius = static_cast<int>(r.integer(pf, "pf.", "radius", x.pf.radius, 1, kMaxRadius));
+  x.pf.patch = r.integer(pf, "pf.", "patch", 0, 1, kMaxPatch);
   checked(r, pf, "pf.", "schedule",
           [&] { x.pf.schedule = parse_schedule(r.str(pf, "pf.", "schedule", "quadratic")); });
   x.pf.score = r.str(pf, "pf.", "score", x.pf.score);
@@ -303,7 +322,7 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   const toml::table& run = r.section(root, "run");
   r.check_known(run, "run", {"seed", "batch"});
   x.pf.seed = static_cast<uint64_t>(r.integer(run, "run.", "seed", 0));
-  x.pf.batch = r.integer(run, "run.", "batch", 64, 1);
+  x.pf.batch = r.integer(run, "run.", "batch", 64, 1, kMaxBatch);
 
   const toml::table& a = r.section(root, "auc");
   r.check_known(a, "auc", {"kind"});
@@ -311,15 +330,18 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   checked(r, a, "auc.", "kind", [&] { check_auc_kind(x.auc_kind); });
   if (x.families.empty() && x.references.empty())
     throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
+  uint64_t configurations = 0;
+  for (const Family& f : x.families) configurations += f.values1.size() * f.values2.size();
+  if (configurations > kMaxConfigurations)
+    throw InputError(source + ": the grid has " + std::to_string(configurations) +
+                     " configurations, more than " + std::to_string(kMaxConfigurations));
+  if (x.references.size() > kMaxAxisValues)
+    throw InputError(source + ": key 'reference.points': too many reference points");
   return x;
 }
 
 Experiment parse_experiment_file(const std::string& path) {
-  std::ifstream in(path);
-  require(in.good(), "cannot open experiment file '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_experiment_text(ss.str(), path);
+  return parse_experiment_text(read_file(path, "experiment file", kMaxExperimentBytes), path);
 }
 
 std::vector<std::string> experiment_preset_names() {

@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -247,60 +249,116 @@ void parse_shard(const std::string& text, int* index, int* count) {
 
 namespace {
 
-// Opens RUN's store for `definition`, refusing (or, with force, replacing) a store made by
-// a different experiment or with different settings.
+const char* kStoreName = "/results.sqlite";
+
+// Opens RUN's store for `definition`: a new one, or the existing one when it passes its
+// checks and was made by the same experiment and settings. With force, a store that fails
+// either is replaced.
 std::unique_ptr<Store> open_store(const std::string& run, const std::string& definition,
                                   bool force) {
-  const std::string path = run + "/results.sqlite";
-  auto store = std::make_unique<Store>(path);
-  const auto existing = store->meta("definition");
-  if (existing && *existing != definition) {
-    require(force,
-            "run '" + run +
-                "' holds results of a different experiment or different settings "
-                "(model, data, grid, PF settings, device or threads); use --force to discard "
-                "them, or another --out");
-    store.reset();
+  const std::string path = run + kStoreName;
+  const std::string way_out = "use --force to replace it, or another --out";
+  auto remove_store = [&] {
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path + suffix);
-    store = std::make_unique<Store>(path);
+  };
+  std::unique_ptr<Store> store;
+  if (fs::exists(path) && fs::file_size(path) > 0) {
+    try {
+      store = std::make_unique<Store>(path, Store::Mode::ReadWrite, way_out);
+    } catch (const InputError&) {
+      if (!force) throw;
+      remove_store();
+    }
+  } else {
+    remove_store();  // an empty file, or a stale -wal / -shm without a database
   }
-  if (!store->meta("definition")) store->set_meta("definition", definition);
+  if (store) {
+    if (*store->meta("definition") == definition) return store;
+    require(force, "run '" + run +
+                       "' holds results of a different experiment or different settings "
+                       "(model, data, grid, PF settings, device or threads); use --force to "
+                       "discard them, or another --out");
+    store.reset();
+    remove_store();
+  }
+  // A store that cannot be created whole (a full disk) is removed: none is left half-made.
+  try {
+    store = std::make_unique<Store>(path, Store::Mode::Create, way_out);
+    store->set_meta("definition", definition);
+  } catch (...) {
+    store.reset();
+    remove_store();
+    throw;
+  }
   return store;
 }
+
+// LRPBENCH_TRACE_UNITS=FILE: the search appends "begin U" before computing work unit U and
+// "commit U" once its transaction is committed (the fault tests use it to know where a
+// SIGKILL landed).
+class UnitTrace {
+ public:
+  UnitTrace() {
+    const char* path = std::getenv("LRPBENCH_TRACE_UNITS");
+    if (path && *path) fd_ = ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  ~UnitTrace() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void mark(const char* what, int64_t unit) const {
+    if (fd_ < 0) return;
+    const std::string line = std::string(what) + " " + std::to_string(unit) + "\n";
+    if (::write(fd_, line.data(), line.size()) < 0) return;
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace
 
 int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
                    const Executor* executor) {
   require(!opt.out.empty(), "--out: a run directory is required");
+  const bool fresh_dir = !fs::exists(opt.out);
   std::error_code ec;
   fs::create_directories(opt.out, ec);
   require(fs::is_directory(opt.out), "--out: cannot create run directory '" + opt.out + "'");
   const RunLock lock(opt.out);
   const std::string definition = run_definition(exp, device);
+  // Everything that can be refused is checked before the store exists: a failed validation
+  // leaves no store (and no run folder it created) behind.
+  Plan plan;
+  try {
+    plan = make_plan(exp, device);
+  } catch (...) {
+    if (fresh_dir) fs::remove_all(opt.out, ec);
+    throw;
+  }
   auto store = open_store(opt.out, definition, opt.force);
-  const Plan plan = make_plan(exp, device);
   store->write_plan(plan.configs, plan.images, plan.units);
   store->set_meta("experiment_source", exp.source);
   const std::set<int64_t> done = store->done_units();
   std::vector<const UnitRow*> pending;
-  int64_t per_unit_total = 0, total = 0, finished = 0;
+  int64_t total = 0, finished = 0;
   for (const UnitRow& u : plan.units) {
     if (u.id % opt.shard_count != opt.shard_index) continue;
     int64_t n = 0;
     for (const ConfigRow& c : plan.configs)
       n += u.family == "reference" ? c.point == "reference" : c.family == u.family;
-    per_unit_total = n * static_cast<int64_t>(exp.orders.size());
-    total += per_unit_total;
+    const int64_t curves = n * static_cast<int64_t>(exp.orders.size());
+    total += curves;
     if (done.count(u.id))
-      finished += per_unit_total;
+      finished += curves;
     else
       pending.push_back(&u);
   }
   Progress progress(total, finished);
+  const UnitTrace trace;
   int64_t computed = 0;
   const UnitSink sink = [&](int64_t unit, const std::vector<CurveRow>& curves) {
     store->write_unit(unit, curves);
+    trace.mark("commit", unit);
     ++computed;
     progress.add(static_cast<int64_t>(curves.size()));
   };
@@ -310,19 +368,20 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
   }
   for (const UnitRow* u : pending) {
     if (opt.max_units > 0 && computed >= opt.max_units) break;
+    trace.mark("begin", u->id);
     sink(u->id, compute_unit(plan, *u));
   }
   return computed;
 }
 
-void merge_runs(const std::vector<std::string>& runs, const std::string& out) {
+MergeSummary merge_runs(const std::vector<std::string>& runs, const std::string& out) {
   require(!runs.empty(), "merge: no runs given");
   std::string definition;
   for (const std::string& r : runs) {
-    require(fs::exists(r + "/results.sqlite"), "merge: '" + r + "' has no results.sqlite");
-    const Store s(r + "/results.sqlite");
+    require(fs::exists(r + kStoreName), "merge: '" + r + "' has no results.sqlite");
+    const Store s(r + kStoreName, Store::Mode::Read,
+                  "merge: run that shard again into a fresh --out (or with --force)");
     const auto d = s.meta("definition");
-    require(d.has_value(), "merge: '" + r + "' is not a search run");
     if (definition.empty()) definition = *d;
     require(*d == definition, "merge: '" + r +
                                   "' was run with a different experiment or settings than '" +
@@ -334,11 +393,17 @@ void merge_runs(const std::vector<std::string>& runs, const std::string& out) {
   const RunLock lock(out);
   auto store = open_store(out, definition, false);
   {
-    const Store first(runs.front() + "/results.sqlite");
+    const Store first(runs.front() + kStoreName, Store::Mode::Read, "");
     store->write_plan(first.configs(), first.images(), first.units());
     if (auto src = first.meta("experiment_source")) store->set_meta("experiment_source", *src);
   }
-  for (const std::string& r : runs) store->merge_from(r + "/results.sqlite");
+  for (const std::string& r : runs) store->merge_from(r + kStoreName);
+  MergeSummary m;
+  m.units = static_cast<int64_t>(store->units().size());
+  m.done = static_cast<int64_t>(store->done_units().size());
+  for (const std::string& r : runs)
+    if (RunLock::held_elsewhere(r)) m.in_progress.push_back(r);
+  return m;
 }
 
 }  // namespace lrpbench

@@ -65,8 +65,13 @@ using Executor = std::function<void(const Plan& plan, const std::vector<const Un
 int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
                    const Executor* executor = nullptr);
 
-// Joins finished units of several runs of the same experiment into `out`.
-void merge_runs(const std::vector<std::string>& runs, const std::string& out);
+struct MergeSummary {
+  int64_t units = 0, done = 0;           // work units of the experiment, and finished ones
+  std::vector<std::string> in_progress;  // runs that a search was still writing
+};
+// Joins finished units of several runs of the same experiment into `out`. Every source is
+// checked (schema, references) before anything is copied.
+MergeSummary merge_runs(const std::vector<std::string>& runs, const std::string& out);
 
 // Parses "I/N" (0 <= I < N).
 void parse_shard(const std::string& text, int* index, int* count);

@@ -2,10 +2,15 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
+#include "lrp/rule.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -27,11 +32,69 @@ CREATE TABLE IF NOT EXISTS curves (
   PRIMARY KEY (config_id, image_id, ord));
 )";
 
+const std::vector<std::pair<std::string, std::vector<std::string>>>& tables() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> t = {
+      {"meta", {"key", "value"}},
+      {"configs", {"id", "family", "point", "i1", "i2", "param1", "param2", "spec", "config"}},
+      {"images", {"id", "image", "label", "target"}},
+      {"units", {"id", "image_id", "family", "done"}},
+      {"curves",
+       {"config_id", "image_id", "ord", "unit", "scores", "auc", "auc_normalized", "aopc"}}};
+  return t;
+}
+
+// Checks that find rows a valid store cannot hold: (SQL counting them, what they are).
+const std::vector<std::pair<const char*, const char*>>& row_checks() {
+  static const std::vector<std::pair<const char*, const char*>> c = {
+      {"SELECT COUNT(*) FROM curves WHERE config_id NOT IN (SELECT id FROM configs)",
+       "curve rows refer to configurations that do not exist"},
+      {"SELECT COUNT(*) FROM curves WHERE image_id NOT IN (SELECT id FROM images)",
+       "curve rows refer to images that do not exist"},
+      {"SELECT COUNT(*) FROM curves WHERE unit NOT IN (SELECT id FROM units)",
+       "curve rows refer to work units that do not exist"},
+      {"SELECT COUNT(*) FROM curves c JOIN units u ON u.id = c.unit WHERE u.image_id != c.image_id",
+       "curve rows disagree with their work unit's image"},
+      {"SELECT COUNT(*) FROM units WHERE image_id NOT IN (SELECT id FROM images)",
+       "work units refer to images that do not exist"},
+      {"SELECT COUNT(*) FROM configs WHERE id < 0 OR id >= (SELECT COUNT(*) FROM configs)",
+       "configuration ids are not 0 .. N-1"},
+      {"SELECT COUNT(*) FROM images WHERE id < 0 OR id >= (SELECT COUNT(*) FROM images)",
+       "image ids are not 0 .. N-1"},
+      {"SELECT COUNT(*) FROM units WHERE done NOT IN (0, 1) OR typeof(id) != 'integer'",
+       "work units have a malformed id or done flag"},
+      {"SELECT COUNT(*) FROM configs WHERE point NOT IN ('grid', 'reference') OR "
+       "typeof(id) != 'integer' OR typeof(spec) != 'text' OR typeof(config) != 'text'",
+       "configuration rows are malformed"},
+      {"SELECT COUNT(*) FROM images WHERE typeof(id) != 'integer' OR typeof(image) != 'text' OR "
+       "typeof(label) != 'integer' OR typeof(target) != 'integer' OR target < 0",
+       "image rows are malformed"},
+      {"SELECT COUNT(*) FROM curves WHERE typeof(scores) != 'blob' OR length(scores) = 0 OR "
+       "length(scores) % 8 != 0 OR typeof(ord) != 'text' OR "
+       "typeof(auc) NOT IN ('real', 'integer') OR typeof(aopc) NOT IN ('real', 'integer') OR "
+       "(auc_normalized IS NOT NULL AND typeof(auc_normalized) NOT IN ('real', 'integer')) OR "
+       "abs(auc) > 1.7976931348623157e308 OR abs(aopc) > 1.7976931348623157e308 OR "
+       "abs(coalesce(auc_normalized, 0)) > 1.7976931348623157e308",
+       "curve rows hold malformed scores or non-finite values"}};
+  return c;
+}
+
+// An SQLite failure, with its result code (translated by the Store into InputError for what
+// it read, OutputError for what it wrote).
+struct SqlError : std::runtime_error {
+  int rc;
+  SqlError(int code, const std::string& what) : std::runtime_error(what), rc(code) {}
+};
+
+bool is_corruption(int rc) {
+  return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB ||
+         (rc & 0xff) == SQLITE_FORMAT || (rc & 0xff) == SQLITE_MISMATCH;
+}
+
 class Statement {
  public:
-  Statement(sqlite3* db, const std::string& sql) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr);
+    if (rc != SQLITE_OK) throw SqlError(rc, sqlite3_errmsg(db));
   }
   ~Statement() { sqlite3_finalize(st_); }
   Statement(const Statement&) = delete;
@@ -48,7 +111,7 @@ class Statement {
     const int rc = sqlite3_step(st_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(sqlite3_db_handle(st_)));
+    throw SqlError(sqlite3_extended_errcode(db_), sqlite3_errmsg(db_));
   }
   void reset() {
     sqlite3_reset(st_);
@@ -59,30 +122,84 @@ class Statement {
   bool null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
   std::string text(int c) const {
     const auto* p = sqlite3_column_text(st_, c);
-    return p ? reinterpret_cast<const char*>(p) : "";
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(st_, c)))
+             : std::string();
   }
 
  private:
+  sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
 };
 
+bool nonempty_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
+}
+
+std::string num(double v) {
+  return std::isfinite(v) ? format_number(v) : std::string("nonfinite");
+}
+
 }  // namespace
 
-Store::Store(const std::string& path) : path_(path) {
-  if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
+void Store::corrupt(const std::string& reason) const {
+  // One line, whatever SQLite said (quick_check reports one problem per line).
+  std::string why;
+  for (char c : reason) why += (c == '\n' || c == '\r') ? ' ' : c;
+  if (why.size() > 160) why = why.substr(0, 157) + "...";
+  throw InputError("'" + path_ + "' is not a usable result store (" + why + ")" +
+                   (way_out_.empty() ? std::string() : "; " + way_out_));
+}
+
+Store::Store(const std::string& path) : Store(path, Mode::ReadWrite, "") {}
+
+Store::Store(const std::string& path, Mode mode, const std::string& way_out)
+    : path_(path), way_out_(way_out) {
+  const bool exists = nonempty_file(path);
+  if (mode != Mode::Create) {
+    if (!exists) corrupt("missing or empty");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    char magic[16] = {0};
+    const bool readable = fd >= 0 && ::read(fd, magic, sizeof magic) == 16;
+    if (fd >= 0) ::close(fd);
+    if (!readable) corrupt("cannot read it");
+    if (std::memcmp(magic, "SQLite format 3", 16) != 0) corrupt("not an SQLite database");
+  }
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+  if (mode == Mode::Create) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK && mode == Mode::Read) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr);
+  }
+  if (rc != SQLITE_OK) {
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw InputError("cannot open result store '" + path + "': " + msg);
+    if (mode == Mode::Create) throw OutputError("cannot create result store '" + path + "': " + msg);
+    corrupt(msg);
   }
   sqlite3_busy_timeout(db_, 10000);
   try {
-    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-    exec(kSchema);
-  } catch (const std::exception& e) {
+    if (mode == Mode::Create && !exists) {
+      exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+      exec(std::string("BEGIN IMMEDIATE;") + kSchema + "COMMIT;");
+    } else {
+      exec("PRAGMA synchronous=NORMAL;");
+      verify();
+    }
+  } catch (const SqlError& e) {
     sqlite3_close(db_);
     db_ = nullptr;
-    throw InputError("'" + path + "' is not a usable result store (" + first_line(e.what()) + ")");
+    if (mode == Mode::Create && !is_corruption(e.rc))
+      throw OutputError("cannot create result store '" + path + "': " + e.what());
+    corrupt(e.what());
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
   }
 }
 
@@ -92,31 +209,88 @@ Store::~Store() {
 
 void Store::exec(const std::string& sql) const {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    const std::string msg = err ? err : "unknown error";
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    const std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    throw std::runtime_error("sqlite (" + path_ + "): " + msg);
+    throw SqlError(sqlite3_extended_errcode(db_), msg);
   }
 }
 
-std::optional<std::string> Store::meta(const std::string& key) const {
-  Statement st(db_, "SELECT value FROM meta WHERE key = ?");
-  st.bind(1, key);
-  if (st.step()) return st.text(0);
-  return std::nullopt;
+void Store::verify() const {
+  {
+    Statement st(db_, "PRAGMA quick_check(1)");
+    const std::string result = st.step() ? st.text(0) : "no answer";
+    if (result != "ok") corrupt("integrity check: " + result);
+  }
+  for (const auto& [table, columns] : tables()) {
+    Statement st(db_, "PRAGMA table_info(" + table + ")");
+    std::set<std::string> have;
+    while (st.step()) have.insert(st.text(1));
+    if (have.empty()) corrupt("table '" + table + "' is missing");
+    for (const std::string& c : columns)
+      if (!have.count(c)) corrupt("table '" + table + "' has no column '" + c + "'");
+  }
+  for (const auto& [sql, what] : row_checks()) {
+    Statement st(db_, sql);
+    const int64_t n = st.step() ? st.i64(0) : 0;
+    if (n > 0) corrupt(std::to_string(n) + " " + what);
+  }
+  const auto def = meta("definition");
+  if (!def) corrupt("no run definition: not made by lrpbench search");
+  if (!nlohmann::json::accept(*def)) corrupt("its run definition is not valid JSON");
 }
 
+std::optional<std::string> Store::meta(const std::string& key) const {
+  try {
+    Statement st(db_, "SELECT value FROM meta WHERE key = ?");
+    st.bind(1, key);
+    if (st.step()) return st.text(0);
+    return std::nullopt;
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
+}
+
+namespace {
+
+// Runs a write in one transaction: on failure (e.g. a full disk) it is rolled back and the
+// cause reported as an OutputError naming the store.
+template <typename F>
+void transaction(sqlite3* db, const std::string& path, const std::string& what, F body) {
+  auto run = [&](const char* sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      const std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      throw SqlError(sqlite3_extended_errcode(db), msg);
+    }
+  };
+  try {
+    run("BEGIN IMMEDIATE");
+    body();
+    run("COMMIT");
+  } catch (const SqlError& e) {
+    if (!sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw OutputError("cannot write '" + path + "': " + e.what() + " (" + what + ")");
+  }
+}
+
+}  // namespace
+
 void Store::set_meta(const std::string& key, const std::string& value) {
-  Statement st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
-  st.bind(1, key);
-  st.bind(2, value);
-  st.step();
+  transaction(db_, path_, "run settings not saved", [&] {
+    Statement st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    st.bind(1, key);
+    st.bind(2, value);
+    st.step();
+  });
 }
 
 void Store::write_plan(const std::vector<ConfigRow>& configs, const std::vector<ImageRow>& images,
                        const std::vector<UnitRow>& units) {
-  exec("BEGIN IMMEDIATE");
-  try {
+  transaction(db_, path_, "the plan was not saved; run the same command again", [&] {
     Statement c(db_, "INSERT OR IGNORE INTO configs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     for (const ConfigRow& r : configs) {
       c.bind(1, r.id);
@@ -152,119 +326,204 @@ void Store::write_plan(const std::vector<ConfigRow>& configs, const std::vector<
       u.step();
       u.reset();
     }
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  });
 }
 
 std::vector<ConfigRow> Store::configs() const {
   std::vector<ConfigRow> out;
-  Statement st(
-      db_,
-      "SELECT id, family, point, i1, i2, param1, param2, spec, config FROM configs ORDER BY id");
-  while (st.step())
-    out.push_back({st.i64(0), st.text(1), st.text(2), st.null(3) ? -1 : st.i64(3),
-                   st.null(4) ? -1 : st.i64(4), st.f64(5), st.f64(6), st.text(7), st.text(8)});
+  try {
+    Statement st(
+        db_,
+        "SELECT id, family, point, i1, i2, param1, param2, spec, config FROM configs ORDER BY id");
+    while (st.step())
+      out.push_back({st.i64(0), st.text(1), st.text(2), st.null(3) ? -1 : st.i64(3),
+                     st.null(4) ? -1 : st.i64(4), st.f64(5), st.f64(6), st.text(7), st.text(8)});
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
   return out;
 }
 
 std::vector<ImageRow> Store::images() const {
   std::vector<ImageRow> out;
-  Statement st(db_, "SELECT id, image, label, target FROM images ORDER BY id");
-  while (st.step()) out.push_back({st.i64(0), st.text(1), st.i64(2), st.i64(3)});
+  try {
+    Statement st(db_, "SELECT id, image, label, target FROM images ORDER BY id");
+    while (st.step()) out.push_back({st.i64(0), st.text(1), st.i64(2), st.i64(3)});
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
   return out;
 }
 
 std::vector<UnitRow> Store::units() const {
   std::vector<UnitRow> out;
-  Statement st(db_, "SELECT id, image_id, family FROM units ORDER BY id");
-  while (st.step()) out.push_back({st.i64(0), st.i64(1), st.text(2)});
+  try {
+    Statement st(db_, "SELECT id, image_id, family FROM units ORDER BY id");
+    while (st.step()) out.push_back({st.i64(0), st.i64(1), st.text(2)});
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
   return out;
 }
 
 std::set<int64_t> Store::done_units() const {
   std::set<int64_t> out;
-  Statement st(db_, "SELECT id FROM units WHERE done = 1");
-  while (st.step()) out.insert(st.i64(0));
+  try {
+    Statement st(db_, "SELECT id FROM units WHERE done = 1");
+    while (st.step()) out.insert(st.i64(0));
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
   return out;
 }
 
 void Store::write_unit(int64_t unit, const std::vector<CurveRow>& curves) {
-  exec("BEGIN IMMEDIATE");
-  try {
-    Statement c(db_, "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    for (const CurveRow& r : curves) {
-      c.bind(1, r.config_id);
-      c.bind(2, r.image_id);
-      c.bind(3, r.order);
-      c.bind(4, unit);
-      c.bind_blob(5, r.scores.data(), static_cast<int>(r.scores.size() * sizeof(double)));
-      c.bind(6, r.auc);
-      if (r.auc_normalized)
-        c.bind(7, *r.auc_normalized);
-      else
-        c.bind_null(7);
-      c.bind(8, r.aopc);
-      c.step();
-      c.reset();
-    }
-    Statement u(db_, "UPDATE units SET done = 1 WHERE id = ?");
-    u.bind(1, unit);
-    u.step();
-    exec("COMMIT");
-  } catch (...) {
-    exec("ROLLBACK");
-    throw;
-  }
+  transaction(db_, path_,
+              "work unit " + std::to_string(unit) +
+                  " rolled back; run the same command again to resume",
+              [&] {
+                Statement c(db_, "INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                for (const CurveRow& r : curves) {
+                  c.bind(1, r.config_id);
+                  c.bind(2, r.image_id);
+                  c.bind(3, r.order);
+                  c.bind(4, unit);
+                  c.bind_blob(5, r.scores.data(),
+                              static_cast<int>(r.scores.size() * sizeof(double)));
+                  c.bind(6, r.auc);
+                  if (r.auc_normalized)
+                    c.bind(7, *r.auc_normalized);
+                  else
+                    c.bind_null(7);
+                  c.bind(8, r.aopc);
+                  c.step();
+                  c.reset();
+                }
+                Statement u(db_, "UPDATE units SET done = 1 WHERE id = ?");
+                u.bind(1, unit);
+                u.step();
+              });
 }
 
 std::vector<CurveRow> Store::curves() const {
   std::vector<CurveRow> out;
-  Statement st(db_,
-               "SELECT c.config_id, c.image_id, c.ord, c.scores, c.auc, c.auc_normalized, c.aopc "
-               "FROM curves c JOIN units u ON u.id = c.unit WHERE u.done = 1 "
-               "ORDER BY c.config_id, c.image_id, c.ord");
-  while (st.step()) {
-    CurveRow r;
-    r.config_id = st.i64(0);
-    r.image_id = st.i64(1);
-    r.order = st.text(2);
-    const auto* blob = static_cast<const double*>(sqlite3_column_blob(st.get(), 3));
-    const int n = sqlite3_column_bytes(st.get(), 3) / static_cast<int>(sizeof(double));
-    r.scores.assign(blob, blob + n);
-    r.auc = st.f64(4);
-    if (!st.null(5)) r.auc_normalized = st.f64(5);
-    r.aopc = st.f64(6);
-    out.push_back(std::move(r));
+  try {
+    Statement st(db_,
+                 "SELECT c.config_id, c.image_id, c.ord, c.scores, c.auc, c.auc_normalized, "
+                 "c.aopc FROM curves c JOIN units u ON u.id = c.unit WHERE u.done = 1 "
+                 "ORDER BY c.config_id, c.image_id, c.ord");
+    while (st.step()) {
+      CurveRow r;
+      r.config_id = st.i64(0);
+      r.image_id = st.i64(1);
+      r.order = st.text(2);
+      const int bytes = sqlite3_column_bytes(st.get(), 3);
+      const auto* blob = static_cast<const char*>(sqlite3_column_blob(st.get(), 3));
+      if (!blob || bytes <= 0 || bytes % static_cast<int>(sizeof(double)) != 0)
+        corrupt("a curve's scores are not a float64 array");
+      r.scores.resize(static_cast<size_t>(bytes) / sizeof(double));
+      std::memcpy(r.scores.data(), blob, static_cast<size_t>(bytes));
+      r.auc = st.f64(4);
+      if (!st.null(5)) r.auc_normalized = st.f64(5);
+      r.aopc = st.f64(6);
+      bool finite = std::isfinite(r.auc) && std::isfinite(r.aopc) &&
+                    (!r.auc_normalized || std::isfinite(*r.auc_normalized));
+      for (double s : r.scores) finite = finite && std::isfinite(s);
+      if (!finite) corrupt("a curve holds non-finite values");
+      out.push_back(std::move(r));
+    }
+  } catch (const SqlError& e) {
+    corrupt(e.what());
   }
   return out;
 }
 
 void Store::merge_from(const std::string& other) {
-  Statement at(db_, "ATTACH DATABASE ? AS other");
-  at.bind(1, other);
-  at.step();
   try {
-    exec("BEGIN IMMEDIATE");
-    exec(
-        "INSERT OR IGNORE INTO curves SELECT c.* FROM other.curves c JOIN other.units u "
-        "ON u.id = c.unit WHERE u.done = 1");
-    exec("UPDATE units SET done = 1 WHERE id IN (SELECT id FROM other.units WHERE done = 1)");
-    exec("COMMIT");
+    Statement at(db_, "ATTACH DATABASE ? AS other");
+    at.bind(1, other);
+    at.step();
+  } catch (const SqlError& e) {
+    throw InputError("merge: cannot read '" + other + "': " + e.what());
+  }
+  try {
+    transaction(db_, path_, "nothing of '" + other + "' merged", [&] {
+      exec(
+          "INSERT OR IGNORE INTO curves SELECT c.* FROM other.curves c JOIN other.units u "
+          "ON u.id = c.unit WHERE u.done = 1");
+      exec("UPDATE units SET done = 1 WHERE id IN (SELECT id FROM other.units WHERE done = 1)");
+    });
   } catch (...) {
-    exec("ROLLBACK");
-    exec("DETACH DATABASE other");
+    sqlite3_exec(db_, "DETACH DATABASE other", nullptr, nullptr, nullptr);
     throw;
   }
-  exec("DETACH DATABASE other");
+  sqlite3_exec(db_, "DETACH DATABASE other", nullptr, nullptr, nullptr);
+}
+
+void Store::begin_snapshot() const {
+  try {
+    exec("BEGIN");
+    Statement st(db_, "SELECT COUNT(*) FROM units");  // the read transaction starts here
+    st.step();
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
+}
+
+void Store::end_snapshot() const {
+  sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+}
+
+std::string Store::dump() const {
+  std::string out = "lrpbench store dump 1\n";
+  begin_snapshot();
+  try {
+    out += "definition " + meta("definition").value_or("") + "\n";
+    for (const ConfigRow& c : configs())
+      out += "config " + std::to_string(c.id) + " family=" + c.family + " point=" + c.point +
+             " i1=" + std::to_string(c.i1) + " i2=" + std::to_string(c.i2) + " param1=" +
+             num(c.param1) + " param2=" + num(c.param2) + " spec=" + c.spec +
+             " config=" + c.config + "\n";
+    for (const ImageRow& i : images())
+      out += "image " + std::to_string(i.id) + " id=" + i.image + " label=" +
+             std::to_string(i.label) + " target=" + std::to_string(i.target) + "\n";
+    const std::set<int64_t> done = done_units();
+    for (const UnitRow& u : units())
+      out += "unit " + std::to_string(u.id) + " image=" + std::to_string(u.image_id) +
+             " family=" + u.family + " done=" + (done.count(u.id) ? "1" : "0") + "\n";
+    Statement st(db_,
+                 "SELECT config_id, image_id, ord, unit, scores, auc, auc_normalized, aopc "
+                 "FROM curves ORDER BY config_id, image_id, ord");
+    while (st.step()) {
+      out += "curve " + std::to_string(st.i64(0)) + " image=" + std::to_string(st.i64(1)) +
+             " order=" + st.text(2) + " unit=" + std::to_string(st.i64(3)) +
+             " auc=" + num(st.f64(5)) +
+             " auc_normalized=" + (st.null(6) ? std::string("null") : num(st.f64(6))) +
+             " aopc=" + num(st.f64(7)) + " scores=";
+      const int bytes = sqlite3_column_bytes(st.get(), 4);
+      const auto* blob = static_cast<const char*>(sqlite3_column_blob(st.get(), 4));
+      for (int k = 0; blob && k + 8 <= bytes; k += 8) {
+        double v = 0;
+        std::memcpy(&v, blob + k, 8);
+        out += (k ? "," : "") + num(v);
+      }
+      out += "\n";
+    }
+  } catch (const SqlError& e) {
+    end_snapshot();
+    corrupt(e.what());
+  } catch (...) {
+    end_snapshot();
+    throw;
+  }
+  end_snapshot();
+  return out;
 }
 
 RunLock::RunLock(const std::string& run_dir) {
   const std::string path = run_dir + "/.lock";
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  require(fd_ >= 0, "cannot create lock file '" + path + "'");
+  if (fd_ < 0) throw OutputError("cannot create lock file '" + path + "': " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd_);
     fd_ = -1;
@@ -275,6 +534,14 @@ RunLock::RunLock(const std::string& run_dir) {
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+bool RunLock::held_elsewhere(const std::string& run_dir) {
+  const int fd = ::open((run_dir + "/.lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return held;
 }
 
 }  // namespace lrpbench

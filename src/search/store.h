@@ -1,7 +1,9 @@
 #pragma once
 // The result store of a run: RUN/results.sqlite (schema in docs/results-schema.md).
 // Every work unit is written in one transaction, so a killed process loses at most the
-// unit in flight and never corrupts the store.
+// unit in flight and never corrupts the store. An existing store is checked when opened:
+// SQLite's own integrity check, the schema, and the references between tables; a store that
+// fails is an InputError that names the file and the way out. No LibTorch.
 #include <sqlite3.h>
 
 #include <optional>
@@ -43,12 +45,22 @@ struct UnitRow {
 
 class Store {
  public:
-  // Opens (creating if needed) the store; throws InputError on failure.
+  enum class Mode {
+    Create,    // a new store (the file must not exist, or be empty)
+    ReadWrite, // an existing store, checked, for resuming or merging into
+    Read       // an existing store, checked, read only (report, merge sources, dump)
+  };
+  // Opens the store at `path`. An existing store that is not SQLite, is corrupt, lacks a
+  // table or column, or holds rows that refer to nothing is an InputError naming `path` and
+  // ending with `way_out` (e.g. "use --force to replace it, or another --out").
+  Store(const std::string& path, Mode mode, const std::string& way_out);
+  // Opens an existing store read-write (tests and tools).
   explicit Store(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  const std::string& path() const { return path_; }
   std::optional<std::string> meta(const std::string& key) const;
   void set_meta(const std::string& key, const std::string& value);
 
@@ -59,16 +71,30 @@ class Store {
   std::vector<ImageRow> images() const;
   std::vector<UnitRow> units() const;
   std::set<int64_t> done_units() const;
-  // The curves of one unit and its completion, atomically.
+  // The curves of one unit and its completion, atomically. A failed write (a full disk)
+  // rolls the unit back and throws OutputError naming the store.
   void write_unit(int64_t unit, const std::vector<CurveRow>& curves);
+  // Curves of finished units; a malformed row (scores blob, non-finite value) is an
+  // InputError.
   std::vector<CurveRow> curves() const;
   // Copies every finished unit of `other` (same plan) into this store.
   void merge_from(const std::string& other_path);
 
+  // Reads under one transaction: every read between begin_snapshot() and end_snapshot()
+  // sees the same committed state, even while another process writes the run.
+  void begin_snapshot() const;
+  void end_snapshot() const;
+
+  // The documented dump of the store's rows (docs/results-schema.md): two stores are equal
+  // when their dumps are.
+  std::string dump() const;
+
  private:
   sqlite3* db_ = nullptr;
-  std::string path_;
+  std::string path_, way_out_;
   void exec(const std::string& sql) const;
+  void verify() const;
+  [[noreturn]] void corrupt(const std::string& reason) const;
 };
 
 // An exclusive lock on a run folder (flock on RUN/.lock), released when the process
@@ -79,6 +105,8 @@ class RunLock {
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
+  // Whether another process holds the run's lock now (a search still writing it).
+  static bool held_elsewhere(const std::string& run_dir);
 
  private:
   int fd_ = -1;

@@ -1,0 +1,276 @@
+// The bad-input catalogue: every command, given a missing, empty, truncated, wrong-type or
+// hostile file for each file it reads, or an out-of-range number for each numeric option,
+// exits 0 or 2 with one line naming the culprit; a write that fails is exit 1 naming the file
+// and leaves no partial output behind.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "helpers.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string dir() {
+  static const std::string d = [] {
+    const std::string p = ::testing::TempDir() + "/lrpbench_catalogue_" + std::to_string(getpid());
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+std::string file(const std::string& name, const std::string& bytes) {
+  const std::string path = dir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string le64(uint64_t v) {
+  return std::string(reinterpret_cast<const char*>(&v), 8);
+}
+
+std::string safetensors(const std::string& header) {
+  return le64(header.size()) + header + std::string(64, '\0');
+}
+
+std::string npy(const std::string& dict, size_t data_bytes) {
+  std::string h = dict;
+  h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  const uint16_t len = static_cast<uint16_t>(h.size());
+  return std::string("\x93NUMPY\x01\x00", 8) + std::string(reinterpret_cast<const char*>(&len), 2) +
+         h + std::string(data_bytes, '\0');
+}
+
+uint32_t crc_dummy() {
+  return 0;
+}
+
+std::string png_header(uint32_t w, uint32_t h) {
+  auto be = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 8), static_cast<char>(v)};
+  };
+  std::string ihdr = be(w) + be(h) + std::string("\x08\x02\x00\x00\x00", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + be(13) + "IHDR" + ihdr + be(crc_dummy()) + be(0) +
+         "IEND" + be(0);
+}
+
+struct Case {
+  std::string args;    // after the binary
+  std::string needle;  // must appear in the one line on stderr
+  int code = 2;
+};
+
+void expect_case(const Case& c) {
+  std::string err;
+  const int code = test::run_command("cd " + dir() + " && " + test::binary() + " " + c.args, &err);
+  EXPECT_EQ(code, c.code) << c.args << "\n" << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << c.args << "\n" << err;
+  EXPECT_NE(err.find(c.needle), std::string::npos) << c.args << "\n" << err;
+  EXPECT_EQ(err.find("internal error"), std::string::npos) << c.args << "\n" << err;
+}
+
+const std::string kIn = " --dataset fashion-mnist --index 0 --out " + std::string("out");
+
+TEST(Catalogue, WeightFiles) {
+  const std::string good = slurp(test::source_dir() + "/models/fashion-vgg.safetensors");
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"missing.safetensors", ""},  // not created
+      {"empty.safetensors", "\x01"},
+      {"truncated.safetensors", good.substr(0, good.size() / 2)},
+      {"photo.safetensors", slurp(test::darknet_photo("dog.jpg"))},
+      {"negative.safetensors",
+       safetensors(R"({"features.0.weight":{"dtype":"F32","shape":[-16,1,3,3],"data_offsets":[0,64]}})")},
+      {"huge.safetensors",
+       safetensors(
+           R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,64]}})")},
+      {"overflow.safetensors",
+       safetensors(R"({"a":{"dtype":"F32","shape":[9223372036854775807,4],"data_offsets":[0,64]}})")},
+      {"overlap.safetensors",
+       safetensors(R"({"a":{"dtype":"F32","shape":[8],"data_offsets":[0,32]},)"
+                   R"("b":{"dtype":"F32","shape":[8],"data_offsets":[16,48]}})")},
+      {"fractional.safetensors",
+       safetensors(R"({"a":{"dtype":"F32","shape":[8],"data_offsets":[0.5,32.5]}})")},
+      {"duplicate.safetensors",
+       safetensors(R"({"a":{"dtype":"F32","shape":[8],"data_offsets":[0,32]},)"
+                   R"("a":{"dtype":"F32","shape":[8],"data_offsets":[32,64]}})")},
+      {"zip.pth", std::string("PK\x03\x04", 4) + std::string(100, 'x')},
+      {"legacy.pth", std::string("\x80\x02\x8a\x0a", 4) + std::string(100, 'x')},
+  };
+  for (const auto& [name, bytes] : files) {
+    if (name != "missing.safetensors") file(name, name == "empty.safetensors" ? "" : bytes);
+    for (const char* cmd : {"explain", "evaluate --composite tutorial"})
+      expect_case({std::string(cmd) + " --weights " + name + kIn, name});
+    expect_case({"classify --dataset fashion-mnist --index 0 --weights " + name, name});
+  }
+  expect_case({"explain --weights " + dir() + kIn, "not a regular file"});
+}
+
+TEST(Catalogue, ImageFiles) {
+  const std::string jpg = slurp(test::darknet_photo("dog.jpg"));
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"empty.jpg", ""},
+      {"truncated.jpg", jpg.substr(0, jpg.size() / 2)},
+      {"text.png", "not an image at all\n"},
+      {"giant.png", png_header(100000, 100000)},
+      {"zero.png", png_header(0, 10)},
+      {"noiend.png", png_header(10, 10).substr(0, 33)},
+  };
+  for (const auto& [name, bytes] : files) {
+    file(name, bytes);
+    expect_case({"explain --image " + name + " --out out", name});
+  }
+  expect_case({"explain --image missing.jpg --out out", "missing.jpg"});
+  expect_case({"explain --image /dev/zero --out out", "/dev/zero"});
+}
+
+TEST(Catalogue, NpyInputsAndRelevance) {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"empty.npy", ""},
+      {"negative.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 28, 28), }", 0)},
+      {"huge.npy",
+       npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999), }", 0)},
+      {"overflow.npy",
+       npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", 0)},
+      {"n0.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 1, 28, 28), }", 0)},
+      {"truncated.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 28, 28), }", 100)},
+      {"int.npy", npy("{'descr': '<i8', 'fortran_order': False, 'shape': (1, 28, 28), }", 784 * 8)},
+      {"photo.npy", slurp(test::darknet_photo("dog.jpg"))},
+      // A key holding a newline (found by fuzzing): still one line on stderr.
+      {"newline.npy", npy("{'descr': '<f4', 'for\n\x19tran_order': False, 'shape': (1,), }", 4)},
+  };
+  for (const auto& [name, bytes] : files) {
+    file(name, bytes);
+    expect_case({"explain --input " + name + " --out out", name});
+    expect_case({"evaluate --relevance " + name + kIn, name});
+  }
+  write_npy(dir() + "/nan.npy", at::full({1, 28, 28}, NAN));
+  expect_case({"evaluate --relevance nan.npy" + kIn, "NaN"});
+  expect_case({"explain --input nan.npy --out out", "NaN"});
+}
+
+TEST(Catalogue, ExperimentFiles) {
+  const std::string base =
+      "[data]\ndataset = \"fashion-mnist\"\nclass = 9\ncount = 2\n[[family]]\nname = "
+      "\"tutorial\"\n";
+  std::string list = "[";
+  for (int i = 0; i < 3000; ++i) list += (i ? "," : "") + std::to_string(i * 1e-4);
+  list += "]";
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"empty.toml", ""},
+      {"truncated.toml", base.substr(0, 30)},
+      {"photo.toml", slurp(test::darknet_photo("dog.jpg"))},
+      {"grid.toml", base + "values = " + list + "\n"},
+      {"both.toml", base + "values = [0, 1]\nvalues1 = [0, 1]\n"},
+      {"orders.toml", base + "[pf]\norders = []\n"},
+      {"seed.toml", base + "[run]\nseed = -1\n"},
+      {"batch.toml", base + "[run]\nbatch = 100000\n"},
+      {"class.toml", "[data]\ndataset = \"fashion-mnist\"\nclass = -5\n[[family]]\nname = \"tutorial\"\n"},
+      {"target.toml", base + "[data.x]\n"},
+      {"count.toml", "[data]\ndataset = \"fashion-mnist\"\nclass = 9\ncount = 5000\n[[family]]\nname = \"tutorial\"\n"},
+  };
+  for (const auto& [name, bytes] : files) {
+    file(name, bytes);
+    expect_case({"search " + name + " --out run_" + name, name});
+    EXPECT_FALSE(fs::exists(dir() + "/run_" + name + "/results.sqlite")) << name;
+  }
+  expect_case({"search missing.toml --out run_missing", "missing.toml"});
+  expect_case({"search /dev/zero --out run_zero", "/dev/zero"});
+  expect_case({"search " + dir() + " --out run_dir", "not a regular file"});
+}
+
+TEST(Catalogue, LabelFiles) {
+  fs::create_directories(dir() + "/flat");
+  fs::copy_file(test::darknet_photo("dog.jpg"), dir() + "/flat/dog.jpg",
+                fs::copy_options::overwrite_existing);
+  file("labels.toml",
+       "[data]\nfolder = \"flat\"\nlabels = \"labels.csv\"\n[[family]]\nname = \"tutorial\"\n");
+  for (const std::string& csv :
+       {std::string("ImageId,PredictionString\ndog,n99999999 1 2 3 4\n"),
+        std::string("ImageId,PredictionString\nno comma here\n"), std::string("\x01\x02\x00\x03", 4),
+        std::string("ImageId,PredictionString\ndog,n01632777 1 2 3 4\ndog,n02980441 1 2 3\n")}) {
+    file("labels.csv", csv);
+    expect_case({"search labels.toml --out run_labels", "labels.csv"});
+  }
+  fs::remove(dir() + "/labels.csv");
+  expect_case({"search labels.toml --out run_labels", "labels.csv"});
+}
+
+TEST(Catalogue, NumericOptionsAreRangeChecked) {
+  const std::vector<Case> cases = {
+      {"explain --threads 0" + kIn, "--threads"},
+      {"explain --threads 100000" + kIn, "--threads"},
+      {"explain --threads -1" + kIn, "--threads"},
+      {"explain --seed -1" + kIn, "--seed"},
+      {"explain --seed 18446744073709551616" + kIn, "--seed"},
+      {"explain --seed 9223372036854775808" + kIn, "--seed"},
+      {"explain --batch 99999999999999999999" + kIn, "--batch"},
+      {"explain --batch 0" + kIn, "--batch"},
+      {"evaluate --composite tutorial --patch 0" + kIn, "--patch"},
+      {"evaluate --composite tutorial --radius 0" + kIn, "--radius"},
+      {"evaluate --composite tutorial --radius 3.5" + kIn, "--radius"},
+      {"train --limit -5 --out m.safetensors", "--limit"},
+      {"train --lr nan --out m.safetensors", "--lr"},
+      {"train --lr inf --out m.safetensors", "--lr"},
+      {"train --epochs 0 --out m.safetensors", "--epochs"},
+      {"explain --dataset fashion-mnist --index -1 --out out", "--index"},
+      {"explain --dataset fashion-mnist --index 1 --indices 2-3 --out out", "--index"},
+      {"explain --dataset fashion-mnist --indices 0-999999999 --out out", "--indices"},
+      {"explain --dataset fashion-mnist --index 99999999999999999999 --out out", "--index"},
+      {"explain --dataset fashion-mnist --index 0 --target 99999999999999999999 --out out",
+       "--target"},
+      {"classify --top 0" + kIn, "--top"},
+      {"search --preset fashion-thesis --out r --max-units -1", "--max-units"},
+      {"report . --threads 5000", "--threads"},
+  };
+  for (const Case& c : cases) expect_case(c);
+}
+
+TEST(Catalogue, FailedWritesNameTheFileAndLeaveNoPartialOutput) {
+  // A file-size limit of 1 KiB: every output larger than that cannot be written.
+  auto limited = [](const std::string& args) {
+    return "bash -c 'ulimit -f 1; exec " + test::binary() + " " + args + "'";
+  };
+  struct Write {
+    std::string args, file;
+  };
+  const std::string out = dir() + "/full";
+  for (const Write& w :
+       {Write{"explain --dataset fashion-mnist --index 0 --out " + out + "/explain", "relevance.npy"},
+        Write{"evaluate --dataset fashion-mnist --index 0 --composite tutorial --out " + out +
+                  "/evaluate",
+              "curve.png"},  // curve.csv (< 1 KiB here) fits; the figure does not
+        Write{"train --epochs 1 --limit 64 --out " + out + "/m.safetensors", "m.safetensors"}}) {
+    fs::create_directories(out);
+    std::string err;
+    EXPECT_EQ(test::run_command(limited(w.args), &err), 1) << w.args << "\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find(w.file), std::string::npos) << err;
+    EXPECT_TRUE(err.find("File too large") != std::string::npos ||
+                err.find("incomplete PNG") != std::string::npos)
+        << err;
+    // Nothing half-written: no file under the failed name, no temporary left behind.
+    for (const auto& e : fs::recursive_directory_iterator(out)) {
+      EXPECT_NE(e.path().filename().string(), w.file) << e.path();
+      EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+    }
+    fs::remove_all(out);
+  }
+}
+
+}  // namespace
+}  // namespace lrpbench
