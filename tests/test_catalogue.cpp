@@ -118,6 +118,37 @@ TEST(Catalogue, WeightFiles) {
     expect_case({"classify --dataset fashion-mnist --index 0 --weights " + name, name});
   }
   expect_case({"explain --weights " + dir() + kIn, "not a regular file"});
+  // Real PyTorch archives of another model (written by fuzz/make_corpus.py with torch): a
+  // TorchScript module, a state dict, a truncated module; each names the file and its fault.
+  const std::string corpus = test::source_dir() + "/fuzz/corpus/";
+  expect_case({"explain --weights " + corpus + "torchscript/script.pt" + kIn, "script.pt"});
+  expect_case({"explain --weights " + corpus + "torchscript/truncated.pt" + kIn, "truncated.pt"});
+  expect_case({"explain --weights " + corpus + "pth/ordered.pth" + kIn, "ordered.pth"});
+  expect_case({"explain --weights " + corpus + "pth/view.pth" + kIn, "view.pth"});
+}
+
+TEST(Catalogue, FashionMnistFiles) {
+  // LRPBENCH_FASHION_MNIST points the data set at a folder of hostile idx files.
+  const std::string data = dir() + "/fmnist";
+  fs::create_directories(data);
+  const std::string images = data + "/t10k-images-idx3-ubyte.gz";
+  const std::string labels = data + "/t10k-labels-idx1-ubyte.gz";
+  const std::string run = "LRPBENCH_FASHION_MNIST=" + data + " " + test::binary() +
+                          " explain --dataset fashion-mnist --index 0 --out out";
+  auto expect = [&](const std::string& needle) {
+    std::string err;
+    EXPECT_EQ(test::run_command(run, &err), 2) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find(needle), std::string::npos) << err;
+  };
+  expect("t10k-images-idx3-ubyte.gz");  // missing
+  std::ofstream(images) << "not gzip data at all";
+  std::ofstream(labels) << "not gzip data at all";
+  expect("t10k-images-idx3-ubyte.gz");
+  // A gzip stream cut in half.
+  const std::string real = slurp("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+  std::ofstream(images, std::ios::binary) << real.substr(0, real.size() / 2);
+  expect("t10k-images-idx3-ubyte.gz");
 }
 
 TEST(Catalogue, ImageFiles) {
