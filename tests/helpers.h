@@ -47,6 +47,31 @@ inline Network random_network(const std::string& arch, uint64_t seed) {
   return canonize(net);
 }
 
+// The small experiment of the search and fault tests: `count` Fashion-MNIST ankle boots,
+// tutorial and decreasing-gamma on 3 x 3 grids, three reference points, three orders, patch 2
+// (3 work units per image).
+inline std::string small_experiment(int count) {
+  return R"TOML(
+[model]
+name = "fashion-vgg"
+[data]
+dataset = "fashion-mnist"
+class = 9
+count = )TOML" + std::to_string(count) + R"TOML(
+[[family]]
+name = "tutorial"
+values = "log(-2,0,2)+0"
+[[family]]
+name = "decreasing-gamma"
+values = [0, 0.1, 1]
+[reference]
+points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
+[pf]
+orders = ["morf", "lrf", "random"]
+patch = 2
+)TOML";
+}
+
 // Runs a shell command; returns its exit code and fills `err` with its stderr.
 int run_command(const std::string& cmd, std::string* err);
 

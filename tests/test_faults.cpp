@@ -26,25 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // 8 images x (tutorial, decreasing-gamma, reference) = 24 work units.
-const char* kExperiment = R"TOML(
-[model]
-name = "fashion-vgg"
-[data]
-dataset = "fashion-mnist"
-class = 9
-count = 8
-[[family]]
-name = "tutorial"
-values = "log(-2,0,2)+0"
-[[family]]
-name = "decreasing-gamma"
-values = [0, 0.1, 1]
-[reference]
-points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
-[pf]
-orders = ["morf", "lrf", "random"]
-patch = 2
-)TOML";
+const std::string kExperiment = test::small_experiment(8);
 
 std::string tmp(const std::string& name) {
   return ::testing::TempDir() + "/lrpbench_faults_" + std::to_string(getpid()) + "_" + name;

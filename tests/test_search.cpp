@@ -24,25 +24,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kSmall = R"TOML(
-[model]
-name = "fashion-vgg"
-[data]
-dataset = "fashion-mnist"
-class = 9
-count = 4
-[[family]]
-name = "tutorial"
-values = "log(-2,0,2)+0"
-[[family]]
-name = "decreasing-gamma"
-values = [0, 0.1, 1]
-[reference]
-points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
-[pf]
-orders = ["morf", "lrf", "random"]
-patch = 2
-)TOML";
+// 4 images x (tutorial 3x3, decreasing-gamma 3x3, 3 references) x 3 orders.
+const std::string kSmall = test::small_experiment(4);
 
 // Paths private to this process: ctest runs tests in parallel, one process each.
 std::string tmp(const std::string& name) {

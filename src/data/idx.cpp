@@ -2,27 +2,17 @@
 
 #include <zlib.h>
 
+#include "util/bytes.h"
 #include "util/error.h"
 #include "util/file.h"
 
 namespace lrpbench {
-namespace {
-
-uint32_t be32(std::string_view s, size_t off) {
-  return (static_cast<uint32_t>(static_cast<uint8_t>(s[off])) << 24) |
-         (static_cast<uint32_t>(static_cast<uint8_t>(s[off + 1])) << 16) |
-         (static_cast<uint32_t>(static_cast<uint8_t>(s[off + 2])) << 8) |
-         static_cast<uint32_t>(static_cast<uint8_t>(s[off + 3]));
-}
-
-}  // namespace
-
 IdxImages parse_idx_images(std::string_view bytes, const std::string& what) {
-  require(bytes.size() >= 16 && be32(bytes, 0) == 2051, "'" + what + "': not an idx3 image file");
+  require(bytes.size() >= 16 && read_be32(bytes, 0) == 2051, "'" + what + "': not an idx3 image file");
   IdxImages out;
-  out.count = be32(bytes, 4);
-  out.rows = be32(bytes, 8);
-  out.cols = be32(bytes, 12);
+  out.count = read_be32(bytes, 4);
+  out.rows = read_be32(bytes, 8);
+  out.cols = read_be32(bytes, 12);
   require(out.rows > 0 && out.cols > 0 && out.rows <= 4096 && out.cols <= 4096,
           "'" + what + "': implausible image size");
   const uint64_t need = static_cast<uint64_t>(out.count) * static_cast<uint64_t>(out.rows) *
@@ -36,8 +26,8 @@ IdxImages parse_idx_images(std::string_view bytes, const std::string& what) {
 }
 
 std::string_view parse_idx_labels(std::string_view bytes, const std::string& what) {
-  require(bytes.size() >= 8 && be32(bytes, 0) == 2049, "'" + what + "': not an idx1 label file");
-  require(bytes.size() - 8 == be32(bytes, 4),
+  require(bytes.size() >= 8 && read_be32(bytes, 0) == 2049, "'" + what + "': not an idx1 label file");
+  require(bytes.size() - 8 == read_be32(bytes, 4),
           "'" + what + "': size does not match its header");
   return bytes.substr(8);
 }

@@ -2,21 +2,12 @@
 
 #include <cstring>
 
+#include "util/bytes.h"
 #include "util/error.h"
 
 namespace lrpbench {
 namespace {
 
-uint32_t be32(std::string_view s, size_t off) {
-  return (static_cast<uint32_t>(static_cast<uint8_t>(s[off])) << 24) |
-         (static_cast<uint32_t>(static_cast<uint8_t>(s[off + 1])) << 16) |
-         (static_cast<uint32_t>(static_cast<uint8_t>(s[off + 2])) << 8) |
-         static_cast<uint32_t>(static_cast<uint8_t>(s[off + 3]));
-}
-uint32_t be16(std::string_view s, size_t off) {
-  return (static_cast<uint32_t>(static_cast<uint8_t>(s[off])) << 8) |
-         static_cast<uint32_t>(static_cast<uint8_t>(s[off + 1]));
-}
 
 void check_size(const ImageInfo& info, const std::string& what) {
   require(info.width > 0 && info.height > 0,
@@ -35,14 +26,14 @@ ImageInfo inspect_png(std::string_view b, const std::string& what) {
   bool first = true;
   while (true) {
     require(b.size() - p >= 12, what + ": truncated PNG (no IEND chunk)");
-    const uint64_t len = be32(b, p);
+    const uint64_t len = read_be32(b, p);
     const std::string_view type = b.substr(p + 4, 4);
     require(len <= 0x7fffffff && len <= b.size() - p - 12,
             what + ": truncated or corrupt PNG (chunk runs past the end of the file)");
     if (first) {
       require(type == "IHDR" && len == 13, what + ": corrupt PNG (IHDR is not the first chunk)");
-      info.width = be32(b, p + 8);
-      info.height = be32(b, p + 12);
+      info.width = read_be32(b, p + 8);
+      info.height = read_be32(b, p + 12);
       check_size(info, what);
       first = false;
     }
@@ -77,12 +68,12 @@ ImageInfo inspect_jpeg(std::string_view b, const std::string& what) {
     }
     if (standalone_marker(m)) continue;
     require(b.size() - p >= 2, trunc);
-    const size_t len = be16(b, p);
+    const size_t len = read_be16(b, p);
     require(len >= 2 && len <= b.size() - p, trunc);
     if (frame_marker(m)) {
       require(len >= 8, what + ": corrupt JPEG frame header");
-      info.height = be16(b, p + 3);
-      info.width = be16(b, p + 5);
+      info.height = read_be16(b, p + 3);
+      info.width = read_be16(b, p + 5);
       check_size(info, what);
       frame = true;
     }

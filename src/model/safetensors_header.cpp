@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "util/bytes.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -30,9 +31,7 @@ bool dtype_of(const std::string& name, DType* out) {
 
 SafetensorsLayout parse_safetensors(std::string_view file, const std::string& what) {
   require(file.size() >= 8, what + ": not a safetensors file (shorter than its header length)");
-  uint64_t header_len = 0;
-  for (int k = 7; k >= 0; --k)
-    header_len = (header_len << 8) | static_cast<uint8_t>(file[static_cast<size_t>(k)]);
+  const uint64_t header_len = read_le(file, 0, 8);
   require(header_len >= 2 && header_len <= file.size() - 8 && header_len <= kMaxHeader,
           what + ": not a safetensors file (bad header length)");
   const std::string_view header = file.substr(8, static_cast<size_t>(header_len));

@@ -248,14 +248,12 @@ void box_plot(const std::string& png, const Run& r,
   render_gnuplot_png(png, g.str(), {{data, d.str()}});
 }
 
-}  // namespace
-
-ReportSummary write_report(const std::string& run) {
+// Reads the run's store in one snapshot and gathers the values the report shows.
+Run read_run(const std::string& run, ReportSummary& summary) {
   const std::string db = run + "/results.sqlite";
   require(fs::exists(db),
           "report: '" + run + "' has no results.sqlite (run lrpbench search first)");
   Run r;
-  ReportSummary summary;
   summary.in_progress = RunLock::held_elsewhere(run);
   {
     const Store store(db, Store::Mode::Read,
@@ -287,27 +285,17 @@ ReportSummary write_report(const std::string& run) {
   }
   for (auto& [key, m] : r.mean_curve)
     for (double& v : m) v /= static_cast<double>(counts[key]);
-  write_csvs(run, r);
 
-  const std::string rep = run + "/report";
-  fs::create_directories(rep);
-  std::ostringstream h;
-  h << "<!doctype html><html><head><meta charset='utf-8'><title>lrpbench report</title><style>"
-       "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-       "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;"
-       "font-size:13px}th{background:#eee}img{max-width:100%;margin:4px}code{font-size:12px}"
-       ".figs{display:flex;flex-wrap:wrap}</style></head><body>\n";
-  const size_t n_images = r.images.size();
-  h << "<h1>LRP hyperparameter search</h1>\n<p>Model <b>" << html(r.exp.model) << "</b>"
-    << (r.exp.weights.empty() ? "" : " (weights " + html(r.exp.weights) + ")") << "; " << n_images
-    << " images; " << r.curves.size() << " curves; <b>" << summary.done << " of "
-    << summary.units << " work units done</b>"
-    << (summary.in_progress ? " (a search was still writing the run)"
-                            : (summary.done < summary.units ? " (incomplete run)" : ""))
-    << "; score " << html(r.exp.pf.score)
-    << ", AUC kind <b>" << html(r.exp.auc_kind) << "</b>; PF: " << html(r.exp.pf.mode) << ", patch "
-    << r.exp.pf.patch << ", schedule " << html(r.exp.pf.schedule.text()) << ".</p>\n";
+  return r;
+}
 
+// Each family's optimum (MoRF, or the first order) and worst configuration.
+struct Choices {
+  std::map<std::string, const ConfigRow*> optimum, worst;
+};
+
+// The table of the best configurations; returns each family's optimum and worst.
+Choices best_section(std::ostream& h, const Run& r) {
   // Best configurations.
   h << "<h2>Best configurations</h2><p>The three best grid points per family and order (MoRF: "
     << direction_text("morf", r.exp.auc_kind) << "; LRF: " << direction_text("lrf", r.exp.auc_kind)
@@ -315,8 +303,9 @@ ReportSummary write_report(const std::string& run) {
        "order.</p><table><tr><th>family</th><th>order</th><th>rank</th><th>"
     << "params</th><th>config</th><th>mean " << html(r.exp.auc_kind)
     << "</th><th>std over images</th><th>n</th></tr>\n";
-  std::map<std::string, const ConfigRow*> optimum;  // family -> MoRF (or first order) optimum
-  std::map<std::string, const ConfigRow*> worst;
+  Choices c;
+  auto& optimum = c.optimum;
+  auto& worst = c.worst;
   for (const Family& f : r.exp.families)
     for (Order o : r.exp.orders) {
       const auto rk = ranked(r, f, order_name(o));
@@ -346,6 +335,10 @@ ReportSummary write_report(const std::string& run) {
       }
   h << "</table>\n";
 
+  return c;
+}
+
+void contour_section(std::ostream& h, const Run& r, const std::string& rep) {
   // Contour plots.
   h << "<h2>Mean " << html(r.exp.auc_kind) << " over the grid</h2><p>Axes are evenly spaced by "
     << "position (0, then log-spaced values); the optimum is marked.</p><div class='figs'>\n";
@@ -360,6 +353,9 @@ ReportSummary write_report(const std::string& run) {
     }
   h << "</div>\n";
 
+}
+
+void box_section(std::ostream& h, const Run& r, const std::string& rep) {
   // Box plots.
   std::vector<std::pair<std::string, std::vector<double>>> groups;
   for (const Family& f : r.exp.families)
@@ -378,6 +374,10 @@ ReportSummary write_report(const std::string& run) {
       << " per experiment</h2><img src='boxplot.png'>\n";
   }
 
+}
+
+void curves_section(std::ostream& h, const Run& r, const std::string& rep, const Choices& c) {
+  const auto& optimum = c.optimum;
   // Mean perturbation curves.
   h << "<h2>Mean perturbation curves</h2><div class='figs'>\n";
   for (Order o : r.exp.orders) {
@@ -400,6 +400,13 @@ ReportSummary write_report(const std::string& run) {
   }
   h << "</div>\n";
 
+}
+
+// Heatmaps of the first images at the optima, reference points and worst configurations,
+// recomputed from the experiment (the store keeps no relevance).
+void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, const Choices& c) {
+  const auto& optimum = c.optimum;
+  const auto& worst = c.worst;
   // Heatmaps and perturbed images: recomputed for the first images.
   h << "<h2>Heatmaps</h2>\n";
   try {
@@ -455,6 +462,38 @@ ReportSummary write_report(const std::string& run) {
   } catch (const InputError& e) {
     h << "<p>Heatmaps unavailable: " << html(e.what()) << "</p>\n";
   }
+}
+
+}  // namespace
+
+ReportSummary write_report(const std::string& run) {
+  ReportSummary summary;
+  const Run r = read_run(run, summary);
+  write_csvs(run, r);
+  const std::string rep = run + "/report";
+  fs::create_directories(rep);
+  std::ostringstream h;
+  h << "<!doctype html><html><head><meta charset='utf-8'><title>lrpbench report</title><style>"
+       "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+       "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;"
+       "font-size:13px}th{background:#eee}img{max-width:100%;margin:4px}code{font-size:12px}"
+       ".figs{display:flex;flex-wrap:wrap}</style></head><body>\n";
+  const size_t n_images = r.images.size();
+  h << "<h1>LRP hyperparameter search</h1>\n<p>Model <b>" << html(r.exp.model) << "</b>"
+    << (r.exp.weights.empty() ? "" : " (weights " + html(r.exp.weights) + ")") << "; " << n_images
+    << " images; " << r.curves.size() << " curves; <b>" << summary.done << " of "
+    << summary.units << " work units done</b>"
+    << (summary.in_progress ? " (a search was still writing the run)"
+                            : (summary.done < summary.units ? " (incomplete run)" : ""))
+    << "; score " << html(r.exp.pf.score)
+    << ", AUC kind <b>" << html(r.exp.auc_kind) << "</b>; PF: " << html(r.exp.pf.mode) << ", patch "
+    << r.exp.pf.patch << ", schedule " << html(r.exp.pf.schedule.text()) << ".</p>\n";
+
+  const Choices choices = best_section(h, r);
+  contour_section(h, r, rep);
+  box_section(h, r, rep);
+  curves_section(h, r, rep, choices);
+  heatmaps_section(h, r, rep, choices);
   h << "<h2>Files</h2><p><a href='../aucs.csv'>aucs.csv</a> (every curve's " << html(r.exp.auc_kind)
     << "), grid_&lt;family&gt;_&lt;order&gt;.csv (mean and population std per grid point), "
        "results.sqlite (everything).</p></body></html>\n";

@@ -39,7 +39,7 @@ std::vector<double> parse_axis_values(const std::string& text, const std::string
   const double b = std::strtod(m[2].str().c_str(), &end);
   const long n = m[3].str().size() <= 6 ? std::stol(m[3].str()) : 0;
   require(m[3].str().size() <= 6 && std::isfinite(a) && std::isfinite(b) && n >= 1 &&
-              n <= kMaxAxisValues,
+              n <= static_cast<long>(kMaxAxisValues),
           where + ": bad range '" + text + "' (n from 1 to " + std::to_string(kMaxAxisValues) +
               ")");
   std::vector<double> out;
@@ -184,19 +184,9 @@ void checked(const Reader& r, const toml::table& t, const std::string& sec, cons
 
 }  // namespace
 
-Experiment parse_experiment_text(const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw InputError(source + ":" + std::to_string(e.source().begin.line) + ": " +
-                     std::string(e.description()));
-  }
-  const Reader r(source);
-  r.check_known(root, "", {"model", "data", "family", "reference", "pf", "run", "auc"});
-  Experiment x;
-  x.source = source;
+namespace {
 
+void read_model(const Reader& r, const toml::table& root, const std::string& source, Experiment& x) {
   const toml::table& model = r.section(root, "model");
   r.check_known(model, "model", {"name", "weights"});
   x.model = r.str(model, "model.", "name", "fashion-vgg");
@@ -208,6 +198,9 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
                      x.model + " (no pretrained weights can be downloaded here)");
   }
 
+}
+
+void read_data(const Reader& r, const toml::table& root, const std::string& source, Experiment& x) {
   const toml::table& data = r.section(root, "data");
   r.check_known(
       data, "data",
@@ -249,6 +242,9 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
        d.target.find_first_not_of("0123456789") != std::string::npos))
     r.fail(*data.get("target"), "data.target", "expected auto, argmax or a class index");
 
+}
+
+void read_families(const Reader& r, const toml::table& root, Experiment& x) {
   if (const toml::node* fams = root.get("family")) {
     if (!fams->is_array_of_tables()) r.fail(*fams, "family", "expected [[family]] tables");
     for (const auto& e : *fams->as_array()) {
@@ -275,6 +271,9 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   r.check_known(ref, "reference", {"points"});
   x.references = r.strings(ref, "reference.", "points");
 
+}
+
+void read_pf(const Reader& r, const toml::table& root, const std::string& source, Experiment& x) {
   const toml::table& pf = r.section(root, "pf");
   r.check_known(pf, "pf",
                 {"orders", "mode", "fill", "radius", "patch", "schedule", "score", "preset",
@@ -319,6 +318,9 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
     throw InputError(source + ": [pf]: " + msg);
   }
 
+}
+
+void read_run_and_auc(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& run = r.section(root, "run");
   r.check_known(run, "run", {"seed", "batch"});
   x.pf.seed = static_cast<uint64_t>(r.integer(run, "run.", "seed", 0));
@@ -328,6 +330,28 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   r.check_known(a, "auc", {"kind"});
   x.auc_kind = r.str(a, "auc.", "kind", "auc");
   checked(r, a, "auc.", "kind", [&] { check_auc_kind(x.auc_kind); });
+}
+
+}  // namespace
+
+Experiment parse_experiment_text(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw InputError(source + ":" + std::to_string(e.source().begin.line) + ": " +
+                     std::string(e.description()));
+  }
+  const Reader r(source);
+  r.check_known(root, "", {"model", "data", "family", "reference", "pf", "run", "auc"});
+  Experiment x;
+  x.source = source;
+
+  read_model(r, root, source, x);
+  read_data(r, root, source, x);
+  read_families(r, root, x);
+  read_pf(r, root, source, x);
+  read_run_and_auc(r, root, x);
   if (x.families.empty() && x.references.empty())
     throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
   uint64_t configurations = 0;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <set>
 
+#include "util/bytes.h"
 #include "util/dtype.h"
 #include "util/error.h"
 
@@ -122,12 +123,11 @@ NpyLayout parse_npy(std::string_view file, const std::string& what) {
   require(major >= 1 && major <= 3, what + ": unsupported .npy format version");
   uint64_t header_len = 0, start = 0;
   if (major == 1) {
-    header_len = static_cast<uint8_t>(file[8]) | (static_cast<uint64_t>(static_cast<uint8_t>(file[9])) << 8);
+    header_len = read_le(file, 8, 2);
     start = 10;
   } else {
     require(file.size() >= 12, what + ": truncated .npy header");
-    for (int k = 3; k >= 0; --k)
-      header_len = (header_len << 8) | static_cast<uint8_t>(file[8 + static_cast<size_t>(k)]);
+    header_len = read_le(file, 8, 4);
     start = 12;
   }
   require(header_len <= file.size() - start && header_len < (1u << 20),

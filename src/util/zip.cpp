@@ -5,17 +5,11 @@
 #include <algorithm>
 #include <set>
 
+#include "util/bytes.h"
 #include "util/error.h"
 
 namespace lrpbench {
 namespace {
-
-uint64_t le(std::string_view d, uint64_t off, int bytes) {
-  uint64_t v = 0;
-  for (int k = bytes - 1; k >= 0; --k)
-    v = (v << 8) | static_cast<uint8_t>(d[static_cast<size_t>(off) + static_cast<size_t>(k)]);
-  return v;
-}
 
 constexpr uint32_t kEocd = 0x06054b50, kEocd64 = 0x06064b50, kLocator64 = 0x07064b50;
 constexpr uint32_t kCentral = 0x02014b50, kLocal = 0x04034b50;
@@ -36,21 +30,21 @@ ZipArchive::ZipArchive(std::string_view data, std::string what, uint64_t max_ent
   uint64_t eocd = n;
   const uint64_t lowest = n > 65557 ? n - 65557 : 0;
   for (uint64_t p = n - 22 + 1; p-- > lowest;)
-    if (le(data_, p, 4) == kEocd) {
+    if (read_le(data_, p, 4) == kEocd) {
       eocd = p;
       break;
     }
   if (eocd == n) fail("no end of central directory");
-  uint64_t count = le(data_, eocd + 10, 2);
-  uint64_t cd_size = le(data_, eocd + 12, 4);
-  uint64_t cd_offset = le(data_, eocd + 16, 4);
+  uint64_t count = read_le(data_, eocd + 10, 2);
+  uint64_t cd_size = read_le(data_, eocd + 12, 4);
+  uint64_t cd_offset = read_le(data_, eocd + 16, 4);
   if (count == 0xffff || cd_size == 0xffffffff || cd_offset == 0xffffffff) {
-    if (eocd < 20 || le(data_, eocd - 20, 4) != kLocator64) fail("zip64 locator missing");
-    const uint64_t rec = le(data_, eocd - 20 + 8, 8);
-    if (!has(rec, 56) || le(data_, rec, 4) != kEocd64) fail("zip64 end record missing");
-    count = le(data_, rec + 32, 8);
-    cd_size = le(data_, rec + 40, 8);
-    cd_offset = le(data_, rec + 48, 8);
+    if (eocd < 20 || read_le(data_, eocd - 20, 4) != kLocator64) fail("zip64 locator missing");
+    const uint64_t rec = read_le(data_, eocd - 20 + 8, 8);
+    if (!has(rec, 56) || read_le(data_, rec, 4) != kEocd64) fail("zip64 end record missing");
+    count = read_le(data_, rec + 32, 8);
+    cd_size = read_le(data_, rec + 40, 8);
+    cd_offset = read_le(data_, rec + 48, 8);
   }
   if (!has(cd_offset, cd_size)) fail("central directory lies outside the file");
   if (count > kMaxEntries || count > cd_size / 46 + 1) fail("implausible entry count");
@@ -58,30 +52,30 @@ ZipArchive::ZipArchive(std::string_view data, std::string what, uint64_t max_ent
   uint64_t p = cd_offset;
   const uint64_t end = cd_offset + cd_size;
   for (uint64_t i = 0; i < count; ++i) {
-    if (p > end || end - p < 46 || le(data_, p, 4) != kCentral) fail("bad central directory entry");
+    if (p > end || end - p < 46 || read_le(data_, p, 4) != kCentral) fail("bad central directory entry");
     ZipEntry e;
-    const uint64_t flags = le(data_, p + 8, 2);
-    e.method = static_cast<uint16_t>(le(data_, p + 10, 2));
-    e.crc = static_cast<uint32_t>(le(data_, p + 16, 4));
-    e.compressed = le(data_, p + 20, 4);
-    e.size = le(data_, p + 24, 4);
-    const uint64_t name_len = le(data_, p + 28, 2), extra_len = le(data_, p + 30, 2),
-                   comment_len = le(data_, p + 32, 2);
-    uint64_t local = le(data_, p + 42, 4);
+    const uint64_t flags = read_le(data_, p + 8, 2);
+    e.method = static_cast<uint16_t>(read_le(data_, p + 10, 2));
+    e.crc = static_cast<uint32_t>(read_le(data_, p + 16, 4));
+    e.compressed = read_le(data_, p + 20, 4);
+    e.size = read_le(data_, p + 24, 4);
+    const uint64_t name_len = read_le(data_, p + 28, 2), extra_len = read_le(data_, p + 30, 2),
+                   comment_len = read_le(data_, p + 32, 2);
+    uint64_t local = read_le(data_, p + 42, 4);
     if (end - p - 46 < name_len + extra_len + comment_len) fail("entry runs past the directory");
     e.name = std::string(data_.substr(static_cast<size_t>(p + 46), static_cast<size_t>(name_len)));
     // zip64 extra field: the sizes and offset that were 0xffffffff, in that order.
     uint64_t x = p + 46 + name_len;
     const uint64_t x_end = x + extra_len;
     while (x + 4 <= x_end) {
-      const uint64_t id = le(data_, x, 2), len = le(data_, x + 2, 2);
+      const uint64_t id = read_le(data_, x, 2), len = read_le(data_, x + 2, 2);
       if (x + 4 + len > x_end) fail("bad extra field");
       if (id == 1) {
         uint64_t q = x + 4;
         auto take = [&](uint64_t& v) {
           if (v != 0xffffffff) return;
           if (q + 8 > x + 4 + len) fail("short zip64 field");
-          v = le(data_, q, 8);
+          v = read_le(data_, q, 8);
           q += 8;
         };
         take(e.size);
@@ -98,8 +92,8 @@ ZipArchive::ZipArchive(std::string_view data, std::string what, uint64_t max_ent
     if (e.size > max_entry_)
       fail("entry '" + e.name + "' would inflate to " + std::to_string(e.size) +
            " bytes, more than the bound of " + std::to_string(max_entry_));
-    if (!has(local, 30) || le(data_, local, 4) != kLocal) fail("bad local header of '" + e.name + "'");
-    const uint64_t data_at = local + 30 + le(data_, local + 26, 2) + le(data_, local + 28, 2);
+    if (!has(local, 30) || read_le(data_, local, 4) != kLocal) fail("bad local header of '" + e.name + "'");
+    const uint64_t data_at = local + 30 + read_le(data_, local + 26, 2) + read_le(data_, local + 28, 2);
     if (!has(data_at, e.compressed)) fail("entry '" + e.name + "' lies outside the file");
     e.data_offset = data_at;
     if (!names.insert(e.name).second) fail("duplicate entry '" + e.name + "'");
