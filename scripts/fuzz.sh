@@ -6,7 +6,8 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   SECONDS per target (default 600), all targets
 #        scripts/fuzz.sh --build-only
 # Findings are written to $BUILD/crashes/<target>-*; a run with a finding exits 1. Inputs the
-# fuzzer discovers go to $BUILD/work/<target>, never into the repository.
+# fuzzer discovers go to $BUILD/work/<target>, never into the repository. LRPBENCH_FUZZ_SEED
+# fixes libFuzzer's seed (the test suite uses 1, so CI runs are repeatable; 0 = random).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${LRPBENCH_FUZZ_BUILD:-build/fuzz}
@@ -35,6 +36,7 @@ for t in "${TARGETS[@]}"; do
   for d in "fuzz/corpus/$t" "fuzz/regressions/$t"; do [ -d "$d" ] && dirs+=("$d"); done
   log="$BUILD/logs/$t.log"
   if "$BUILD/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=2560 \
+      -seed="${LRPBENCH_FUZZ_SEED:-0}" \
       -print_final_stats=1 -artifact_prefix="$BUILD/crashes/$t-" "${dirs[@]}" > "$log" 2>&1; then
     execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
     echo "fuzz_$t: ${execs:-?} executions in ${SECONDS_PER_TARGET} s, no finding"

@@ -45,7 +45,7 @@ void add_model_run_options(CLI::App* app, CommonOptions& o, InputSpec& in);
 at::Device setup_runtime(const CommonOptions& o);
 
 struct PreparedModel {
-  LoadedModel loaded;  // as loaded (indices as SPEC)
+  LoadedModel loaded;  // as loaded (layer indices as docs/method.md numbers them)
   Network net;         // canonical, on the device
 };
 // Loads the model (warning on stderr when the parameters are random) and canonizes it.

@@ -1,5 +1,5 @@
 #pragma once
-// The inputs of explain / classify / evaluate (SPEC section 7, "Inputs").
+// The inputs of explain / classify / evaluate (the README, "Inputs").
 #include <ATen/core/Tensor.h>
 
 #include <nlohmann/json.hpp>

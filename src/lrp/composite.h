@@ -1,6 +1,6 @@
 #pragma once
-// Composites: a rule for every linear layer of a network, by SPEC layer index, and the
-// composite text grammar (SPEC section 2).
+// Composites: a rule for every linear layer of a network, by layer index (docs/method.md), and the
+// composite text grammar (docs/method.md section 1).
 #include <string>
 #include <vector>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Preset composites (SPEC section 2, "Presets"), in their general form for any chain of
+// Preset composites (docs/method.md section 1, "Presets"), in their general form for any chain of
 // conv blocks (a block ends at a max-pool).
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// LRP rules (SPEC section 2): a rule names a weight modifier and a stabilizer.
+// LRP rules (docs/method.md section 1): a rule names a weight modifier and a stabilizer.
 #include <string>
 #include <vector>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Stabilizers of the LRP denominator (SPEC section 2, "Stabilizers").
+// Stabilizers of the LRP denominator (docs/method.md section 1, "Stabilizers").
 #include <ATen/core/Tensor.h>
 
 #include <string>

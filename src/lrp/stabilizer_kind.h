@@ -1,5 +1,5 @@
 #pragma once
-// The stabilizers' names (SPEC section 2), without LibTorch (lrp/stabilizer.h computes them).
+// The stabilizers' names (docs/method.md section 1), without LibTorch (lrp/stabilizer.h computes them).
 #include <string>
 #include <vector>
 

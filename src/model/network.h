@@ -1,5 +1,5 @@
 #pragma once
-// The network IR: a sequential chain of layers with SPEC layer indices.
+// The network IR: a sequential chain of layers with layer indices (docs/method.md).
 #include <ATen/core/Tensor.h>
 
 #include <array>
@@ -14,7 +14,7 @@ using Pair = std::array<int64_t, 2>;
 
 struct Layer {
   LayerKind kind = LayerKind::ReLU;
-  int index = -1;    // SPEC layer index; -1 for layers without one (Flatten)
+  int index = -1;    // layer index (docs/method.md); -1 for layers without one (Flatten)
   std::string name;  // parameter prefix, e.g. "features.0"
   // Conv2d / Linear: weight, bias. BatchNorm2d: weight (gamma), bias (beta), running stats.
   at::Tensor weight, bias, running_mean, running_var;
@@ -35,9 +35,9 @@ struct Network {
   int num_indices = 0;  // 1 + the largest layer index
   bool canonical = false;
   bool grayscale() const { return in_channels == 1; }
-  // Index of the layer with SPEC index `index` in `layers`, or -1.
+  // Index of the layer with layer index `index` in `layers`, or -1.
   int position_of(int index) const;
-  // SPEC indices of the linear layers, ascending.
+  // layer indices of the linear layers, ascending.
   std::vector<int> linear_indices() const;
   // The network's parameters on `device` (conversion is a copy).
   Network to(const at::Device& device) const;

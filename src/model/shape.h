@@ -1,5 +1,5 @@
 #pragma once
-// The layer structure of a network without its parameters: kinds and SPEC layer indices in
+// The layer structure of a network without its parameters: kinds and layer indices (docs/method.md) in
 // execution order. Composites and presets are defined on it, so the composite grammar builds
 // (and is fuzzed) without LibTorch.
 #include <string>
@@ -27,14 +27,14 @@ bool has_parameters(LayerKind kind);
 
 struct LayerInfo {
   LayerKind kind = LayerKind::ReLU;
-  int index = -1;  // SPEC layer index; -1 for layers without one (Flatten)
+  int index = -1;  // layer index (docs/method.md); -1 for layers without one (Flatten)
 };
 
 struct ModelShape {
   std::string arch;
   std::vector<LayerInfo> layers;
   int num_indices = 0;  // 1 + the largest layer index
-  // SPEC indices of the linear layers, ascending.
+  // layer indices of the linear layers, ascending.
   std::vector<int> linear_indices() const;
 };
 

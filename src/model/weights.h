@@ -15,7 +15,7 @@ std::string shipped_checkpoint(const std::string& arch);
 void load_weights(Network& net, const std::string& path);
 
 struct LoadedModel {
-  Network net;          // as loaded (BatchNorm unfolded): layer indices as SPEC
+  Network net;          // as loaded (BatchNorm unfolded): layer indices as docs/method.md numbers them
   std::string weights;  // file the parameters came from, or "random(seed)"
   bool random = false;
 };

@@ -1,5 +1,5 @@
 #pragma once
-// Scores of a perturbation curve (SPEC section 4).
+// Scores of a perturbation curve (docs/method.md section 3).
 #include <optional>
 #include <string>
 #include <vector>

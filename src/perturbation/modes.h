@@ -1,5 +1,5 @@
 #pragma once
-// Perturbation modes (SPEC 3.4): what a flipped patch becomes.
+// Perturbation modes (docs/method.md 2.4): what a flipped patch becomes.
 #include <ATen/core/Tensor.h>
 
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Flip orders (SPEC 3.2): morf (descending score), lrf (ascending), random (a permutation
+// Flip orders (docs/method.md 2.2): morf (descending score), lrf (ascending), random (a permutation
 // seeded by seed and image index, never by configuration). Ties break by patch index.
 #include <cstdint>
 #include <string>

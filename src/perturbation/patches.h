@@ -1,5 +1,5 @@
 #pragma once
-// Patchify (SPEC 3.1): p x p patches, row-major index; the last row / column of patches is
+// Patchify (docs/method.md 2.1): p x p patches, row-major index; the last row / column of patches is
 // smaller when p does not divide the image.
 #include <ATen/core/Tensor.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Schedules (SPEC 3.3): patches flipped per step; every schedule ends when all N patches
+// Schedules (docs/method.md 2.3): patches flipped per step; every schedule ends when all N patches
 // are flipped, its last step taking what is left.
 #include <cstdint>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Pixel-flipping settings (SPEC section 3), shared by evaluate and search.
+// Pixel-flipping settings (docs/method.md section 2), shared by evaluate and search.
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -23,7 +23,7 @@ struct PFSettings {
 
   // Throws InputError naming the offending option.
   void check() const;
-  // The thesis preset (SPEC 3.6): luma, quadratic, telea r3, logit, repeat, minmax-mid.
+  // The thesis preset (docs/method.md 2.6): luma, quadratic, telea r3, logit, repeat, minmax-mid.
   void apply_thesis_preset();
   nlohmann::json to_json() const;
 };

@@ -1,5 +1,5 @@
 #pragma once
-// Heatmaps of relevance maps (SPEC section 7, explain).
+// Heatmaps of relevance maps (the README, explain).
 #include <ATen/core/Tensor.h>
 
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Experiments (SPEC sections 5 and 7): what a search computes, from a TOML file or a preset.
+// Experiments (docs/method.md section 4 and the README): what a search computes, from a TOML file or a preset.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// Reading untrusted files with bounds, and writing outputs atomically (SPEC 7: output files
+// Reading untrusted files with bounds, and writing outputs atomically (output files
 // appear complete or not at all). No LibTorch here: the parsers' fuzz targets link this.
 #include <cstdint>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// The bounds every entry point checks (SPEC section 7, "Bounds"): larger is exit code 2, never
+// The bounds every entry point checks (docs/method.md, section 5): larger is exit code 2, never
 // a value silently replaced or a run that cannot finish.
 #include <cstdint>
 
