@@ -307,6 +307,21 @@ TEST(Faults, DamagedStoresAreRefusedWithTheWayOut) {
   EXPECT_EQ(dump(run), expected);
 }
 
+TEST(Faults, StoreKilledWhileBeingCreatedIsCreatedAgain) {
+  // What a SIGKILL between opening a new database and committing its schema leaves behind:
+  // a WAL-mode SQLite file without tables. Resuming creates the store; no --force needed.
+  const std::string run = fresh("shell");
+  fs::create_directories(run);
+  sqlite3* db = nullptr;
+  sqlite3_open((run + "/results.sqlite").c_str(), &db);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  ASSERT_GT(fs::file_size(run + "/results.sqlite"), 0u);
+  std::string err;
+  ASSERT_EQ(test::run_command(search_cmd(run), &err), 0) << err;
+  EXPECT_EQ(dump(run), dump(reference_run()));
+}
+
 TEST(Faults, FailedValidationLeavesNoStoreBehind) {
   const std::string run = fresh("invalid");
   const std::string bad = tmp("bad.toml");

@@ -264,7 +264,7 @@ std::unique_ptr<Store> open_store(const std::string& run, const std::string& def
   std::unique_ptr<Store> store;
   if (fs::exists(path) && fs::file_size(path) > 0) {
     try {
-      store = std::make_unique<Store>(path, Store::Mode::ReadWrite, way_out);
+      store = std::make_unique<Store>(path, Store::Mode::ReadWrite, way_out, definition);
     } catch (const InputError&) {
       if (!force) throw;
       remove_store();
@@ -283,8 +283,7 @@ std::unique_ptr<Store> open_store(const std::string& run, const std::string& def
   }
   // A store that cannot be created whole (a full disk) is removed: none is left half-made.
   try {
-    store = std::make_unique<Store>(path, Store::Mode::Create, way_out);
-    store->set_meta("definition", definition);
+    store = std::make_unique<Store>(path, Store::Mode::Create, way_out, definition);
   } catch (...) {
     store.reset();
     remove_store();

@@ -152,9 +152,10 @@ void Store::corrupt(const std::string& reason) const {
                    (way_out_.empty() ? std::string() : "; " + way_out_));
 }
 
-Store::Store(const std::string& path) : Store(path, Mode::ReadWrite, "") {}
+Store::Store(const std::string& path) : Store(path, Mode::Read, "") {}
 
-Store::Store(const std::string& path, Mode mode, const std::string& way_out)
+Store::Store(const std::string& path, Mode mode, const std::string& way_out,
+             const std::string& definition)
     : path_(path), way_out_(way_out) {
   const bool exists = nonempty_file(path);
   if (mode != Mode::Create) {
@@ -183,9 +184,21 @@ Store::Store(const std::string& path, Mode mode, const std::string& way_out)
   }
   sqlite3_busy_timeout(db_, 10000);
   try {
-    if (mode == Mode::Create && !exists) {
+    bool shell = false;  // a database without tables: a creation killed before its commit
+    if (exists && mode == Mode::ReadWrite) {
+      Statement st(db_, "SELECT COUNT(*) FROM sqlite_master");
+      shell = st.step() && st.i64(0) == 0;
+    }
+    if ((mode == Mode::Create && !exists) || shell) {
       exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-      exec(std::string("BEGIN IMMEDIATE;") + kSchema + "COMMIT;");
+      // Schema and definition in one transaction: a store is whole or has no tables.
+      exec(std::string("BEGIN IMMEDIATE;") + kSchema);
+      if (!definition.empty()) {
+        Statement st(db_, "INSERT INTO meta (key, value) VALUES ('definition', ?)");
+        st.bind(1, definition);
+        st.step();
+      }
+      exec("COMMIT;");
     } else {
       exec("PRAGMA synchronous=NORMAL;");
       verify();

@@ -52,9 +52,12 @@ class Store {
   };
   // Opens the store at `path`. An existing store that is not SQLite, is corrupt, lacks a
   // table or column, or holds rows that refer to nothing is an InputError naming `path` and
-  // ending with `way_out` (e.g. "use --force to replace it, or another --out").
-  Store(const std::string& path, Mode mode, const std::string& way_out);
-  // Opens an existing store read-write (tests and tools).
+  // ending with `way_out` (e.g. "use --force to replace it, or another --out"). A new store
+  // gets its schema and `definition` in one transaction; with ReadWrite, a database without
+  // any table (a creation that was killed before it committed) is created the same way.
+  Store(const std::string& path, Mode mode, const std::string& way_out,
+        const std::string& definition = "");
+  // Opens an existing store read only (tests and tools).
   explicit Store(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
