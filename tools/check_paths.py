@@ -78,11 +78,11 @@ def self_test():
     import tempfile
     with tempfile.TemporaryDirectory() as root:
         files = {
-            "README.md": "See [the spec](../shared/SPEC.md) and docs/method.md.\n",
-            "tests/t.cpp": 'auto p = test::source_dir() + "/../shared/data/castle.jpg";\n'
+            "README.md": "See [the spec](../elsewhere/SPEC.md) and docs/method.md.\n",
+            "tests/t.cpp": 'auto p = test::source_dir() + "/../elsewhere/data/castle.jpg";\n'
                            'auto q = dir + "/report/index.html"; std::cout << "/a/b";\n'
                            'auto r = "/usr/share/darknet/data/dog.jpg"; // https://x.org/a/b\n',
-            "scripts/s.sh": 'cd "$(dirname "$0")/.."\ncp /work/shared/data/x.jpg .\n',
+            "scripts/s.sh": 'cd "$(dirname "$0")/.."\ncp /work/elsewhere/data/x.jpg .\n',
             "fuzz/CMakeLists.txt": "set(ROOT ${CMAKE_CURRENT_SOURCE_DIR}/..)\n"
                                    "set(BAD ${CMAKE_SOURCE_DIR}/../outside)\n",
             "docs/d.md": "[ok](../README.md) [bad](../../elsewhere.md) /tmp/x/y /home/me/f\n",
@@ -92,9 +92,9 @@ def self_test():
             with open(os.path.join(root, rel), "w") as f:
                 f.write(text)
         found = sorted((rel, token) for rel in files for rel, _, token in offenders(root, rel))
-        expected = sorted([("README.md", "../shared/SPEC.md"),
-                           ("tests/t.cpp", "/../shared/data/castle.jpg"),
-                           ("scripts/s.sh", "/work/shared/data/x.jpg"),
+        expected = sorted([("README.md", "../elsewhere/SPEC.md"),
+                           ("tests/t.cpp", "/../elsewhere/data/castle.jpg"),
+                           ("scripts/s.sh", "/work/elsewhere/data/x.jpg"),
                            ("docs/d.md", "../../elsewhere.md"),
                            ("docs/d.md", "/home/me/f"),
                            ("fuzz/CMakeLists.txt", "/../outside")])
