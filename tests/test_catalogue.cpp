@@ -241,6 +241,23 @@ TEST(Catalogue, LabelFiles) {
   expect_case({"search labels.toml --out run_labels", "labels.csv"});
 }
 
+TEST(Catalogue, OddPaths) {
+  // A folder where the store should be: refused naming it, not an internal error.
+  file("odd.toml", test::small_experiment(1));
+  fs::create_directories(dir() + "/odd_run/results.sqlite");
+  expect_case({"search odd.toml --out odd_run", "odd_run/results.sqlite"});
+  // An output folder whose name holds a quote: the figures are still drawn.
+  std::string err;
+  const std::string out = dir() + "/it's";
+  EXPECT_EQ(test::run_command(test::binary() +
+                                  " evaluate --dataset fashion-mnist --index 0 --composite tutorial "
+                                  "--out \"" + out + "\"",
+                              &err),
+            0)
+      << err;
+  EXPECT_TRUE(fs::exists(out + "/curve.png"));
+}
+
 TEST(Catalogue, NumericOptionsAreRangeChecked) {
   const std::vector<Case> cases = {
       {"explain --threads 0" + kIn, "--threads"},

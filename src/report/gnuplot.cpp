@@ -15,7 +15,12 @@ namespace {
 // Runs `gnuplot SCRIPT`; throws OutputError (exit 1) naming `png` with gnuplot's last line.
 void run_gnuplot(const std::string& script_path, const std::string& png) {
   const std::string log = script_path + ".log";
-  const std::string cmd = "gnuplot '" + script_path + "' > '" + log + "' 2>&1";
+  auto sh = [](const std::string& s) {  // a single-quoted shell word
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  };
+  const std::string cmd = "gnuplot " + sh(script_path) + " > " + sh(log) + " 2>&1";
   const int rc = std::system(cmd.c_str());
   std::ifstream in(log);
   std::string line, last;

@@ -259,10 +259,13 @@ std::unique_ptr<Store> open_store(const std::string& run, const std::string& def
   const std::string path = run + kStoreName;
   const std::string way_out = "use --force to replace it, or another --out";
   auto remove_store = [&] {
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path + suffix);
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path + suffix, ignored);
   };
   std::unique_ptr<Store> store;
-  if (fs::exists(path) && fs::file_size(path) > 0) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);  // a directory there is refused by the Store
+  if (fs::exists(path, ec) && (ec || size > 0)) {
     try {
       store = std::make_unique<Store>(path, Store::Mode::ReadWrite, way_out, definition);
     } catch (const InputError&) {
