@@ -205,7 +205,10 @@ def composites():
             "alphabeta(2,1)", "zplus", "flat", "wsquare",
             "0:zbox;1-16:gamma(0.25);17-30:epsilon(0.25,stab=quadratic);31-:zero",
             "0:flat;2-:gamma(1e-4,stab=vanilla);15:epsilon(0,stab=reference)",
-            "tutorial(0.1,", "4-2:zero", "999:zero", "0:gamma(-1)", "alphabeta(3,1)"]):
+            "tutorial(0.1,", "4-2:zero", "999:zero", "0:gamma(-1)", "alphabeta(3,1)",
+            "epsilon-gamma-box(0.5,0.01)", "epsilon-plus-flat", "epsilon-alpha2-beta1(0.1)",
+            "@all:epsilon(0.1);@conv:gamma(0.25);@first:zbox;layer1.*:epsilon(0.25);fc:zero",
+            "conv1..layer1.0.add:zplus;@bn:pass;layer?.0.conv*:flat", "n2..n7:zero;@add:gamma"]):
         put("composite", "c%02d.txt" % i, text)
 
 

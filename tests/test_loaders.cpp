@@ -7,6 +7,8 @@
 
 #include "data/image.h"
 #include "helpers.h"
+#include "lrp/composite.h"
+#include "lrp/engine.h"
 #include "model/safetensors.h"
 #include "model/state_dict.h"
 #include "util/error.h"
@@ -43,6 +45,35 @@ TEST(Loaders, PthPlainDictGivesPythonLogits) {
 }
 TEST(Loaders, TorchScriptGivesPythonLogits) {
   EXPECT_LT(logit_error("vgg16_script.pt"), 1e-4);
+}
+
+// Relevance of the three composites against tests/fixtures/lrp_reference.py (an independent
+// float64 LRP in Python torch), for a model as loaded from `weights`.
+void expect_reference_relevance(const std::string& arch, const std::string& weights,
+                                const std::string& prefix, double tolerance) {
+  const Network net = canonize(load_model(arch, weights, 0).net);
+  const at::Tensor x = read_npy(fx(prefix + "_input.npy"));
+  const at::Tensor logits = read_npy(fx(prefix + "_logits.npy"));
+  std::vector<Composite> comps;
+  for (const char* c : {"epsilon-gamma-box(0.25,1e-6)", "tutorial", "decreasing-gamma"})
+    comps.push_back(parse_composite(c, net));
+  const Explanation e = explain(net, x, std::vector<int64_t>(static_cast<size_t>(x.size(0)), -1),
+                                comps, ExplainOptions{false});
+  EXPECT_LT(test::rel_l2(e.logits, logits), 1e-5) << weights;
+  const char* names[] = {"epsilon-gamma-box", "tutorial", "decreasing-gamma"};
+  for (int64_t k = 0; k < 3; ++k) {
+    const at::Tensor want = read_npy(fx(prefix + "_rel_" + names[k] + ".npy"));
+    EXPECT_LT(test::rel_l2(e.relevance.select(1, k), want), tolerance) << weights << " " << names[k];
+  }
+}
+
+TEST(Loaders, ResNet18RelevanceMatchesPythonFromPthAndTorchScript) {
+  expect_reference_relevance("resnet18", fx("resnet18.pth"), "resnet18", 1e-3);
+  expect_reference_relevance("resnet18", fx("resnet18_script.pt"), "resnet18", 1e-3);
+}
+
+TEST(Loaders, FashionResNetRelevanceMatchesPython) {
+  expect_reference_relevance("fashion-resnet", "", "fashion_resnet", 1e-5);
 }
 
 std::string error_of(const std::function<void()>& fn) {

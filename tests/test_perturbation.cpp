@@ -158,7 +158,7 @@ Network linear_model(const at::Tensor& w) {
   d.weight = at::stack({w.flatten(), -w.flatten()});
   d.bias = at::zeros({2});
   net.layers = {f, d};
-  net.num_indices = 1;
+  net.finalize();
   net.canonical = true;
   return net;
 }

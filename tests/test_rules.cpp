@@ -45,10 +45,22 @@ at::Tensor reference(const Rule& ru, const at::Tensor& W, const at::Tensor& b, c
       return x * mv(W.t(), s);
     }
     case RuleKind::Gamma: {
-      const at::Tensor Wg = W + Wp * ru.p1, bg = b + b.clamp_min(0) * ru.p1;
-      const at::Tensor s = div(mv(Wg, x) + bg);
-      return x * mv(Wg.t(), s);
+      // The generalised gamma: W^ = W + g W+, Wv = W + g W- (biases likewise); relevance
+      // of units with z > 0 through W^ x+ + Wv x-, of units with z < 0 through Wv x+ + W^ x-.
+      const double g = ru.p1;
+      const at::Tensor Wh = W + Wp * g, Wv = W + Wn * g;
+      const at::Tensor bh = b + b.clamp_min(0) * g, bv = b + b.clamp_max(0) * g;
+      const at::Tensor z = mv(W, x) + b;
+      auto div_masked = [&](const at::Tensor& mask, const at::Tensor& den) {
+        return stabilized_divide((r * mask).view({1, -1}), den.view({1, -1}), ru.eps(), ru.stab)
+            .view({-1});
+      };
+      const at::Tensor sp = div_masked((z > 0).to(at::kDouble), mv(Wh, xp) + mv(Wv, xn) + bh);
+      const at::Tensor sn = div_masked((z < 0).to(at::kDouble), mv(Wv, xp) + mv(Wh, xn) + bv);
+      return xp * (mv(Wh.t(), sp) + mv(Wv.t(), sn)) + xn * (mv(Wv.t(), sp) + mv(Wh.t(), sn));
     }
+    case RuleKind::Pass:
+      return r;
     case RuleKind::ZBox: {
       const at::Tensor s = div(mv(W, x) - mv(Wp, lo) - mv(Wn, hi));
       return x * mv(W.t(), s) - lo * mv(Wp.t(), s) - hi * mv(Wn.t(), s);
@@ -187,6 +199,63 @@ TEST(Rules, AdaptiveAvgPoolMatchesDenseReference) {
   l.kind = LayerKind::AdaptiveAvgPool2d;
   l.output_size = {2, 2};
   check_layer({l, at::rand({1, 2, 6, 6}, gen, kD)});
+}
+
+// An add node is the linear map [I I ... I] without bias: every rule but zbox against the
+// dense reference, on inputs and relevance of both signs.
+TEST(Rules, AddNodeMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(11);
+  const std::vector<at::Tensor> in = {at::randn({1, 2, 3, 3}, gen, kD),
+                                      at::randn({1, 2, 3, 3}, gen, kD),
+                                      at::randn({1, 2, 3, 3}, gen, kD)};
+  const at::Tensor z = in[0] + in[1] + in[2];
+  const at::Tensor r = at::randn(z.sizes(), gen, kD);
+  const int64_t n = z.numel();
+  const at::Tensor eye = at::eye(n, kD);
+  const at::Tensor W = at::cat({eye, eye, eye}, 1);
+  const at::Tensor x = at::cat({in[0].reshape({-1}), in[1].reshape({-1}), in[2].reshape({-1})});
+  const at::Tensor none = at::zeros({3 * n}, kD);
+  for (const Rule& ru : all_rules()) {
+    if (ru.kind == RuleKind::ZBox) continue;
+    const at::Tensor want = reference(ru, W, at::zeros({n}, kD), x, r.reshape({-1}), none, none);
+    const std::vector<at::Tensor> parts = propagate_add(ru, in, z, r, {});
+    ASSERT_EQ(parts.size(), 3u);
+    const at::Tensor got =
+        at::cat({parts[0].reshape({-1}), parts[1].reshape({-1}), parts[2].reshape({-1})});
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-9 * (1 + want.abs().max().item<double>()))
+        << "add " << ru.text();
+  }
+}
+
+// An unfolded BatchNorm is the diagonal linear map x * scale + shift per channel.
+TEST(Rules, AffineNodeMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(12);
+  Layer l;
+  l.kind = LayerKind::BatchNorm2d;
+  l.weight = at::randn({2}, gen, kD);
+  l.bias = at::randn({2}, gen, kD);
+  const at::Tensor a = at::randn({1, 2, 3, 3}, gen, kD);
+  const at::Tensor z = forward_layer(l, a);
+  const at::Tensor r = at::randn(z.sizes(), gen, kD);
+  const at::Tensor W = at::diag(l.weight.view({2, 1}).expand({2, 9}).reshape({-1}));
+  const at::Tensor b = l.bias.view({2, 1}).expand({2, 9}).reshape({-1});
+  for (const Rule& ru : {rule(RuleKind::Zero), rule(RuleKind::Epsilon, 0.3),
+                         rule(RuleKind::Zero, 0, 0, Stabilizer::None), rule(RuleKind::Pass)}) {
+    const at::Tensor want = reference(ru, W, b, a.reshape({-1}), r.reshape({-1}), {}, {});
+    const at::Tensor got = propagate_affine(l, ru, a, z, r, {}).reshape({-1});
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-9 * (1 + want.abs().max().item<double>()))
+        << "bn " << ru.text();
+  }
+}
+
+TEST(Rules, WhichNodesTakeWhichRules) {
+  EXPECT_TRUE(rule_applies(RuleKind::Pass, LayerKind::BatchNorm2d));
+  EXPECT_FALSE(rule_applies(RuleKind::Pass, LayerKind::Conv2d));
+  EXPECT_FALSE(rule_applies(RuleKind::Gamma, LayerKind::BatchNorm2d));
+  EXPECT_TRUE(rule_applies(RuleKind::Epsilon, LayerKind::BatchNorm2d));
+  EXPECT_FALSE(rule_applies(RuleKind::ZBox, LayerKind::Add));
+  EXPECT_TRUE(rule_applies(RuleKind::Gamma, LayerKind::Add));
+  EXPECT_FALSE(rule_applies(RuleKind::Zero, LayerKind::ReLU));
 }
 
 TEST(Rules, CanonicalText) {

@@ -16,14 +16,14 @@ TEST(Train, SameSeedGivesBitIdenticalWeights) {
   opt.limit = 512;
   opt.batch = 64;
   const auto quiet = [](const std::string&) {};
-  const TrainResult a = train_fashion_vgg(opt, quiet);
-  const TrainResult b = train_fashion_vgg(opt, quiet);
+  const TrainResult a = train_model("fashion-vgg", opt, quiet);
+  const TrainResult b = train_model("fashion-vgg", opt, quiet);
   const StateDict sa = state_dict_of(a.net), sb = state_dict_of(b.net);
   ASSERT_EQ(sa.size(), sb.size());
   for (size_t i = 0; i < sa.size(); ++i)
     EXPECT_TRUE(at::equal(sa[i].second, sb[i].second)) << sa[i].first;
   opt.seed = 1;
-  const TrainResult c = train_fashion_vgg(opt, quiet);
+  const TrainResult c = train_model("fashion-vgg", opt, quiet);
   EXPECT_FALSE(at::equal(state_dict_of(c.net)[0].second, sa[0].second));
 }
 

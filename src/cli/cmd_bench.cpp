@@ -24,6 +24,7 @@ struct BenchArgs {
   CommonOptions common;
   InputSpec input;
   PFOptions pf;
+  std::string composite = "tutorial";
   int repeats = 5;
 };
 
@@ -50,7 +51,7 @@ void run_bench_explain(const BenchArgs& a) {
   const PreparedModel m = prepare_model(a.common, device);
   const at::Tensor x = bench_input(a, m, device);
   const std::vector<int64_t> target = {-1};
-  const Composite tut = tutorial_composite(m.net, 0.25, 0.25);
+  const Composite tut = parse_composite(a.composite, m.loaded.net);
   const std::vector<Composite> grid = tutorial_subgrid(m.net);
   const ExplainOptions quiet{false};
   // Every timed body ends in .item(), which waits for the device. One explanation first:
@@ -77,6 +78,7 @@ void run_bench_explain(const BenchArgs& a) {
   const double sixteen = median_ms(
       [&] { explain(m.net, x, target, grid, quiet).relevance.sum().item<float>(); }, a.repeats);
   const nlohmann::json j = {{"model", m.net.arch},
+                            {"composite", canonical_form(tut, m.loaded.net)},
                             {"device", device.str()},
                             {"threads", at::get_num_threads()},
                             {"forward_ms", fwd},
@@ -229,9 +231,11 @@ void add_bench_command(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* ex = bench->add_subcommand(
       "explain",
-      "forward, forward+gradient, one Tutorial explanation and 16 composites (4x4 "
-      "Tutorial sub-grid) of one image");
+      "forward, forward+gradient, one explanation (--composite, default tutorial) and 16 "
+      "composites (4x4 Tutorial sub-grid) of one image");
   add_model_run_options(ex, args->common, args->input);
+  ex->add_option("--composite", args->composite,
+                 "composite of the single explanation (default tutorial)");
   add_bounded_option(ex, "--repeats", args->repeats, 1, 1000, "timed repetitions (default 5)");
   ex->callback([args] { run_bench_explain(*args); });
   auto eargs = std::make_shared<BenchArgs>();

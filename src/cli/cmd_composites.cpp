@@ -15,12 +15,33 @@ struct CompositesArgs {
   std::string composite;
 };
 
+// The model's rule-carrying nodes, one per line, with the rule each preset gives them.
+void list_nodes(const ModelShape& net) {
+  const std::vector<std::string> presets = {"tutorial", "decreasing-gamma", "epsilon-gamma-box",
+                                            "epsilon-plus", "epsilon-plus-flat",
+                                            "epsilon-alpha2-beta1"};
+  std::vector<Composite> comps;
+  for (const std::string& p : presets) comps.push_back(parse_composite(p, net));
+  std::cout << "name\tindex\tkind";
+  for (const std::string& p : presets) std::cout << "\t" << p;
+  std::cout << "\n";
+  for (size_t pos : net.rule_nodes()) {
+    const LayerInfo& l = net.layers[pos];
+    std::cout << l.name << "\t" << (l.index >= 0 ? std::to_string(l.index) : "-") << "\t"
+              << node_kind_name(l.kind);
+    for (const Composite& c : comps) std::cout << "\t" << c.at(l.slot).text();
+    std::cout << "\n";
+  }
+}
+
 void run_composites(const CompositesArgs& a) {
   if (!a.model.empty()) {
     const Network net = build_architecture(a.model);
-    std::cout << canonical_form(
-                     parse_composite(a.composite.empty() ? "tutorial" : a.composite, net), net)
-              << "\n";
+    if (a.composite.empty()) {
+      list_nodes(net);
+      return;
+    }
+    std::cout << canonical_form(parse_composite(a.composite, net), net) << "\n";
     return;
   }
   std::cout << "Presets:\n";
@@ -43,16 +64,29 @@ void run_composites(const CompositesArgs& a) {
          "  reference       sign with 1e-6 applied to z + eps\n"
          "  none            plain division, 0/0 := 0\n"
          "\nGrammar (whitespace ignored):\n"
-         "  composite := preset | rule | item { \";\" item }\n"
-         "  preset    := (\"tutorial\" | \"decreasing-gamma\" | \"decreasing-gamma-reference\")\n"
-         "               [ \"(\" num { \",\" num } \")\" ] | \"uniform\" \"(\" rule \")\"\n"
-         "  item      := range \":\" rule\n"
+         "  composite := head [ \";\" item { \";\" item } ] | item { \";\" item }\n"
+         "  head      := preset | rule   (what the items then change)\n"
+         "  preset    := (\"tutorial\" | \"decreasing-gamma\" | \"decreasing-gamma-reference\"\n"
+         "               | \"epsilon-gamma-box\" | \"epsilon-plus\" | \"epsilon-plus-flat\"\n"
+         "               | \"epsilon-alpha2-beta1\") [ \"(\" num { \",\" num } \")\" ]\n"
+         "               | \"uniform\" \"(\" rule \")\"\n"
+         "  item      := selector \":\" rule   (split at the last \":\" outside parentheses)\n"
+         "  selector  := range | \"@\" type | name \"..\" name | glob\n"
          "  range     := int | int \"-\" int | int \"-\"   (inclusive; \"A-\" runs to the last "
          "layer)\n"
-         "  rule      := name [ \"(\" [ arg { \",\" arg } ] \")\" ]\n"
+         "  type      := first | conv | linear | bn | add | avgpool | all\n"
+         "  glob      := a node name with \"*\" (any characters, dots included) and \"?\"\n"
+         "  rule      := name [ \"(\" [ arg { \",\" arg } ] \")\" ]   (pass: BatchNorm only)\n"
          "  arg       := num | \"stab=\" stabilizer\n"
-         "Layer indices are the model's own (torchvision numbering; BatchNorm counts).\n"
+         "Layer indices are the model's own (torchvision numbering; BatchNorm counts); nodes\n"
+         "without a module (add) have names only. Items apply in order; an item that sets no\n"
+         "node is an error.\n"
          "Example: 0:zbox;1-16:gamma(0.25);17-30:epsilon(0.25,stab=quadratic);31-:zero\n"
+         "Example: @all:epsilon(0.1);@conv:gamma(0.25);@first:zbox;layer4.*:epsilon(0.25);"
+         "fc:zero\n"
+         "Example: tutorial;layer3.*:epsilon(0.5)\n"
+         "List a model's nodes and what each preset gives them: lrpbench composites --model "
+         "resnet18\n"
          "Print a composite's canonical form: lrpbench composites --model vgg16 "
          "--composite tutorial\n";
 }
@@ -63,7 +97,9 @@ void add_composites_command(CLI::App& app) {
   auto args = std::make_shared<CompositesArgs>();
   CLI::App* sub = app.add_subcommand("composites",
                                      "list presets, rules, stabilizers and the composite grammar");
-  sub->add_option("--model", args->model, "print the canonical form of --composite for this model");
+  sub->add_option("--model", args->model,
+                  "list this model's rule-carrying nodes (name, index, kind, the rule of each "
+                  "preset), or with --composite print its canonical form");
   sub->add_option("--composite", args->composite, "composite spec (with --model)");
   sub->callback([args] { run_composites(*args); });
 }

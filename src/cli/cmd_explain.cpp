@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,12 +26,18 @@ struct ExplainArgs {
   HeatmapStyle style;
 };
 
-nlohmann::json diagnostics_json(const nlohmann::json& id, const Diagnostics& d) {
+// Per rule-carrying node: top first for index-form models (the VGGs, as before), in
+// execution order with names for graph models.
+nlohmann::json diagnostics_json(const nlohmann::json& id, const Diagnostics& d, bool by_index) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerDiagnostics& l : d.layers)
-    layers.push_back({{"index", l.index},
+    layers.push_back({{"name", l.name},
+                      {"index", l.index >= 0 ? nlohmann::json(l.index) : nlohmann::json()},
+                      {"kind", l.kind},
+                      {"rule", l.rule},
                       {"relevance_sum", l.relevance_sum},
                       {"conservation_error", l.conservation_error}});
+  if (!by_index) std::reverse(layers.begin(), layers.end());
   return {{"image", id},
           {"target", d.target},
           {"logit", d.logit},
@@ -65,7 +72,7 @@ void run_explain(const ExplainArgs& a) {
   const int64_t n = in.x.size(0);
   for (int64_t i = 0; i < n; ++i) {
     const Diagnostics& d = diags[static_cast<size_t>(i)];
-    images.push_back(diagnostics_json(in.ids[static_cast<size_t>(i)], d));
+    images.push_back(diagnostics_json(in.ids[static_cast<size_t>(i)], d, m.net.shape().by_index));
     if (d.negative_logit)
       std::cerr << "lrpbench: warning: image " << id_text(in.ids[static_cast<size_t>(i)])
                 << ": negative target logit " << d.logit << " flips the sign of the relevance\n";

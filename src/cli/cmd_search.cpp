@@ -16,7 +16,7 @@ namespace {
 
 struct SearchArgs {
   CommonOptions common;
-  std::string experiment, preset, weights, imagenet, out, shard;
+  std::string experiment, preset, model, weights, imagenet, out, shard;
   bool force = false;
   int64_t max_units = 0;
 };
@@ -24,9 +24,9 @@ struct SearchArgs {
 Experiment experiment_of(const SearchArgs& a) {
   require(a.experiment.empty() != a.preset.empty(),
           "search: give an experiment file or --preset NAME (not both)");
-  if (!a.preset.empty()) return preset_experiment(a.preset, a.weights, a.imagenet);
-  require(a.weights.empty() && a.imagenet.empty(),
-          "--weights / --imagenet go with --preset; an experiment file names its own");
+  if (!a.preset.empty()) return preset_experiment(a.preset, a.weights, a.imagenet, a.model);
+  require(a.model.empty() && a.weights.empty() && a.imagenet.empty(),
+          "--model / --weights / --imagenet go with --preset; an experiment file names its own");
   return parse_experiment_file(a.experiment);
 }
 
@@ -60,6 +60,8 @@ void add_search_command(CLI::App& app) {
   add_common_options(sub, a->common);
   sub->add_option("experiment", a->experiment, "experiment file (TOML)");
   sub->add_option("--preset", a->preset, "fashion-thesis or vgg16-thesis");
+  sub->add_option("--model", a->model,
+                  "model for --preset fashion-thesis: fashion-vgg (default) or fashion-resnet");
   sub->add_option("--weights", a->weights, "VGG-16 weights for --preset vgg16-thesis");
   sub->add_option("--imagenet", a->imagenet,
                   "ImageNet validation folder (val/<wnid>/*.JPEG) for --preset vgg16-thesis");

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,24 +16,29 @@ namespace {
 struct TrainArgs {
   CommonOptions common;
   TrainOptions train;
-  std::string out = "fashion-vgg.safetensors";
+  std::string out;
 };
 
 void run_train(const TrainArgs& a) {
-  require(a.common.model == "fashion-vgg",
-          "--model: only fashion-vgg can be trained here (no ImageNet on these machines)");
+  const std::vector<std::string> models = trainable_models();
+  require(std::find(models.begin(), models.end(), a.common.model) != models.end(),
+          "--model: only fashion-vgg and fashion-resnet can be trained here (no ImageNet on "
+          "these machines), not '" +
+              a.common.model + "'");
   setup_runtime(a.common);
   TrainOptions opt = a.train;
   opt.seed = a.common.seed;
   opt.batch = a.common.batch;
-  const TrainResult r =
-      train_fashion_vgg(opt, [](const std::string& line) { std::cout << line << std::endl; });
-  write_safetensors(a.out, state_dict_of(r.net));
-  nlohmann::json info = {{"model", "fashion-vgg"}, {"epochs", opt.epochs},
-                         {"batch", opt.batch},     {"lr", opt.lr},
+  const std::string out = a.out.empty() ? a.common.model + ".safetensors" : a.out;
+  const TrainResult r = train_model(a.common.model, opt, [](const std::string& line) {
+    std::cout << line << std::endl;
+  });
+  write_safetensors(out, state_dict_of(r.net));
+  nlohmann::json info = {{"model", a.common.model}, {"epochs", opt.epochs},
+                         {"batch", opt.batch},     {"lr", opt.lr},    {"lr_step", opt.lr_step},
                          {"seed", opt.seed},       {"test_accuracy", r.test_accuracy}};
-  write_json_file(a.out + ".json", info);
-  std::cout << "test accuracy " << r.test_accuracy << "; wrote " << a.out << "\n";
+  write_json_file(out + ".json", info);
+  std::cout << "test accuracy " << r.test_accuracy << "; wrote " << out << "\n";
 }
 
 }  // namespace
@@ -41,16 +47,20 @@ void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   args->common.batch = 128;
   CLI::App* sub = app.add_subcommand(
-      "train", "train fashion-vgg on Fashion-MNIST (seeded, deterministic on CPU)");
+      "train",
+      "train fashion-vgg or fashion-resnet on Fashion-MNIST (seeded, deterministic on CPU)");
   add_common_options(sub, args->common);
-  sub->add_option("--model", args->common.model, "fashion-vgg (the only trainable model)");
+  sub->add_option("--model", args->common.model,
+                  "fashion-vgg (default) or fashion-resnet (the trainable models)");
   add_bounded_option(sub, "--epochs", args->train.epochs, 1, 1000, "epochs (default 8)");
   add_real_option(sub, "--lr", args->train.lr, 1e-12, 10.0,
-                  "Adam learning rate (default 1e-3, halved every 2 epochs; above 0, at most 10)");
+                  "Adam learning rate (default 1e-3; above 0, at most 10)");
+  add_bounded_option(sub, "--lr-step", args->train.lr_step, 1, 1000,
+                     "halve the learning rate after every N epochs (default 2)");
   add_bounded_option(sub, "--limit", args->train.limit, 0, 60000,
                      "train on the first N images only (0: all)");
   sub->add_option("--out", args->out,
-                  "checkpoint to write (default fashion-vgg.safetensors; FILE.json gets the "
+                  "checkpoint to write (default MODEL.safetensors; FILE.json gets the "
                   "settings and test accuracy)");
   sub->footer("For train, --batch is the training batch size and defaults to 128.");
   sub->callback([args] { run_train(*args); });

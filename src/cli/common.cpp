@@ -66,10 +66,12 @@ void add_common_options(CLI::App* app, CommonOptions& o) {
 
 void add_model_options(CLI::App* app, CommonOptions& o) {
   app->add_option("--model", o.model,
-                  "fashion-vgg (default), vgg11, vgg13, vgg16, vgg19 and their _bn variants");
+                  "fashion-vgg (default), fashion-resnet, vgg11, vgg13, vgg16, vgg19 and their "
+                  "_bn variants, resnet18, resnet34, resnet50, resnet101, resnet152");
   app->add_option("--weights", o.weights,
                   "parameters: .safetensors, zip-format .pth or TorchScript (default: the shipped "
-                  "fashion-vgg checkpoint; seeded random weights for the VGGs, with a warning)");
+                  "fashion-vgg / fashion-resnet checkpoint; seeded random weights for the VGGs "
+                  "and ResNets, with a warning)");
 }
 
 void add_input_options(CLI::App* app, InputSpec& in) {

@@ -1,6 +1,6 @@
 #pragma once
-// Composites: a rule for every linear layer of a network, by layer index (docs/method.md), and the
-// composite text grammar (docs/method.md section 1).
+// Composites: a rule for every rule-carrying node of a network, and the composite text grammar
+// with its selectors (docs/method.md, "Composites" and "Graph models").
 #include <string>
 #include <vector>
 
@@ -10,9 +10,10 @@
 namespace lrpbench {
 
 struct Composite {
-  // rules[index] for every linear layer index of the network; other entries unused.
+  // rules[slot] for every rule-carrying node (LayerInfo::slot: the layer index where the node
+  // has one, as for every VGG layer); other entries unused.
   std::vector<Rule> rules;
-  const Rule& at(int index) const { return rules.at(static_cast<size_t>(index)); }
+  const Rule& at(int slot) const { return rules.at(static_cast<size_t>(slot)); }
 };
 
 // Parses the text form for `net` (layer indices as loaded). Throws InputError with a
@@ -20,10 +21,20 @@ struct Composite {
 // `--composite "tutorial(0.1,)": expected a number at position 13`.
 Composite parse_composite(const std::string& text, const ModelShape& net);
 
-// The canonical form: maximal runs of linear layers with the same rule, ascending.
+// The canonical form: maximal runs of rule-carrying nodes with the same rule, as
+// `A-B:rule` by layer index (models whose rule nodes all have one: the VGGs) or as
+// `A..B:rule` by name in execution order (graph models).
 std::string canonical_form(const Composite& c, const ModelShape& net);
 
-// A composite giving every linear layer `rule` (zbox only allowed on the first layer).
+// LRP-0 on every rule-carrying node, `pass` on unfolded BatchNorms: what items start from.
+Composite base_composite(const ModelShape& net);
+// The base composite with `rule` on every node that can take it (zbox: first layer only).
 Composite uniform_composite(const ModelShape& net, const Rule& rule);
+
+// `*` matches any characters (dots included), `?` one character.
+bool glob_match(const std::string& pattern, const std::string& name);
+// Position of the first conv in execution order (with `or_dense`, the first conv or dense
+// layer; without any conv, the first dense layer), or -1.
+int first_rule_node(const ModelShape& net, bool or_dense);
 
 }  // namespace lrpbench

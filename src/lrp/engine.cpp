@@ -44,10 +44,18 @@ Params negative(const Layer& l, bool bias) {
           1.0};
 }
 
-Params gamma_params(const Layer& l, double g) {
+// W^ = W + g W+ (and b^ = b + g b+ when `bias`).
+Params gamma_params(const Layer& l, double g, bool bias = true) {
   if (is_pool(l)) return {{}, {}, 1.0 + g};
   return {l.weight + l.weight.clamp_min(0) * g,
-          l.bias.defined() ? l.bias + l.bias.clamp_min(0) * g : at::Tensor(), 1.0};
+          bias && l.bias.defined() ? l.bias + l.bias.clamp_min(0) * g : at::Tensor(), 1.0};
+}
+
+// Wv = W + g W- (and bv = b + g b- when `bias`): pooling weights are positive, so Wv = W.
+Params gamma_neg_params(const Layer& l, double g, bool bias = true) {
+  if (is_pool(l)) return {{}, {}, 1.0};
+  return {l.weight + l.weight.clamp_max(0) * g,
+          bias && l.bias.defined() ? l.bias + l.bias.clamp_max(0) * g : at::Tensor(), 1.0};
 }
 
 Params ones_params(const Layer& l, const at::Tensor& a) {
@@ -64,7 +72,7 @@ Params square_params(const Layer& l, const at::Tensor& a) {
 at::Tensor lin(const Layer& l, const at::Tensor& x, const Params& p) {
   switch (l.kind) {
     case LayerKind::Conv2d:
-      return at::conv2d(x, p.w, p.b, l.stride, l.padding, l.dilation);
+      return at::conv2d(x, p.w, p.b, l.stride, l.padding, l.dilation, l.groups);
     case LayerKind::Linear:
       return at::linear(x.dim() == 2 ? x : x.flatten(1), p.w, p.b);
     default: {
@@ -84,7 +92,8 @@ at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at:
       // A stride-1 conv's transpose is a conv with the flipped, transposed kernel: the
       // forward kernels are the fastest the backends have (LibTorch's transposed conv on
       // CPU is several times slower).
-      const bool flip = l.stride[0] == 1 && l.stride[1] == 1 && l.dilation[0] == 1 &&
+      const bool flip = l.groups == 1 && l.stride[0] == 1 && l.stride[1] == 1 &&
+                        l.dilation[0] == 1 &&
                         l.dilation[1] == 1 && l.padding[0] < l.kernel[0] &&
                         l.padding[1] < l.kernel[1];
       if (flip)
@@ -92,7 +101,7 @@ at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at:
                           {l.kernel[0] - 1 - l.padding[0], l.kernel[1] - 1 - l.padding[1]});
       const at::Tensor like = at::empty(in_shape, a.options());
       return std::get<0>(at::convolution_backward(s, like, p.w, c10::nullopt, l.stride, l.padding,
-                                                  l.dilation, false, {0, 0}, 1,
+                                                  l.dilation, false, {0, 0}, l.groups,
                                                   {true, false, false}));
     }
     case LayerKind::Linear:
@@ -125,7 +134,118 @@ at::Tensor channel_bounds(const at::Tensor& a, const std::vector<double>& v) {
   return c.expand(a.sizes());
 }
 
+// zennit's generalised gamma (docs/method.md, "LRP-gamma"). With inputs >= 0 and relevance
+// only on units with z > 0 (every VGG conv) it is the plain rule w + g w+, computed exactly
+// as before; the terms for negative inputs and for units with z < 0 are added only where
+// they are not zero.
+at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a,
+                           const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows) {
+  const double g = rule.p1, eps = rule.eps();
+  const at::Tensor zr = gather(z, rows).reshape(r.sizes());
+  const bool negative_inputs = a.min().item<double>() < 0;
+  const bool negative_units = ((zr <= 0) & (r != 0)).any().item<bool>();
+  const Params hat = gamma_params(l, g);
+  if (!negative_inputs && !negative_units) {
+    const at::Tensor s = stabilized_divide(r, gather(lin(l, a, hat), rows), eps, rule.stab);
+    return gather(a, rows) * lin_t(l, s, hat, a);
+  }
+  const at::Tensor ap = a.clamp_min(0), an = a.clamp_max(0);
+  const Params vee = gamma_neg_params(l, g);
+  const Params hat_w = gamma_params(l, g, false), vee_w = gamma_neg_params(l, g, false);
+  // s+ = [z > 0] R / stab(W^ x+ + Wv x- + b^), s- = [z < 0] R / stab(Wv x+ + W^ x- + bv).
+  at::Tensor zp = lin(l, ap, hat), zn;
+  if (negative_inputs) zp = zp + lin(l, an, vee_w);
+  const at::Tensor rp = at::where(zr > 0, r, at::zeros_like(r));
+  const at::Tensor sp = stabilized_divide(rp, gather(zp, rows), eps, rule.stab);
+  at::Tensor cp = lin_t(l, sp, hat, a), cn;  // what x+ and x- receive
+  if (negative_inputs) cn = lin_t(l, sp, vee, a);
+  if (negative_units) {
+    zn = lin(l, ap, vee);
+    if (negative_inputs) zn = zn + lin(l, an, hat_w);
+    const at::Tensor rn = at::where(zr < 0, r, at::zeros_like(r));
+    const at::Tensor sn = stabilized_divide(rn, gather(zn, rows), eps, rule.stab);
+    cp = cp + lin_t(l, sn, vee, a);
+    if (negative_inputs) cn = cn + lin_t(l, sn, hat, a);
+  }
+  at::Tensor out = gather(ap, rows) * cp;
+  if (negative_inputs) out = out + gather(an, rows) * cn;
+  return out;
+}
+
 }  // namespace
+
+std::vector<at::Tensor> propagate_add(const Rule& rule_in, const std::vector<at::Tensor>& in,
+                                      const at::Tensor& z, const at::Tensor& r,
+                                      const at::Tensor& rows) {
+  const Rule rule = rule_in.normalized();
+  const double eps = rule.eps();
+  const Stabilizer st = rule.stab;
+  auto div = [&](const at::Tensor& num, const at::Tensor& den) {
+    return stabilized_divide(num, gather(den, rows).reshape(num.sizes()), eps, st);
+  };
+  auto sum = [](const std::vector<at::Tensor>& v) {
+    at::Tensor t = v[0];
+    for (size_t k = 1; k < v.size(); ++k) t = t + v[k];
+    return t;
+  };
+  std::vector<at::Tensor> pos, neg, out;
+  for (const at::Tensor& x : in) {
+    pos.push_back(x.clamp_min(0));
+    neg.push_back(x.clamp_max(0));
+  }
+  switch (rule.kind) {
+    case RuleKind::Zero:
+    case RuleKind::Epsilon: {
+      const at::Tensor s = div(r, z);
+      for (const at::Tensor& x : in) out.push_back(gather(x, rows) * s);
+      return out;
+    }
+    case RuleKind::Gamma: {  // W = 1: W^ = 1 + g, Wv = 1
+      const double g = rule.p1;
+      const at::Tensor sp_ = sum(pos), sn_ = sum(neg);
+      const at::Tensor zr = gather(z, rows).reshape(r.sizes());
+      const at::Tensor sp = div(at::where(zr > 0, r, at::zeros_like(r)), sp_ * (1 + g) + sn_);
+      const at::Tensor sn = div(at::where(zr < 0, r, at::zeros_like(r)), sp_ + sn_ * (1 + g));
+      for (size_t k = 0; k < in.size(); ++k)
+        out.push_back(gather(pos[k], rows) * (sp * (1 + g) + sn) +
+                      gather(neg[k], rows) * (sp + sn * (1 + g)));
+      return out;
+    }
+    case RuleKind::ZPlus: {
+      const at::Tensor s = div(r, sum(pos));
+      for (const at::Tensor& x : pos) out.push_back(gather(x, rows) * s);
+      return out;
+    }
+    case RuleKind::AlphaBeta: {
+      const at::Tensor sp = div(r, sum(pos)), sn = div(r, sum(neg));
+      for (size_t k = 0; k < in.size(); ++k)
+        out.push_back(gather(pos[k], rows) * sp * rule.p1 - gather(neg[k], rows) * sn * rule.p2);
+      return out;
+    }
+    case RuleKind::Flat:
+    case RuleKind::WSquare: {
+      const at::Tensor count = at::full_like(r, static_cast<double>(in.size()));
+      const at::Tensor s = stabilized_divide(r, count, eps, st);
+      for (size_t k = 0; k < in.size(); ++k) out.push_back(s);
+      return out;
+    }
+    case RuleKind::ZBox:
+    case RuleKind::Pass:
+      break;
+  }
+  throw std::logic_error("rule " + rule.text() + " on an add node");
+}
+
+at::Tensor propagate_affine(const Layer& l, const Rule& rule_in, const at::Tensor& a,
+                            const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows) {
+  const Rule rule = rule_in.normalized();
+  if (rule.kind == RuleKind::Pass) return r;
+  require(rule.kind == RuleKind::Zero || rule.kind == RuleKind::Epsilon,
+          "internal: rule " + rule.text() + " on a BatchNorm node");
+  const at::Tensor s =
+      stabilized_divide(r, gather(z, rows).reshape(r.sizes()), rule.eps(), rule.stab);
+  return gather(a, rows) * s * l.weight.view({1, -1, 1, 1});
+}
 
 at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
@@ -140,11 +260,8 @@ at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tenso
       const at::Tensor s = div(z.defined() ? z : lin(l, a, plain(l)));
       return gather(a, rows) * lin_t(l, s, plain(l), a);
     }
-    case RuleKind::Gamma: {
-      const Params p = gamma_params(l, rule.p1);
-      const at::Tensor s = div(lin(l, a, p));
-      return gather(a, rows) * lin_t(l, s, p, a);
-    }
+    case RuleKind::Gamma:
+      return propagate_gamma(l, rule, a, z.defined() ? z : lin(l, a, plain(l)), r, rows);
     case RuleKind::ZBox: {
       require(l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear,
               "zbox needs a conv or dense first layer");
@@ -177,6 +294,8 @@ at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tenso
       if (beta != 0.0) out = out - (gp * lin_t(l, sn, wn, a) + gn * lin_t(l, sn, wp, a)) * beta;
       return out;
     }
+    case RuleKind::Pass:
+      return r;
     case RuleKind::Flat:
     case RuleKind::WSquare: {
       const at::Tensor ones = at::ones_like(a.narrow(0, 0, 1));
@@ -189,6 +308,258 @@ at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tenso
   return r;
 }
 
+namespace {
+
+// Rows of the backward pass: each row carries the relevance of one image under a set of
+// composites that agree on every rule-carrying node above.
+struct Row {
+  int64_t image;
+  std::vector<int> comps;
+};
+
+// The backward pass over the graph, in reverse execution order. Relevance waiting at a
+// node's output (from each consumer, summed) is kept per node; when composites disagree at
+// a node, its rows split and every waiting tensor follows the split.
+class Backward {
+ public:
+  Backward(const Network& net, const ForwardRecord& rec, const std::vector<Composite>& comps,
+           int64_t n, const ExplainOptions& opt)
+      : net_(net), rec_(rec), comps_(comps), n_(n), opt_(opt) {
+    for (size_t c = 0; c < net.mean.size(); ++c) {
+      lo_.push_back((0.0 - net.mean[c]) / net.std[c]);
+      hi_.push_back((1.0 - net.mean[c]) / net.std[c]);
+    }
+    idx_opts_ = at::TensorOptions().dtype(at::kLong).device(rec.input.device());
+    std::vector<int> all(comps.size());
+    for (size_t c = 0; c < comps.size(); ++c) all[c] = static_cast<int>(c);
+    for (int64_t i = 0; i < n; ++i) rows_.push_back({i, all});
+    waiting_.assign(net.layers.size(), at::Tensor());
+  }
+
+  struct NodeSums {
+    size_t pos;
+    std::vector<Row> rows;
+    std::vector<std::string> rules;  // rule text per row
+    at::Tensor in_sum, out_sum;
+  };
+
+  // Runs the pass from the relevance at the output; returns the relevance at the input
+  // (rows x C x H x W).
+  at::Tensor run(const at::Tensor& start) {
+    waiting_.back() = start;
+    for (size_t pos = net_.layers.size(); pos-- > 0;) {
+      at::Tensor rel = std::move(waiting_[pos]);
+      waiting_[pos] = at::Tensor();
+      if (!rel.defined()) continue;
+      const Layer& l = net_.layers[pos];
+      if (l.slot >= 0)
+        rule_node(pos, rel);
+      else
+        plain_node(pos, rel);
+    }
+    return input_rel_;
+  }
+
+  const std::vector<Row>& rows() const { return rows_; }
+  const std::vector<NodeSums>& sums() const { return sums_; }
+  int64_t node_rows() const { return node_rows_; }
+
+ private:
+  const Network& net_;
+  const ForwardRecord& rec_;
+  const std::vector<Composite>& comps_;
+  const int64_t n_;
+  const ExplainOptions& opt_;
+  std::vector<double> lo_, hi_;
+  at::TensorOptions idx_opts_;
+  std::vector<Row> rows_;
+  std::vector<at::Tensor> waiting_;  // relevance at each node's output, summed over consumers
+  at::Tensor input_rel_;
+  std::vector<NodeSums> sums_;
+  int64_t node_rows_ = 0;
+
+  // Image of each row (undefined when rows are the images in order).
+  at::Tensor row_images(const std::vector<Row>& rs) const {
+    bool identity = static_cast<int64_t>(rs.size()) == n_;
+    for (size_t i = 0; identity && i < rs.size(); ++i)
+      identity = rs[i].image == static_cast<int64_t>(i);
+    if (identity) return {};
+    std::vector<int64_t> v;
+    for (const Row& r : rs) v.push_back(r.image);
+    return at::tensor(v, idx_opts_);
+  }
+
+  std::vector<int64_t> shape_with_rows(const at::Tensor& t) const {
+    std::vector<int64_t> s = t.sizes().vec();
+    s[0] = static_cast<int64_t>(rows_.size());
+    return s;
+  }
+
+  void deliver(int src, const at::Tensor& r) {
+    at::Tensor& d = src == kNetworkInput ? input_rel_ : waiting_[static_cast<size_t>(src)];
+    d = d.defined() ? d + r : r;
+  }
+
+  // Splits rows whose composites disagree at `slot`; returns each row's rule text.
+  std::vector<std::string> split_rows(int slot, at::Tensor& rel) {
+    std::vector<Row> next;
+    std::vector<int64_t> src;
+    std::vector<std::string> keys;
+    for (size_t ri = 0; ri < rows_.size(); ++ri) {
+      std::vector<std::pair<std::string, std::vector<int>>> parts;
+      for (int c : rows_[ri].comps) {
+        const std::string key = comps_[static_cast<size_t>(c)].at(slot).text();
+        auto it = std::find_if(parts.begin(), parts.end(),
+                               [&](const auto& p) { return p.first == key; });
+        if (it == parts.end())
+          parts.push_back({key, {c}});
+        else
+          it->second.push_back(c);
+      }
+      for (auto& [key, cs] : parts) {
+        next.push_back({rows_[ri].image, cs});
+        src.push_back(static_cast<int64_t>(ri));
+        keys.push_back(key);
+      }
+    }
+    if (next.size() != rows_.size()) {
+      const at::Tensor sel = at::tensor(src, idx_opts_);
+      rel = rel.index_select(0, sel);
+      for (at::Tensor& w : waiting_)
+        if (w.defined()) w = w.index_select(0, sel);
+      if (input_rel_.defined()) input_rel_ = input_rel_.index_select(0, sel);
+    }
+    rows_ = std::move(next);
+    return keys;
+  }
+
+  // Relevance at the inputs of rule node `pos` for the relevance `rel` of rows showing the
+  // images `rows` (undefined: every image in order).
+  std::vector<at::Tensor> propagate(size_t pos, const Rule& rule, const at::Tensor& rel,
+                                    const at::Tensor& rows) {
+    const Layer& l = net_.layers[pos];
+    const at::Tensor& z = rec_.outputs[pos];
+    if (l.kind == LayerKind::Add) {
+      std::vector<at::Tensor> in;
+      for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(rec_.in(net_, pos, k));
+      return propagate_add(rule, in, z, rel, rows);
+    }
+    const at::Tensor& a = rec_.in(net_, pos);
+    if (l.kind == LayerKind::BatchNorm2d) return {propagate_affine(l, rule, a, z, rel, rows)};
+    return {propagate_linear(l, rule, a, z, rel, rows, lo_, hi_)};
+  }
+
+  void rule_node(size_t pos, at::Tensor rel) {
+    const Layer& l = net_.layers[pos];
+    const std::vector<std::string> keys = split_rows(l.slot, rel);
+    node_rows_ += static_cast<int64_t>(rows_.size());
+    // Group rows by rule and propagate each group in one batched call.
+    std::map<std::string, std::vector<int64_t>> groups;
+    for (size_t ri = 0; ri < rows_.size(); ++ri)
+      groups[keys[ri]].push_back(static_cast<int64_t>(ri));
+    const size_t m = l.inputs.size();
+    std::vector<at::Tensor> rel_in(m);
+    for (const auto& [key, ids] : groups) {
+      const Rule& rule =
+          comps_[static_cast<size_t>(rows_[static_cast<size_t>(ids[0])].comps[0])].at(l.slot);
+      if (groups.size() == 1) {
+        std::vector<at::Tensor> parts = propagate(pos, rule, rel, row_images(rows_));
+        for (size_t k = 0; k < m; ++k)
+          rel_in[k] = parts[k].reshape(shape_with_rows(rec_.in(net_, pos, k)));
+        break;
+      }
+      std::vector<int64_t> img;
+      for (int64_t id : ids) img.push_back(rows_[static_cast<size_t>(id)].image);
+      const at::Tensor sel = at::tensor(ids, idx_opts_);
+      std::vector<at::Tensor> parts =
+          propagate(pos, rule, rel.index_select(0, sel), at::tensor(img, idx_opts_));
+      for (size_t k = 0; k < m; ++k) {
+        const at::Tensor& a = rec_.in(net_, pos, k);
+        if (!rel_in[k].defined()) rel_in[k] = at::empty(shape_with_rows(a), a.options());
+        std::vector<int64_t> part_shape = shape_with_rows(a);
+        part_shape[0] = static_cast<int64_t>(ids.size());
+        rel_in[k].index_copy_(0, sel, parts[k].reshape(part_shape));
+      }
+    }
+    if (opt_.diagnostics) {
+      const int64_t r = static_cast<int64_t>(rows_.size());
+      at::Tensor in_sum = rel_in[0].reshape({r, -1}).sum(1);
+      for (size_t k = 1; k < m; ++k) in_sum = in_sum + rel_in[k].reshape({r, -1}).sum(1);
+      sums_.push_back({pos, rows_, keys, in_sum, rel.reshape({r, -1}).sum(1)});
+    }
+    for (size_t k = 0; k < m; ++k) deliver(l.inputs[k], rel_in[k]);
+  }
+
+  void plain_node(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    switch (l.kind) {
+      case LayerKind::MaxPool2d: {
+        const at::Tensor& a = rec_.in(net_, pos);
+        const at::Tensor idx = gather(rec_.pool_indices[pos], row_images(rows_));
+        const at::Tensor like = at::empty(shape_with_rows(a), a.options());
+        deliver(l.inputs[0], at::max_pool2d_with_indices_backward(
+                                 rel.reshape(idx.sizes()), like, l.kernel, l.stride, l.padding,
+                                 l.dilation, l.ceil_mode, idx));
+        return;
+      }
+      case LayerKind::Concat: {
+        int64_t offset = 0;
+        for (size_t k = 0; k < l.inputs.size(); ++k) {
+          const int64_t c = rec_.in(net_, pos, k).size(1);
+          deliver(l.inputs[k], rel.narrow(1, offset, c));
+          offset += c;
+        }
+        return;
+      }
+      default:  // ReLU, Dropout, Flatten: unchanged
+        deliver(l.inputs[0], rel.reshape(shape_with_rows(rec_.in(net_, pos))));
+        return;
+    }
+  }
+};
+
+void fill_diagnostics(const Network& net, const Backward& bw, const at::Tensor& relevance,
+                      const at::Tensor& target_logits, Explanation& out) {
+  const int64_t n = relevance.size(0), k = relevance.size(1);
+  const at::Tensor flat = relevance.reshape({n, k, -1}).to(at::kCPU).to(at::kDouble);
+  const at::Tensor finite = at::isfinite(flat);
+  const at::Tensor tl = target_logits.to(at::kCPU).to(at::kDouble);
+  out.diagnostics.assign(static_cast<size_t>(n), std::vector<Diagnostics>(static_cast<size_t>(k)));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < k; ++c) {
+      Diagnostics& d = out.diagnostics[static_cast<size_t>(i)][static_cast<size_t>(c)];
+      const at::Tensor v = flat[i][c];
+      const at::Tensor fin = finite[i][c];
+      d.target = out.targets[static_cast<size_t>(i)];
+      d.logit = tl[i].item<double>();
+      d.negative_logit = d.logit < 0;
+      d.nonfinite = (~fin).sum().item<int64_t>();
+      const at::Tensor good = v.masked_select(fin);
+      d.relevance_sum = good.sum().item<double>();
+      d.relevance_min = good.numel() ? good.min().item<double>() : 0.0;
+      d.relevance_max = good.numel() ? good.max().item<double>() : 0.0;
+      const double denom = std::fabs(d.logit) > 0 ? std::fabs(d.logit) : 1.0;
+      d.conservation_error = std::fabs(d.relevance_sum - d.logit) / denom;
+    }
+  for (const Backward::NodeSums& s : bw.sums()) {
+    const Layer& l = net.layers[s.pos];
+    const at::Tensor in = s.in_sum.to(at::kCPU).to(at::kDouble);
+    const at::Tensor outv = s.out_sum.to(at::kCPU).to(at::kDouble);
+    for (size_t ri = 0; ri < s.rows.size(); ++ri)
+      for (int c : s.rows[ri].comps) {
+        Diagnostics& d =
+            out.diagnostics[static_cast<size_t>(s.rows[ri].image)][static_cast<size_t>(c)];
+        const double denom = std::fabs(d.logit) > 0 ? std::fabs(d.logit) : 1.0;
+        const double vin = in[static_cast<int64_t>(ri)].item<double>();
+        const double vout = outv[static_cast<int64_t>(ri)].item<double>();
+        d.layers.push_back(
+            {l.index, l.name, node_kind_name(l.kind), s.rules[ri], vin, std::fabs(vin - vout) / denom});
+      }
+  }
+}
+
+}  // namespace
+
 Explanation explain(const Network& net, const at::Tensor& x, const std::vector<int64_t>& targets,
                     const std::vector<Composite>& composites, const ExplainOptions& opt) {
   require(net.canonical, "internal: explain needs a canonical network");
@@ -197,8 +568,7 @@ Explanation explain(const Network& net, const at::Tensor& x, const std::vector<i
   const int64_t n = x.size(0);
   const int64_t k = static_cast<int64_t>(composites.size());
   require(static_cast<int64_t>(targets.size()) == n, "explain: one target per image needed");
-  const auto dev = x.device();
-  const auto idx_opts = at::TensorOptions().dtype(at::kLong).device(dev);
+  const auto idx_opts = at::TensorOptions().dtype(at::kLong).device(x.device());
 
   ForwardRecord rec;
   const at::Tensor logits = forward(net, x, &rec);
@@ -215,165 +585,23 @@ Explanation explain(const Network& net, const at::Tensor& x, const std::vector<i
   }
   const at::Tensor tgt = at::tensor(out.targets, idx_opts);
   const at::Tensor target_logits = logits.gather(1, tgt.view({n, 1})).view({n});
+  const at::Tensor start =
+      at::zeros_like(logits).scatter(1, tgt.view({n, 1}), target_logits.view({n, 1}));
 
-  std::vector<double> lo, hi;
-  for (size_t c = 0; c < net.mean.size(); ++c) {
-    lo.push_back((0.0 - net.mean[c]) / net.std[c]);
-    hi.push_back((1.0 - net.mean[c]) / net.std[c]);
-  }
-
-  // Rows of the backward pass: each row carries the relevance of one image under a set of
-  // composites that agree on every layer above.
-  struct Row {
-    int64_t image;
-    std::vector<int> comps;
-  };
-  std::vector<Row> rows;
-  std::vector<int> all(static_cast<size_t>(k));
-  for (int c = 0; c < k; ++c) all[static_cast<size_t>(c)] = c;
-  for (int64_t i = 0; i < n; ++i) rows.push_back({i, all});
-  at::Tensor rel = at::zeros_like(logits).scatter(1, tgt.view({n, 1}), target_logits.view({n, 1}));
-
-  struct LayerSums {
-    int index;
-    std::vector<Row> rows;
-    at::Tensor in_sum, out_sum;
-  };
-  std::vector<LayerSums> sums;
-
-  auto row_images = [&](const std::vector<Row>& rs) -> at::Tensor {
-    bool identity = static_cast<int64_t>(rs.size()) == n;
-    for (size_t i = 0; identity && i < rs.size(); ++i)
-      identity = rs[i].image == static_cast<int64_t>(i);
-    if (identity) return {};
-    std::vector<int64_t> v;
-    for (const Row& r : rs) v.push_back(r.image);
-    return at::tensor(v, idx_opts);
-  };
-
-  for (size_t pos = net.layers.size(); pos-- > 0;) {
-    const Layer& l = net.layers[pos];
-    const at::Tensor& a = rec.inputs[pos];
-    std::vector<int64_t> in_shape = a.sizes().vec();
-    if (is_linear(l.kind)) {
-      // Split rows whose composites disagree on this layer.
-      std::vector<Row> next;
-      std::vector<int64_t> src;
-      std::vector<std::string> keys;
-      for (size_t ri = 0; ri < rows.size(); ++ri) {
-        std::vector<std::pair<std::string, std::vector<int>>> parts;
-        for (int c : rows[ri].comps) {
-          const std::string key = composites[static_cast<size_t>(c)].at(l.index).text();
-          auto it = std::find_if(parts.begin(), parts.end(),
-                                 [&](const auto& p) { return p.first == key; });
-          if (it == parts.end())
-            parts.push_back({key, {c}});
-          else
-            it->second.push_back(c);
-        }
-        for (auto& [key, comps] : parts) {
-          next.push_back({rows[ri].image, comps});
-          src.push_back(static_cast<int64_t>(ri));
-          keys.push_back(key);
-        }
-      }
-      if (next.size() != rows.size()) rel = rel.index_select(0, at::tensor(src, idx_opts));
-      rows = std::move(next);
-      // Group rows by rule and propagate each group in one batched call.
-      std::map<std::string, std::vector<int64_t>> groups;
-      for (size_t ri = 0; ri < rows.size(); ++ri)
-        groups[keys[ri]].push_back(static_cast<int64_t>(ri));
-      in_shape[0] = static_cast<int64_t>(rows.size());
-      at::Tensor rel_in;
-      for (const auto& [key, ids] : groups) {
-        const Rule& rule =
-            composites[static_cast<size_t>(rows[static_cast<size_t>(ids[0])].comps[0])].at(l.index);
-        if (groups.size() == 1) {
-          rel_in = propagate_linear(l, rule, a, rec.outputs[pos], rel, row_images(rows), lo, hi)
-                       .reshape(in_shape);
-          break;
-        }
-        if (!rel_in.defined()) rel_in = at::empty(in_shape, a.options());
-        std::vector<Row> sub;
-        for (int64_t id : ids) sub.push_back(rows[static_cast<size_t>(id)]);
-        const at::Tensor sel = at::tensor(ids, idx_opts);
-        std::vector<int64_t> img;
-        for (const Row& r : sub) img.push_back(r.image);
-        const at::Tensor part =
-            propagate_linear(l, rule, a, rec.outputs[pos], rel.index_select(0, sel),
-                             at::tensor(img, idx_opts), lo, hi);
-        std::vector<int64_t> part_shape = in_shape;
-        part_shape[0] = static_cast<int64_t>(ids.size());
-        rel_in.index_copy_(0, sel, part.reshape(part_shape));
-      }
-      if (opt.diagnostics)
-        sums.push_back({l.index, rows, rel_in.reshape({in_shape[0], -1}).sum(1),
-                        rel.reshape({in_shape[0], -1}).sum(1)});
-      rel = rel_in;
-      continue;
-    }
-    in_shape[0] = static_cast<int64_t>(rows.size());
-    switch (l.kind) {
-      case LayerKind::MaxPool2d: {
-        const at::Tensor idx = gather(rec.pool_indices[pos], row_images(rows));
-        const at::Tensor like = at::empty(in_shape, a.options());
-        rel =
-            at::max_pool2d_with_indices_backward(rel.reshape(idx.sizes()), like, l.kernel, l.stride,
-                                                 l.padding, l.dilation, l.ceil_mode, idx);
-        break;
-      }
-      default:
-        rel = rel.reshape(in_shape);
-        break;  // ReLU, Dropout, Flatten
-    }
-  }
+  Backward bw(net, rec, composites, n, opt);
+  const at::Tensor rel = bw.run(start);
 
   // Scatter rows back to [N, K, ...].
   std::vector<int64_t> dest(static_cast<size_t>(n * k), -1);
-  for (size_t ri = 0; ri < rows.size(); ++ri)
-    for (int c : rows[ri].comps)
-      dest[static_cast<size_t>(rows[ri].image * k + c)] = static_cast<int64_t>(ri);
+  for (size_t ri = 0; ri < bw.rows().size(); ++ri)
+    for (int c : bw.rows()[ri].comps)
+      dest[static_cast<size_t>(bw.rows()[ri].image * k + c)] = static_cast<int64_t>(ri);
   std::vector<int64_t> shape = {n, k};
   for (int64_t d = 1; d < x.dim(); ++d) shape.push_back(x.size(d));
   out.relevance = rel.index_select(0, at::tensor(dest, idx_opts)).reshape(shape);
-  out.shared_rows = static_cast<int64_t>(rows.size());
-
-  if (opt.diagnostics) {
-    const at::Tensor flat = out.relevance.reshape({n, k, -1}).to(at::kCPU).to(at::kDouble);
-    const at::Tensor finite = at::isfinite(flat);
-    const at::Tensor tl = target_logits.to(at::kCPU).to(at::kDouble);
-    out.diagnostics.assign(static_cast<size_t>(n),
-                           std::vector<Diagnostics>(static_cast<size_t>(k)));
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t c = 0; c < k; ++c) {
-        Diagnostics& d = out.diagnostics[static_cast<size_t>(i)][static_cast<size_t>(c)];
-        const at::Tensor v = flat[i][c];
-        const at::Tensor fin = finite[i][c];
-        d.target = out.targets[static_cast<size_t>(i)];
-        d.logit = tl[i].item<double>();
-        d.negative_logit = d.logit < 0;
-        d.nonfinite = (~fin).sum().item<int64_t>();
-        const at::Tensor good = v.masked_select(fin);
-        d.relevance_sum = good.sum().item<double>();
-        d.relevance_min = good.numel() ? good.min().item<double>() : 0.0;
-        d.relevance_max = good.numel() ? good.max().item<double>() : 0.0;
-        const double denom = std::fabs(d.logit) > 0 ? std::fabs(d.logit) : 1.0;
-        d.conservation_error = std::fabs(d.relevance_sum - d.logit) / denom;
-      }
-    for (const LayerSums& s : sums) {
-      const at::Tensor in = s.in_sum.to(at::kCPU).to(at::kDouble);
-      const at::Tensor outv = s.out_sum.to(at::kCPU).to(at::kDouble);
-      for (size_t ri = 0; ri < s.rows.size(); ++ri)
-        for (int c : s.rows[ri].comps) {
-          Diagnostics& d =
-              out.diagnostics[static_cast<size_t>(s.rows[ri].image)][static_cast<size_t>(c)];
-          const double denom = std::fabs(d.logit) > 0 ? std::fabs(d.logit) : 1.0;
-          const double vin = in[static_cast<int64_t>(ri)].item<double>();
-          const double vout = outv[static_cast<int64_t>(ri)].item<double>();
-          d.layers.push_back({s.index, vin, std::fabs(vin - vout) / denom});
-        }
-    }
-  }
+  out.shared_rows = static_cast<int64_t>(bw.rows().size());
+  out.node_rows = bw.node_rows();
+  if (opt.diagnostics) fill_diagnostics(net, bw, out.relevance, target_logits, out);
   return out;
 }
 

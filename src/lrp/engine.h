@@ -1,9 +1,11 @@
 #pragma once
 // The LRP engine: relevance for a batch of images under K composites, sharing one
-// forward pass and the backward work above the highest layer where composites differ.
+// forward pass and the backward work above the first node (from the output) where
+// composites differ, on any graph network (docs/method.md, "Graph models").
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "lrp/composite.h"
@@ -12,7 +14,8 @@
 namespace lrpbench {
 
 struct LayerDiagnostics {
-  int index = 0;
+  int index = 0;  // -1 for nodes without a layer index
+  std::string name, kind, rule;
   double relevance_sum = 0.0;       // at the layer's input
   double conservation_error = 0.0;  // |input sum - output sum| / |logit|
 };
@@ -25,7 +28,7 @@ struct Diagnostics {
   double relevance_min = 0.0, relevance_max = 0.0;
   int64_t nonfinite = 0;
   bool negative_logit = false;
-  std::vector<LayerDiagnostics> layers;  // top (output) layer first
+  std::vector<LayerDiagnostics> layers;  // per rule-carrying node, top (output) node first
 };
 
 struct Explanation {
@@ -34,6 +37,9 @@ struct Explanation {
   std::vector<int64_t> targets;
   std::vector<std::vector<Diagnostics>> diagnostics;  // [image][composite], if requested
   int64_t shared_rows = 0;  // diagnostics of the sharing: backward rows at the input layer
+  // Backward rows propagated through rule-carrying nodes, summed over them: the work the
+  // sharing saves (K identical composites cost what one does).
+  int64_t node_rows = 0;
 };
 
 struct ExplainOptions {
@@ -58,5 +64,16 @@ at::Tensor explain_in_batches(const Network& net, const at::Tensor& x,
 at::Tensor propagate_linear(const Layer& layer, const Rule& rule, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
                             const std::vector<double>& lo, const std::vector<double>& hi);
+
+// Relevance through an add node (unit weights, no bias): one tensor per input `in`. z: the
+// node's output; r, rows as above. Every rule but zbox and pass.
+std::vector<at::Tensor> propagate_add(const Rule& rule, const std::vector<at::Tensor>& in,
+                                      const at::Tensor& z, const at::Tensor& r,
+                                      const at::Tensor& rows);
+
+// Relevance through an unfolded BatchNorm of a canonical network (x * weight + bias per
+// channel): pass, zero or epsilon.
+at::Tensor propagate_affine(const Layer& layer, const Rule& rule, const at::Tensor& a,
+                            const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows);
 
 }  // namespace lrpbench

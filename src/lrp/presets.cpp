@@ -22,42 +22,57 @@ Rule gamma_rule(double g) {
 }
 
 struct ConvLayout {
-  std::vector<int> convs;       // indices of the convs, in order
+  std::vector<size_t> convs;    // positions of the convs, in execution order
   std::vector<int> conv_block;  // block number (0-based) of each conv
   int blocks = 0;               // number of conv blocks
 };
 
+// Blocks: maximal runs of convs, consecutive in execution order, with the same output
+// resolution (for a VGG a block ends at a max-pool).
 ConvLayout conv_layout(const ModelShape& net) {
   ConvLayout c;
-  int block = 0;
-  bool open = false;  // a conv seen since the last max-pool
-  for (const LayerInfo& l : net.layers) {
-    if (l.kind == LayerKind::Conv2d) {
-      c.convs.push_back(l.index);
-      c.conv_block.push_back(block);
-      open = true;
-    } else if (l.kind == LayerKind::MaxPool2d && open) {
-      ++block;
-      open = false;
-    }
+  int64_t resolution = -1;
+  for (size_t p = 0; p < net.layers.size(); ++p) {
+    const LayerInfo& l = net.layers[p];
+    if (l.kind != LayerKind::Conv2d || l.slot < 0) continue;
+    if (l.resolution != resolution) ++c.blocks;
+    resolution = l.resolution;
+    c.convs.push_back(p);
+    c.conv_block.push_back(c.blocks - 1);
   }
-  c.blocks = block + (open ? 1 : 0);
   require(!c.convs.empty(), "model " + net.arch + " has no conv layer for a preset composite");
   return c;
 }
 
-// Gives each linear layer the rule of the most recent conv (`conv_rule`), the first conv
-// zbox, and every linear layer after the last conv LRP-0.
+void set(Composite& c, const ModelShape& net, size_t pos, const Rule& r) {
+  c.rules[static_cast<size_t>(net.layers[pos].slot)] = r;
+}
+
+// Gives each conv its rule in `conv_rule` and the first conv zbox; every other node keeps
+// the base composite's LRP-0 (pass on unfolded BatchNorms).
 Composite by_conv(const ModelShape& net, const ConvLayout& c, const std::vector<Rule>& conv_rule) {
-  Composite out = uniform_composite(net, make_rule(RuleKind::Zero));
-  const int last_conv = c.convs.back();
-  int current = -1;
-  for (const LayerInfo& l : net.layers) {
-    if (l.kind == LayerKind::Conv2d) ++current;
-    if (!is_linear(l.kind) || l.index > last_conv || current < 0) continue;
-    out.rules[static_cast<size_t>(l.index)] = conv_rule[static_cast<size_t>(current)];
+  Composite out = base_composite(net);
+  for (size_t i = 0; i < c.convs.size(); ++i) set(out, net, c.convs[i], conv_rule[i]);
+  set(out, net, c.convs.front(), make_rule(RuleKind::ZBox));
+  return out;
+}
+
+// zennit's composites by layer type: `first` on the first layer, `conv` on the other convs,
+// epsilon(e) on dense layers, LRP-0 on add and average pooling, pass on BatchNorm.
+Composite by_type(const ModelShape& net, const Rule* first, bool first_or_dense, const Rule& conv,
+                  double e) {
+  Composite out = base_composite(net);
+  const Rule dense = make_rule(RuleKind::Epsilon, e).normalized();
+  for (size_t p : net.rule_nodes()) {
+    const LayerKind k = net.layers[p].kind;
+    if (k == LayerKind::Conv2d) set(out, net, p, conv);
+    if (k == LayerKind::Linear) set(out, net, p, dense);
   }
-  out.rules[static_cast<size_t>(c.convs.front())] = make_rule(RuleKind::ZBox);
+  if (first) {
+    const int f = first_rule_node(net, first_or_dense);
+    require(f >= 0, "model " + net.arch + " has no conv or dense layer");
+    set(out, net, static_cast<size_t>(f), *first);
+  }
   return out;
 }
 
@@ -100,6 +115,20 @@ Composite decreasing_gamma_composite(const ModelShape& net, double g1, double g2
   return by_conv(net, c, rules);
 }
 
+Composite epsilon_gamma_box_composite(const ModelShape& net, double gamma, double eps) {
+  const Rule box = make_rule(RuleKind::ZBox);
+  return by_type(net, &box, false, gamma_rule(gamma), eps);
+}
+
+Composite epsilon_plus_composite(const ModelShape& net, double eps, bool flat) {
+  const Rule first = make_rule(RuleKind::Flat);
+  return by_type(net, flat ? &first : nullptr, true, make_rule(RuleKind::ZPlus), eps);
+}
+
+Composite epsilon_alpha2_beta1_composite(const ModelShape& net, double eps) {
+  return by_type(net, nullptr, false, make_rule(RuleKind::AlphaBeta, 2.0, 1.0), eps);
+}
+
 Composite decreasing_gamma_reference_composite(const ModelShape& net, double g1, double g2) {
   require(net.arch == "vgg16",
           "--composite: decreasing-gamma-reference is defined for vgg16 only, not " + net.arch);
@@ -124,15 +153,25 @@ Composite decreasing_gamma_reference_composite(const ModelShape& net, double g1,
 std::vector<PresetInfo> preset_infos() {
   return {
       {"tutorial", "(gamma=0.25, eps=0.25)",
-       "first conv zbox; convs of the first round(3B/5) blocks gamma; the other convs epsilon; "
-       "LRP-0 after the last conv"},
+       "first conv zbox; convs of the first round(3B/5) blocks (runs of convs with one output "
+       "resolution) gamma; the other convs epsilon; LRP-0 elsewhere"},
       {"decreasing-gamma", "(g1=0.25, g2=0.1)",
        "first conv zbox; the other convs in four groups (4:3:3:2) with gamma 0.5, g1, g2, 0; "
-       "LRP-0 after the last conv"},
+       "LRP-0 elsewhere"},
       {"decreasing-gamma-reference", "(g1=0.25, g2=0.1)",
        "vgg16 only: what the reference ran (zbox 0; g1 1-17; g2 18-24; 0 25-31; "
        "zero(stab=none) on the dense layers)"},
-      {"uniform", "(RULE)", "RULE on every linear layer (zbox: first layer only)"},
+      {"epsilon-gamma-box", "(gamma=0.25, eps=1e-6)",
+       "zennit's: first conv zbox; other convs gamma; dense epsilon; add and average pooling "
+       "LRP-0; unfolded BatchNorm pass"},
+      {"epsilon-plus", "(eps=1e-6)", "zennit's: convs zplus; dense epsilon; add, pooling LRP-0"},
+      {"epsilon-plus-flat", "(eps=1e-6)",
+       "zennit's: first conv or dense layer flat; other convs zplus; dense epsilon"},
+      {"epsilon-alpha2-beta1", "(eps=1e-6)",
+       "zennit's: convs alphabeta(2,1); dense epsilon; add, pooling LRP-0"},
+      {"uniform", "(RULE)",
+       "RULE on every node that takes it (zbox: first layer only; BatchNorm keeps pass "
+       "unless RULE is zero or epsilon)"},
   };
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Preset composites (docs/method.md section 1, "Presets"), in their general form for any chain of
-// conv blocks (a block ends at a max-pool).
+// Preset composites (docs/method.md, "Presets"): the thesis's in their general form over conv
+// blocks (runs of convs with one output resolution), and zennit's by layer type.
 #include <string>
 #include <vector>
 
@@ -11,6 +11,11 @@ namespace lrpbench {
 Composite tutorial_composite(const ModelShape& net, double gamma, double eps);
 // decreasing-gamma(g1, g2): groups with gamma 0.5, g1, g2, 0.
 Composite decreasing_gamma_composite(const ModelShape& net, double g1, double g2);
+// zennit's composites by layer type (docs/method.md, "Presets by type").
+Composite epsilon_gamma_box_composite(const ModelShape& net, double gamma, double eps);
+// epsilon-plus, or with `flat` epsilon-plus-flat.
+Composite epsilon_plus_composite(const ModelShape& net, double eps, bool flat);
+Composite epsilon_alpha2_beta1_composite(const ModelShape& net, double eps);
 // What the reference ran (VGG-16 only).
 Composite decreasing_gamma_reference_composite(const ModelShape& net, double g1, double g2);
 

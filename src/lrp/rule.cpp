@@ -22,12 +22,22 @@ const char* rule_name(RuleKind k) {
       return "flat";
     case RuleKind::WSquare:
       return "wsquare";
+    case RuleKind::Pass:
+      return "pass";
   }
   return "?";
 }
 
 std::vector<std::string> rule_names() {
-  return {"zero", "epsilon", "gamma", "zbox", "zplus", "alphabeta", "flat", "wsquare"};
+  return {"zero", "epsilon", "gamma", "zbox", "zplus", "alphabeta", "flat", "wsquare", "pass"};
+}
+
+bool rule_applies(RuleKind rule, LayerKind kind) {
+  if (kind == LayerKind::BatchNorm2d)
+    return rule == RuleKind::Pass || rule == RuleKind::Zero || rule == RuleKind::Epsilon;
+  if (rule == RuleKind::Pass) return false;
+  if (rule == RuleKind::ZBox) return kind == LayerKind::Conv2d || kind == LayerKind::Linear;
+  return is_linear(kind);
 }
 
 std::string format_number(double v) {

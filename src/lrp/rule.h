@@ -4,10 +4,16 @@
 #include <vector>
 
 #include "lrp/stabilizer_kind.h"
+#include "model/shape.h"
 
 namespace lrpbench {
 
-enum class RuleKind { Zero, Epsilon, Gamma, ZBox, ZPlus, AlphaBeta, Flat, WSquare };
+// Version of the rules' numbers, recorded in every search store: 2 since gamma became the
+// generalised form (docs/method.md); a store of another version is not resumed.
+constexpr int kRulesVersion = 2;
+
+// Pass: relevance unchanged (unfolded BatchNorm only).
+enum class RuleKind { Zero, Epsilon, Gamma, ZBox, ZPlus, AlphaBeta, Flat, WSquare, Pass };
 
 struct Rule {
   RuleKind kind = RuleKind::Zero;
@@ -26,6 +32,10 @@ struct Rule {
 };
 
 const char* rule_name(RuleKind k);
+// Whether a node of this kind can take the rule (docs/method.md, "Selectors"): bn takes pass,
+// zero and epsilon only; pass only bn; zbox a conv or dense layer (the composite checks that
+// it is the first); add and the pools every other rule.
+bool rule_applies(RuleKind rule, LayerKind kind);
 std::vector<std::string> rule_names();
 // Number formatting of canonical forms: std::to_chars(double), shortest round trip.
 std::string format_number(double v);

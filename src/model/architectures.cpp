@@ -43,6 +43,22 @@ Layer conv(int index, const std::string& name, int64_t in, int64_t out) {
   return l;
 }
 
+Layer conv_k(int index, const std::string& name, int64_t in, int64_t out, int64_t k,
+             int64_t stride, int64_t pad, bool bias) {
+  Layer l = conv(index, name, in, out);
+  l.kernel = {k, k};
+  l.stride = {stride, stride};
+  l.padding = {pad, pad};
+  l.has_bias = bias;
+  return l;
+}
+
+Layer batchnorm(int index, const std::string& name, int64_t channels) {
+  Layer l = make(LayerKind::BatchNorm2d, index, name);
+  l.in_channels = l.out_channels = channels;
+  return l;
+}
+
 Layer pool(int index, const std::string& name) {
   Layer l = make(LayerKind::MaxPool2d, index, name);
   l.kernel = {2, 2};
@@ -77,9 +93,7 @@ Network build_vgg(const std::string& base, bool bn) {
     net.layers.push_back(conv(i, feat(), in, v));
     ++i;
     if (bn) {
-      Layer b = make(LayerKind::BatchNorm2d, i, feat());
-      b.in_channels = b.out_channels = v;
-      net.layers.push_back(b);
+      net.layers.push_back(batchnorm(i, feat(), v));
       ++i;
     }
     net.layers.push_back(make(LayerKind::ReLU, i, feat()));
@@ -98,7 +112,7 @@ Network build_vgg(const std::string& base, bool bn) {
   net.layers.push_back(make(LayerKind::ReLU, c + 4, "classifier.4"));
   net.layers.push_back(make(LayerKind::Dropout, c + 5, "classifier.5"));
   net.layers.push_back(dense(c + 6, "classifier.6", 4096, 1000));
-  net.num_indices = c + 7;
+  net.finalize();
   return net;
 }
 
@@ -128,19 +142,166 @@ Network build_fashion_vgg() {
   net.layers.push_back(make(LayerKind::ReLU, 16, "classifier.1"));
   net.layers.push_back(make(LayerKind::Dropout, 17, "classifier.2"));
   net.layers.push_back(dense(18, "classifier.3", 128, 10));
-  net.num_indices = 19;
+  net.fixed_size = true;
+  net.finalize();
+  return net;
+}
+
+// torchvision's ResNet family, built node by node in execution order with the layer
+// indices of named_modules() (docs/method.md, "Graph models").
+class ResNetBuilder {
+ public:
+  explicit ResNetBuilder(Network& net) : net_(net) {}
+
+  int add(Layer l, std::vector<int> inputs = {}) {
+    l.inputs = inputs.empty() ? std::vector<int>{last_} : std::move(inputs);
+    net_.layers.push_back(std::move(l));
+    last_ = static_cast<int>(net_.layers.size()) - 1;
+    return last_;
+  }
+  int conv_bn(const std::string& p, const std::string& c, const std::string& b, int64_t in,
+              int64_t out, int64_t k, int64_t stride, int ci, int bi) {
+    add(conv_k(ci, p + c, in, out, k, stride, k / 2, false));
+    return add(batchnorm(bi, p + b, out));
+  }
+  int relu(const std::string& name, int index) { return add(make(LayerKind::ReLU, index, name)); }
+
+  // BasicBlock (expansion 1): conv1, bn1, relu, conv2, bn2, downsample.{0,1} in
+  // registration order.
+  void basic(const std::string& p, int64_t in, int64_t planes, int64_t stride) {
+    const int entry = last_, i = next_;
+    const bool down = stride != 1 || in != planes;
+    next_ += down ? 7 : 5;
+    conv_bn(p, "conv1", "bn1", in, planes, 3, stride, i, i + 1);
+    relu(p + "relu", i + 2);
+    const int main = conv_bn(p, "conv2", "bn2", planes, planes, 3, 1, i + 3, i + 4);
+    const int skip = down ? downsample(p, entry, in, planes, stride, i + 5) : entry;
+    add(make(LayerKind::Add, -1, p + "add"), {main, skip});
+    relu(p + "relu", i + 2);
+  }
+  // Bottleneck (expansion 4): conv1, bn1, conv2, bn2, conv3, bn3, relu, downsample.
+  void bottleneck(const std::string& p, int64_t in, int64_t planes, int64_t stride) {
+    const int entry = last_, i = next_;
+    const int64_t out = planes * 4;
+    const bool down = stride != 1 || in != out;
+    next_ += down ? 9 : 7;
+    conv_bn(p, "conv1", "bn1", in, planes, 1, 1, i, i + 1);
+    relu(p + "relu", i + 6);
+    conv_bn(p, "conv2", "bn2", planes, planes, 3, stride, i + 2, i + 3);
+    relu(p + "relu", i + 6);
+    const int main = conv_bn(p, "conv3", "bn3", planes, out, 1, 1, i + 4, i + 5);
+    const int skip = down ? downsample(p, entry, in, out, stride, i + 7) : entry;
+    add(make(LayerKind::Add, -1, p + "add"), {main, skip});
+    relu(p + "relu", i + 6);
+  }
+  int& next_index() { return next_; }
+
+ private:
+  Network& net_;
+  int last_ = kNetworkInput;
+  int next_ = 0;
+
+  int downsample(const std::string& p, int entry, int64_t in, int64_t out, int64_t stride,
+                 int i) {
+    last_ = entry;  // the skip path reads the block's input
+    return conv_bn(p, "downsample.0", "downsample.1", in, out, 1, stride, i, i + 1);
+  }
+};
+
+struct ResNetConfig {
+  bool bottleneck;
+  std::vector<int> blocks;
+};
+
+const std::map<std::string, ResNetConfig>& resnet_configs() {
+  static const std::map<std::string, ResNetConfig> cfgs = {
+      {"resnet18", {false, {2, 2, 2, 2}}},  {"resnet34", {false, {3, 4, 6, 3}}},
+      {"resnet50", {true, {3, 4, 6, 3}}},   {"resnet101", {true, {3, 4, 23, 3}}},
+      {"resnet152", {true, {3, 8, 36, 3}}},
+  };
+  return cfgs;
+}
+
+Network build_resnet(const std::string& name) {
+  const ResNetConfig& cfg = resnet_configs().at(name);
+  Network net;
+  net.arch = name;
+  net.in_channels = 3;
+  net.default_size = 224;
+  net.mean = {0.485, 0.456, 0.406};
+  net.std = {0.229, 0.224, 0.225};
+  net.num_classes = 1000;
+  ResNetBuilder b(net);
+  b.add(conv_k(0, "conv1", 3, 64, 7, 2, 3, false));
+  b.add(batchnorm(1, "bn1", 64));
+  b.relu("relu", 2);
+  Layer mp = make(LayerKind::MaxPool2d, 3, "maxpool");
+  mp.kernel = {3, 3};
+  mp.stride = {2, 2};
+  mp.padding = {1, 1};
+  b.add(mp);
+  b.next_index() = 4;
+  int64_t in = 64;
+  const int64_t expansion = cfg.bottleneck ? 4 : 1;
+  for (size_t s = 0; s < cfg.blocks.size(); ++s) {
+    const int64_t planes = int64_t{64} << s;
+    for (int k = 0; k < cfg.blocks[s]; ++k) {
+      const std::string p = "layer" + std::to_string(s + 1) + "." + std::to_string(k) + ".";
+      const int64_t stride = (s > 0 && k == 0) ? 2 : 1;
+      if (cfg.bottleneck)
+        b.bottleneck(p, in, planes, stride);
+      else
+        b.basic(p, in, planes, stride);
+      in = planes * expansion;
+    }
+  }
+  Layer avg = make(LayerKind::AdaptiveAvgPool2d, b.next_index(), "avgpool");
+  avg.output_size = {1, 1};
+  b.add(avg);
+  b.add(make(LayerKind::Flatten, -1, "flatten"));
+  b.add(dense(b.next_index() + 1, "fc", in, 1000));
+  net.finalize();
+  return net;
+}
+
+Network build_fashion_resnet() {
+  Network net;
+  net.arch = "fashion-resnet";
+  net.in_channels = 1;
+  net.default_size = 28;
+  net.fixed_size = true;
+  net.mean = {0.2860};
+  net.std = {0.3530};
+  net.num_classes = 10;
+  ResNetBuilder b(net);
+  b.add(conv_k(0, "conv1", 1, 16, 3, 1, 1, false));
+  b.add(batchnorm(1, "bn1", 16));
+  b.relu("relu", 2);
+  b.next_index() = 3;
+  b.basic("layer1.0.", 16, 16, 1);
+  b.basic("layer2.0.", 16, 32, 2);
+  b.basic("layer3.0.", 32, 64, 2);
+  Layer avg = make(LayerKind::AdaptiveAvgPool2d, b.next_index(), "avgpool");
+  avg.output_size = {1, 1};
+  b.add(avg);
+  b.add(make(LayerKind::Flatten, -1, "flatten"));
+  b.add(dense(b.next_index() + 1, "fc", 64, 10));
+  net.finalize();
   return net;
 }
 
 }  // namespace
 
 std::vector<std::string> architecture_names() {
-  return {"fashion-vgg", "vgg11",    "vgg11_bn", "vgg13",   "vgg13_bn",
-          "vgg16",       "vgg16_bn", "vgg19",    "vgg19_bn"};
+  return {"fashion-vgg", "fashion-resnet", "vgg11",    "vgg11_bn", "vgg13",
+          "vgg13_bn",    "vgg16",          "vgg16_bn", "vgg19",    "vgg19_bn",
+          "resnet18",    "resnet34",       "resnet50", "resnet101", "resnet152"};
 }
 
 Network build_architecture(const std::string& name) {
   if (name == "fashion-vgg") return build_fashion_vgg();
+  if (name == "fashion-resnet") return build_fashion_resnet();
+  if (resnet_configs().count(name)) return build_resnet(name);
   const bool bn = name.size() > 3 && name.compare(name.size() - 3, 3, "_bn") == 0;
   const std::string base = bn ? name.substr(0, name.size() - 3) : name;
   if (vgg_configs().count(base)) return build_vgg(base, bn);
@@ -157,7 +318,7 @@ void init_random(Network& net, uint64_t seed) {
         const double fan_out = static_cast<double>(l.out_channels * l.kernel[0] * l.kernel[1]);
         l.weight = at::empty({l.out_channels, l.in_channels, l.kernel[0], l.kernel[1]})
                        .normal_(0.0, std::sqrt(2.0 / fan_out), gen);
-        l.bias = at::zeros({l.out_channels});
+        l.bias = l.has_bias ? at::zeros({l.out_channels}) : at::Tensor();
         break;
       }
       case LayerKind::Linear:

@@ -1,5 +1,6 @@
 #pragma once
-// Built-in architectures: torchvision's VGG layouts and the embedded fashion-vgg.
+// Built-in architectures: torchvision's VGG and ResNet layouts (state-dict keys included), the
+// embedded fashion-vgg and fashion-resnet.
 #include <string>
 #include <vector>
 

@@ -3,10 +3,11 @@
 
 namespace lrpbench {
 
-// Canonical form for LRP: every BatchNorm2d folded into the preceding Conv2d
-// (W' = W*g/sqrt(var+e), b' = (b-mean)*g/sqrt(var+e) + beta). The conv keeps its index;
-// the BatchNorm's index carries no rule afterwards. Throws InputError for a BatchNorm
-// that does not follow a conv.
+// Canonical form for LRP (docs/method.md, "Canonization"): every BatchNorm2d whose input is
+// produced by a conv or dense layer feeding nothing else is folded into it exactly
+// (W' = W*g/sqrt(var+e), b' = (b-mean)*g/sqrt(var+e) + beta; the fused node keeps the
+// conv's name, index and slot); any other BatchNorm2d becomes the per-channel affine map
+// x * (g/sqrt(var+e)) + (beta - mean*g/sqrt(var+e)) and keeps its slot.
 Network canonize(const Network& net);
 
 }  // namespace lrpbench

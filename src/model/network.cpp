@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
+
 #include "util/error.h"
 
 namespace lrpbench {
@@ -12,18 +14,123 @@ int Network::position_of(int index) const {
   return -1;
 }
 
+int Network::position_named(const std::string& name) const {
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (layers[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
 std::vector<int> Network::linear_indices() const {
-  std::vector<int> out;
+  return shape().linear_indices();
+}
+
+std::vector<int> Network::consumers() const {
+  std::vector<int> n(layers.size(), 0);
   for (const Layer& l : layers)
-    if (is_linear(l.kind)) out.push_back(l.index);
+    for (int src : l.inputs)
+      if (src != kNetworkInput) ++n[static_cast<size_t>(src)];
+  return n;
+}
+
+bool Network::foldable(size_t pos) const {
+  const Layer& l = layers[pos];
+  if (l.kind != LayerKind::BatchNorm2d || l.inputs.size() != 1 || l.inputs[0] == kNetworkInput)
+    return false;
+  const Layer& p = layers[static_cast<size_t>(l.inputs[0])];
+  if (p.kind != LayerKind::Conv2d && p.kind != LayerKind::Linear) return false;
+  return consumers()[static_cast<size_t>(l.inputs[0])] == 1;
+}
+
+namespace {
+
+int64_t pooled(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
+  const int64_t span = in + 2 * p - d * (k - 1) - 1;
+  int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
+  if (ceil && (out - 1) * s >= in + p) --out;  // PyTorch: the last window starts inside
   return out;
+}
+
+// Output height of every node at the default input size (0 once flattened).
+void infer_resolutions(Network& net) {
+  for (Layer& l : net.layers) {
+    const int src = l.inputs.empty() ? kNetworkInput : l.inputs[0];
+    const int64_t in = src == kNetworkInput ? net.default_size
+                                            : net.layers[static_cast<size_t>(src)].resolution;
+    switch (l.kind) {
+      case LayerKind::Conv2d:
+      case LayerKind::MaxPool2d:
+      case LayerKind::AvgPool2d:
+        l.resolution =
+            in > 0 ? pooled(in, l.kernel[0], l.stride[0], l.padding[0],
+                            l.kind == LayerKind::AvgPool2d ? 1 : l.dilation[0], l.ceil_mode)
+                   : 0;
+        break;
+      case LayerKind::AdaptiveAvgPool2d:
+        l.resolution = l.output_size[0];
+        break;
+      case LayerKind::Linear:
+      case LayerKind::Flatten:
+        l.resolution = 0;
+        break;
+      default:
+        l.resolution = in;
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void Network::finalize() {
+  // Links and checks.
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Layer& l = layers[i];
+    if (l.inputs.empty()) l.inputs = {static_cast<int>(i) - 1};
+    const bool multi = l.kind == LayerKind::Add || l.kind == LayerKind::Concat;
+    require(multi ? l.inputs.size() >= 2 : l.inputs.size() == 1,
+            arch + ": node " + l.name + " (" + node_kind_name(l.kind) + ") has " +
+                std::to_string(l.inputs.size()) + " inputs");
+    for (int src : l.inputs)
+      require(src >= kNetworkInput && src < static_cast<int>(i),
+              arch + ": node " + l.name + " reads a node that does not run before it");
+  }
+  require(!layers.empty(), arch + ": the model has no nodes");
+  // Unique names.
+  std::map<std::string, int> seen;
+  for (Layer& l : layers) {
+    const int k = seen[l.name]++;
+    if (k > 0) l.name += "_" + std::to_string(k);
+  }
+  // Layer indices and slots.
+  num_indices = 0;
+  for (const Layer& l : layers) num_indices = std::max(num_indices, l.index + 1);
+  std::vector<bool> taken(static_cast<size_t>(num_indices), false);
+  int next = num_indices;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Layer& l = layers[i];
+    const bool rules = is_linear(l.kind) || (l.kind == LayerKind::BatchNorm2d && !foldable(i));
+    if (!rules) {
+      l.slot = -1;
+    } else if (l.index >= 0 && !taken[static_cast<size_t>(l.index)]) {
+      l.slot = l.index;
+      taken[static_cast<size_t>(l.index)] = true;
+    } else {
+      l.slot = next++;
+    }
+  }
+  num_slots = next;
+  infer_resolutions(*this);
 }
 
 ModelShape Network::shape() const {
   ModelShape m;
   m.arch = arch;
   m.num_indices = num_indices;
-  for (const Layer& l : layers) m.layers.push_back({l.kind, l.index});
+  m.num_slots = num_slots;
+  for (const Layer& l : layers) {
+    m.layers.push_back({l.kind, l.index, l.name, l.slot, l.resolution});
+    if (l.slot >= 0 && l.index < 0) m.by_index = false;
+  }
   return m;
 }
 
@@ -48,21 +155,22 @@ void check_input(const Network& net, const at::Tensor& x, const std::string& wha
   require(x.size(1) == net.in_channels, what + ": model " + net.arch + " expects " +
                                             std::to_string(net.in_channels) +
                                             " channel(s), input has " + std::to_string(x.size(1)));
-  if (net.arch == "fashion-vgg")
-    require(x.size(2) == 28 && x.size(3) == 28, what + ": fashion-vgg expects 28x28 inputs, got " +
-                                                    std::to_string(x.size(2)) + "x" +
-                                                    std::to_string(x.size(3)));
+  if (net.fixed_size)
+    require(x.size(2) == net.default_size && x.size(3) == net.default_size,
+            what + ": " + net.arch + " expects " + std::to_string(net.default_size) + "x" +
+                std::to_string(net.default_size) + " inputs, got " + std::to_string(x.size(2)) +
+                "x" + std::to_string(x.size(3)));
   require(x.size(2) >= 8 && x.size(3) >= 8, what + ": input smaller than 8x8");
 }
 
 at::Tensor forward_layer(const Layer& l, const at::Tensor& x) {
   switch (l.kind) {
     case LayerKind::Conv2d:
-      return at::conv2d(x, l.weight, l.bias, l.stride, l.padding, l.dilation);
+      return at::conv2d(x, l.weight, l.bias, l.stride, l.padding, l.dilation, l.groups);
     case LayerKind::Linear:
       return at::linear(x, l.weight, l.bias);
     case LayerKind::ReLU:
-      return at::relu(x);
+      return std::isinf(l.clamp_max) ? at::relu(x) : at::clamp(x, 0.0, l.clamp_max);
     case LayerKind::MaxPool2d:
       return at::max_pool2d(x, l.kernel, l.stride, l.padding, l.dilation, l.ceil_mode);
     case LayerKind::AvgPool2d:
@@ -75,42 +183,80 @@ at::Tensor forward_layer(const Layer& l, const at::Tensor& x) {
     case LayerKind::Dropout:
       return x;
     case LayerKind::BatchNorm2d:
+      if (!l.running_mean.defined())  // canonical: the affine map
+        return x * l.weight.view({1, -1, 1, 1}) + l.bias.view({1, -1, 1, 1});
       return at::batch_norm(x, l.weight, l.bias, l.running_mean, l.running_var, false, 0.0,
                             l.bn_eps, false);
+    case LayerKind::Add:
+    case LayerKind::Concat:
+      break;
   }
-  return x;
+  throw std::logic_error("forward_layer on a node with several inputs");
 }
 
-at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec) {
-  if (rec) {
-    rec->inputs.assign(net.layers.size(), at::Tensor());
-    rec->outputs.assign(net.layers.size(), at::Tensor());
-    rec->pool_indices.assign(net.layers.size(), at::Tensor());
+namespace {
+
+at::Tensor forward_node(const Layer& l, const std::vector<at::Tensor>& in, bool train) {
+  switch (l.kind) {
+    case LayerKind::Add: {
+      at::Tensor sum = in[0] + in[1];
+      for (size_t k = 2; k < in.size(); ++k) sum = sum + in[k];
+      return sum;
+    }
+    case LayerKind::Concat:
+      return at::cat(in, 1);
+    case LayerKind::BatchNorm2d:
+      if (train)
+        return at::batch_norm(in[0], l.weight, l.bias, l.running_mean, l.running_var, true, 0.1,
+                              l.bn_eps, false);
+      return forward_layer(l, in[0]);
+    case LayerKind::Dropout:
+      return train ? at::dropout(in[0], 0.5, true) : in[0];
+    default:
+      return forward_layer(l, in[0]);
   }
-  at::Tensor h = x;
+}
+
+}  // namespace
+
+at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec, bool train) {
+  ForwardRecord local;
+  ForwardRecord& r = rec ? *rec : local;
+  r.input = x;
+  r.outputs.assign(net.layers.size(), at::Tensor());
+  if (rec) r.pool_indices.assign(net.layers.size(), at::Tensor());
+  // Without a record, outputs are released once their last consumer has run.
+  std::vector<int> pending = rec ? std::vector<int>() : net.consumers();
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
-    if (l.kind == LayerKind::Linear && h.dim() != 2) h = h.flatten(1);
+    if (l.inputs.empty()) throw std::logic_error("forward: network " + net.arch + " not finalized");
+    std::vector<at::Tensor> in;
+    for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(r.in(net, i, k));
+    if (l.kind == LayerKind::Linear && in[0].dim() != 2) in[0] = in[0].flatten(1);
     if (l.kind == LayerKind::Linear)
-      require(h.size(1) == l.in_channels, "layer " + l.name + " (index " + std::to_string(l.index) +
-                                              ") expects " + std::to_string(l.in_channels) +
-                                              " input features, got " + std::to_string(h.size(1)) +
-                                              ": wrong input size for this model");
-    if (rec) rec->inputs[i] = h;
-    at::Tensor out;
+      require(in[0].size(1) == l.in_channels,
+              "layer " + l.name + " (index " + std::to_string(l.index) + ") expects " +
+                  std::to_string(l.in_channels) + " input features, got " +
+                  std::to_string(in[0].size(1)) + ": wrong input size for this model");
+    if (l.kind == LayerKind::Add)
+      for (size_t k = 1; k < in.size(); ++k)
+        require(in[k].sizes() == in[0].sizes(),
+                "node " + l.name + " adds tensors of different shapes: wrong input size");
     if (rec && l.kind == LayerKind::MaxPool2d) {
-      auto [o, idx] =
-          at::max_pool2d_with_indices(h, l.kernel, l.stride, l.padding, l.dilation, l.ceil_mode);
-      rec->pool_indices[i] = idx;
-      out = o;
+      auto [o, idx] = at::max_pool2d_with_indices(in[0], l.kernel, l.stride, l.padding,
+                                                  l.dilation, l.ceil_mode);
+      r.pool_indices[i] = idx;
+      r.outputs[i] = o;
     } else {
-      out = forward_layer(l, h);
+      r.outputs[i] = forward_node(l, in, train);
     }
-    if (rec && is_linear(l.kind)) rec->outputs[i] = out;
-    h = out;
+    if (!rec)
+      for (int src : l.inputs)
+        if (src != kNetworkInput && --pending[static_cast<size_t>(src)] == 0)
+          r.outputs[static_cast<size_t>(src)] = at::Tensor();
   }
-  if (rec) rec->logits = h;
-  return h;
+  r.logits = r.outputs.back();
+  return r.logits;
 }
 
 }  // namespace lrpbench

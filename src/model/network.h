@@ -1,8 +1,11 @@
 #pragma once
-// The network IR: a sequential chain of layers with layer indices (docs/method.md).
+// The network IR: a directed acyclic graph of nodes in execution order, from one input to one
+// output (the logits, the last node), with names, layer indices and composite slots
+// (docs/method.md, "Graph models"). A VGG is a graph without branches.
 #include <ATen/core/Tensor.h>
 
 #include <array>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -12,56 +15,88 @@ namespace lrpbench {
 
 using Pair = std::array<int64_t, 2>;
 
+constexpr int kNetworkInput = -1;  // in Layer::inputs: the model's input
+
 struct Layer {
   LayerKind kind = LayerKind::ReLU;
-  int index = -1;    // layer index (docs/method.md); -1 for layers without one (Flatten)
-  std::string name;  // parameter prefix, e.g. "features.0"
-  // Conv2d / Linear: weight, bias. BatchNorm2d: weight (gamma), bias (beta), running stats.
+  int index = -1;    // layer index (docs/method.md); -1 for nodes without a module
+  std::string name;  // unique node name; for parameterised nodes the state-dict prefix
+  // Positions in Network::layers of the nodes this one reads (kNetworkInput: the input);
+  // empty before Network::finalize(), which links a chain.
+  std::vector<int> inputs;
+  int slot = -1;           // position of its rule in a Composite; -1: carries no rule
+  int64_t resolution = 0;  // output height at the default input size (0: not spatial)
+  // Conv2d / Linear: weight, bias (undefined when has_bias is false). BatchNorm2d: weight
+  // (gamma), bias (beta), running stats; after canonization an unfolded BatchNorm2d is the
+  // per-channel affine map x * weight + bias with undefined running stats.
   at::Tensor weight, bias, running_mean, running_var;
+  bool has_bias = true;
   double bn_eps = 1e-5;
   int64_t in_channels = 0, out_channels = 0;  // Conv2d / Linear (features) / BatchNorm2d
+  int64_t groups = 1;
   Pair kernel{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
   Pair output_size{0, 0};  // AdaptiveAvgPool2d
   bool ceil_mode = false;
+  double clamp_max = std::numeric_limits<double>::infinity();  // ReLU6: 6
 };
 
 struct Network {
-  std::string arch;  // e.g. "vgg16", "fashion-vgg"
+  std::string arch;  // e.g. "vgg16", "fashion-vgg", "resnet50"
   std::vector<Layer> layers;
   int64_t in_channels = 3;
   int64_t default_size = 224;     // expected input height and width
+  bool fixed_size = false;        // inputs must be default_size (embedded 28x28 models)
   std::vector<double> mean, std;  // per-channel input normalisation
   int64_t num_classes = 1000;
   int num_indices = 0;  // 1 + the largest layer index
+  int num_slots = 0;    // composite entries (see finalize)
   bool canonical = false;
   bool grayscale() const { return in_channels == 1; }
-  // Index of the layer with layer index `index` in `layers`, or -1.
+  // Links a chain (empty inputs read the previous node), makes names unique (`_1`, `_2`,
+  // ... in execution order), assigns composite slots (a node's layer index where it has one,
+  // else num_indices, num_indices + 1, ... in execution order; a BatchNorm that canonization
+  // folds gets none) and output resolutions. Throws InputError for a malformed graph.
+  void finalize();
+  // Index of the first node with layer index `index` in `layers`, or -1.
   int position_of(int index) const;
-  // layer indices of the linear layers, ascending.
+  // Position of the node named `name`, or -1.
+  int position_named(const std::string& name) const;
+  // layer indices of the rule-carrying nodes, ascending.
   std::vector<int> linear_indices() const;
+  // Number of nodes reading each node's output.
+  std::vector<int> consumers() const;
+  // Whether the BatchNorm at position `pos` folds into its producer (a conv or dense layer
+  // that feeds nothing else).
+  bool foldable(size_t pos) const;
   // The network's parameters on `device` (conversion is a copy).
   Network to(const at::Device& device) const;
   at::Device device() const;
-  // The layer structure without parameters (what composites are defined on); a Network
+  // The node structure without parameters (what composites are defined on); a Network
   // converts to it wherever one is expected.
   ModelShape shape() const;
   operator ModelShape() const { return shape(); }  // NOLINT(google-explicit-constructor)
 };
 
-// What a forward pass records for LRP: each layer's input, each linear layer's output,
-// and the max-pool indices.
+// What a forward pass records for LRP: every node's output and the max-pool indices.
 struct ForwardRecord {
-  std::vector<at::Tensor> inputs;   // inputs[i] = input of layers[i]
-  std::vector<at::Tensor> outputs;  // linear layers only (pre-activation); else undefined
+  at::Tensor input;
+  std::vector<at::Tensor> outputs;  // outputs[i] = output of layers[i]
   std::vector<at::Tensor> pool_indices;
   at::Tensor logits;
+  // The k-th input of node `pos`.
+  const at::Tensor& in(const Network& net, size_t pos, size_t k = 0) const {
+    const int src = net.layers[pos].inputs[k];
+    return src == kNetworkInput ? input : outputs[static_cast<size_t>(src)];
+  }
 };
 
 // Checks that x is N x C x H x W with the network's channel count; throws InputError.
 void check_input(const Network& net, const at::Tensor& x, const std::string& what);
-// Plain forward pass (differentiable when x requires grad). Fills rec if given.
-at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec = nullptr);
-// Forward pass of a single layer.
+// Plain forward pass (differentiable when x requires grad). Fills rec if given. With
+// `train`, BatchNorm uses (and updates) batch statistics and dropout drops with p = 0.5.
+at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec = nullptr,
+                   bool train = false);
+// Forward pass of a single node with one input (not Add / Concat).
 at::Tensor forward_layer(const Layer& layer, const at::Tensor& x);
 
 }  // namespace lrpbench

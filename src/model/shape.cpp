@@ -1,6 +1,12 @@
 #include "model/shape.h"
 
+#include <algorithm>
+
 namespace lrpbench {
+
+bool is_embedded_model(const std::string& arch) {
+  return arch == "fashion-vgg" || arch == "fashion-resnet";
+}
 
 const char* layer_kind_name(LayerKind kind) {
   switch (kind) {
@@ -22,13 +28,44 @@ const char* layer_kind_name(LayerKind kind) {
       return "Dropout";
     case LayerKind::BatchNorm2d:
       return "BatchNorm2d";
+    case LayerKind::Add:
+      return "Add";
+    case LayerKind::Concat:
+      return "Concat";
+  }
+  return "?";
+}
+
+const char* node_kind_name(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::Conv2d:
+      return "conv";
+    case LayerKind::Linear:
+      return "linear";
+    case LayerKind::ReLU:
+      return "relu";
+    case LayerKind::MaxPool2d:
+      return "maxpool";
+    case LayerKind::AvgPool2d:
+    case LayerKind::AdaptiveAvgPool2d:
+      return "avgpool";
+    case LayerKind::Flatten:
+      return "flatten";
+    case LayerKind::Dropout:
+      return "identity";
+    case LayerKind::BatchNorm2d:
+      return "bn";
+    case LayerKind::Add:
+      return "add";
+    case LayerKind::Concat:
+      return "concat";
   }
   return "?";
 }
 
 bool is_linear(LayerKind kind) {
   return kind == LayerKind::Conv2d || kind == LayerKind::Linear || kind == LayerKind::AvgPool2d ||
-         kind == LayerKind::AdaptiveAvgPool2d;
+         kind == LayerKind::AdaptiveAvgPool2d || kind == LayerKind::Add;
 }
 
 bool has_parameters(LayerKind kind) {
@@ -38,7 +75,16 @@ bool has_parameters(LayerKind kind) {
 std::vector<int> ModelShape::linear_indices() const {
   std::vector<int> out;
   for (const LayerInfo& l : layers)
-    if (is_linear(l.kind)) out.push_back(l.index);
+    if (l.slot >= 0 && l.index >= 0) out.push_back(l.index);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<size_t> ModelShape::rule_nodes() const {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (layers[i].slot >= 0) out.push_back(i);
   return out;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// The layer structure of a network without its parameters: kinds and layer indices (docs/method.md) in
-// execution order. Composites and presets are defined on it, so the composite grammar builds
-// (and is fuzzed) without LibTorch.
+// The structure of a network without its parameters: node kinds, names, layer indices and
+// composite slots (docs/method.md, "Graph models") in execution order. Composites and
+// presets are defined on it, so the composite grammar builds (and is fuzzed) without LibTorch.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,32 +11,49 @@ namespace lrpbench {
 enum class LayerKind {
   Conv2d,
   Linear,
-  ReLU,
+  ReLU,  // also ReLU6 / hard-tanh clamps: relevance passes unchanged
   MaxPool2d,
   AvgPool2d,
   AdaptiveAvgPool2d,
   Flatten,
-  Dropout,
-  BatchNorm2d
+  Dropout,      // dropout and identity
+  BatchNorm2d,  // eval mode; folded into its producer where docs/method.md allows
+  Add,          // element-wise sum of two or more inputs
+  Concat        // concatenation along channels
 };
 
-const char* layer_kind_name(LayerKind kind);
+// The embedded 1 x 28 x 28 models whose trained weights ship in models/ (fashion-vgg,
+// fashion-resnet).
+bool is_embedded_model(const std::string& arch);
 
-// A "linear layer" in LRP's sense: a layer that a composite assigns a rule to.
+const char* layer_kind_name(LayerKind kind);
+// The short kind written in explain.json and listings: conv, linear, bn, add, avgpool, ...
+const char* node_kind_name(LayerKind kind);
+
+// Kinds that can carry a rule (conv, dense, pools by average, add; an unfolded BatchNorm).
 bool is_linear(LayerKind kind);
 bool has_parameters(LayerKind kind);
 
 struct LayerInfo {
   LayerKind kind = LayerKind::ReLU;
-  int index = -1;  // layer index (docs/method.md); -1 for layers without one (Flatten)
+  int index = -1;    // layer index (docs/method.md); -1 for nodes without a module
+  std::string name;  // unique node name, e.g. "features.0", "layer1.0.add"
+  int slot = -1;     // position of its rule in a Composite; -1: carries no rule
+  int64_t resolution = 0;  // output height at the model's default input size (0: dense)
 };
 
 struct ModelShape {
   std::string arch;
   std::vector<LayerInfo> layers;
   int num_indices = 0;  // 1 + the largest layer index
-  // layer indices of the linear layers, ascending.
+  int num_slots = 0;    // entries of a Composite for this model
+  // Canonical forms by layer index (every rule-carrying node has an index: the VGGs) or by
+  // node name (graph models).
+  bool by_index = true;
+  // layer indices of the rule-carrying nodes, ascending.
   std::vector<int> linear_indices() const;
+  // positions in `layers` of the rule-carrying nodes, in execution order.
+  std::vector<size_t> rule_nodes() const;
 };
 
 }  // namespace lrpbench

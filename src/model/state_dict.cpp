@@ -26,9 +26,9 @@ std::map<std::string, Slot> slots_of(Network& net) {
   for (Layer& l : net.layers) {
     switch (l.kind) {
       case LayerKind::Conv2d:
-        slots[l.name + ".weight"] = {&l.weight,
-                                     {l.out_channels, l.in_channels, l.kernel[0], l.kernel[1]}};
-        slots[l.name + ".bias"] = {&l.bias, {l.out_channels}};
+        slots[l.name + ".weight"] = {
+            &l.weight, {l.out_channels, l.in_channels / l.groups, l.kernel[0], l.kernel[1]}};
+        if (l.has_bias) slots[l.name + ".bias"] = {&l.bias, {l.out_channels}};
         break;
       case LayerKind::Linear:
         slots[l.name + ".weight"] = {&l.weight, {l.out_channels, l.in_channels}};
@@ -132,7 +132,7 @@ StateDict state_dict_of(const Network& net) {
   for (const Layer& l : net.layers) {
     if (!has_parameters(l.kind)) continue;
     sd.emplace_back(l.name + ".weight", l.weight);
-    sd.emplace_back(l.name + ".bias", l.bias);
+    if (l.bias.defined()) sd.emplace_back(l.name + ".bias", l.bias);
     if (l.kind == LayerKind::BatchNorm2d) {
       sd.emplace_back(l.name + ".running_mean", l.running_mean);
       sd.emplace_back(l.name + ".running_var", l.running_var);

@@ -72,9 +72,13 @@ ScriptedModel read_torchscript_bytes(const std::string& bytes, const std::string
 }
 
 void check_torchscript_chain(const Network& net, const ScriptedModel& m, const std::string& path) {
+  // The modules in registration order: one per layer index (a module applied twice, like a
+  // ResNet block's relu, is listed once), ascending.
   std::vector<const Layer*> expected;
-  for (const Layer& l : net.layers)
-    if (l.kind != LayerKind::Flatten) expected.push_back(&l);
+  for (int index = 0; index < net.num_indices; ++index) {
+    const int pos = net.position_of(index);
+    if (pos >= 0) expected.push_back(&net.layers[static_cast<size_t>(pos)]);
+  }
   size_t j = 0;
   for (const auto& [name, kind] : m.leaves) {
     if (kind == LayerKind::Flatten) continue;

@@ -51,7 +51,7 @@ LoadedModel load_model(const std::string& arch, const std::string& weights, uint
   LoadedModel m{build_architecture(arch), weights, false};
   if (!weights.empty()) {
     load_weights(m.net, weights);
-  } else if (arch == "fashion-vgg") {
+  } else if (is_embedded_model(arch)) {
     m.weights = shipped_checkpoint(arch);
     load_weights(m.net, m.weights);
   } else {

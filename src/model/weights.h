@@ -6,8 +6,8 @@
 
 namespace lrpbench {
 
-// Path of the shipped fashion-vgg checkpoint (models/fashion-vgg.safetensors; the
-// LRPBENCH_MODELS environment variable overrides the folder).
+// Path of a shipped checkpoint (models/ARCH.safetensors for fashion-vgg and fashion-resnet;
+// the LRPBENCH_MODELS environment variable overrides the folder).
 std::string shipped_checkpoint(const std::string& arch);
 
 // Loads parameters from `path`, detecting the format: safetensors, zip-format .pth,
@@ -21,7 +21,7 @@ struct LoadedModel {
 };
 
 // Builds `arch` and fills its parameters: from `weights` if given; otherwise the shipped
-// checkpoint (fashion-vgg) or a seeded random initialisation (VGGs).
+// checkpoint (fashion-vgg, fashion-resnet) or a seeded random initialisation (VGGs, ResNets).
 LoadedModel load_model(const std::string& arch, const std::string& weights, uint64_t seed);
 
 }  // namespace lrpbench

@@ -10,6 +10,7 @@
 
 #include "data/imagenet_labels.h"
 #include "lrp/rule.h"
+#include "model/shape.h"
 #include "perturbation/auc.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -189,7 +190,7 @@ void read_model(const Reader& r, const toml::table& root, const std::string& sou
   r.check_known(model, "model", {"name", "weights"});
   x.model = r.str(model, "model.", "name", "fashion-vgg");
   x.weights = r.str(model, "model.", "weights", "");
-  if (x.model != "fashion-vgg" && x.weights.empty()) {
+  if (!is_embedded_model(x.model) && x.weights.empty()) {
     const int line =
         root.get("model") ? static_cast<int>(root.get("model")->source().begin.line) : 1;
     throw InputError(source + ":" + std::to_string(line) + ": key 'model.weights': required for " +
@@ -371,7 +372,7 @@ std::vector<std::string> experiment_preset_names() {
 }
 
 Experiment preset_experiment(const std::string& name, const std::string& weights,
-                             const std::string& imagenet) {
+                             const std::string& imagenet, const std::string& model) {
   const std::string families = R"TOML(
 [[family]]
 name = "tutorial"
@@ -389,11 +390,15 @@ kind = "auc"
 )TOML";
   if (name == "fashion-thesis") {
     require(weights.empty() && imagenet.empty(),
-            "--preset fashion-thesis uses the shipped fashion-vgg and Fashion-MNIST: drop "
+            "--preset fashion-thesis uses a shipped model and Fashion-MNIST: drop "
             "--weights / --imagenet");
+    const std::string m = model.empty() ? "fashion-vgg" : model;
+    require(is_embedded_model(m), "--model: --preset fashion-thesis runs on fashion-vgg "
+                                  "(default) or fashion-resnet, not '" +
+                                      m + "'");
     return parse_experiment_text(R"TOML(
 [model]
-name = "fashion-vgg"
+name = ")TOML" + m + R"TOML("
 [data]
 dataset = "fashion-mnist"
 split = "test"
@@ -411,6 +416,8 @@ score = "logit"
                                  "preset fashion-thesis");
   }
   if (name == "vgg16-thesis") {
+    require(model.empty() || model == "vgg16",
+            "--model: --preset vgg16-thesis runs on vgg16, not '" + model + "'");
     require(!weights.empty(),
             "--preset vgg16-thesis needs --weights FILE (VGG-16 weights; none "
             "can be downloaded here)");

@@ -56,7 +56,7 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
 
 // Presets: fashion-thesis, vgg16-thesis (needs weights and the ImageNet folder).
 Experiment preset_experiment(const std::string& name, const std::string& weights,
-                             const std::string& imagenet);
+                             const std::string& imagenet, const std::string& model = "");
 std::vector<std::string> experiment_preset_names();
 
 }  // namespace lrpbench

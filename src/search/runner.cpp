@@ -232,6 +232,7 @@ std::string run_definition(const Experiment& exp, const at::Device& device) {
   d["device"] = device.str();
   d["threads"] = at::get_num_threads();
   d["lrpbench"] = LRPBENCH_VERSION;
+  d["rules"] = kRulesVersion;
   return d.dump();
 }
 
@@ -276,7 +277,17 @@ std::unique_ptr<Store> open_store(const std::string& run, const std::string& def
     remove_store();  // an empty file, or a stale -wal / -shm without a database
   }
   if (store) {
-    if (*store->meta("definition") == definition) return store;
+    const std::string stored = *store->meta("definition");
+    if (stored == definition) return store;
+    const nlohmann::json old = nlohmann::json::parse(stored, nullptr, false);
+    const bool same_rules = old.is_object() && old.contains("rules") && old["rules"].is_number() &&
+                            old["rules"] == kRulesVersion;
+    require(force || same_rules,
+            "run '" + run + "' was made with LRP rules version " +
+                (old.is_object() && old.contains("rules") ? old["rules"].dump() : std::string("1")) +
+                " (this is version " + std::to_string(kRulesVersion) +
+                ": gamma is the generalised form); use --force to discard its results, or "
+                "another --out");
     require(force, "run '" + run +
                        "' holds results of a different experiment or different settings "
                        "(model, data, grid, PF settings, device or threads); use --force to "

@@ -23,19 +23,22 @@ double accuracy(const Network& net, const at::Tensor& x, const std::vector<int64
   return static_cast<double>(correct) / static_cast<double>(x.size(0));
 }
 
-TrainResult train_fashion_vgg(const TrainOptions& opt,
-                              const std::function<void(const std::string&)>& log) {
+std::vector<std::string> trainable_models() {
+  return {"fashion-vgg", "fashion-resnet"};
+}
+
+TrainResult train_model(const std::string& arch, const TrainOptions& opt,
+                        const std::function<void(const std::string&)>& log) {
   torch::manual_seed(opt.seed);
-  Network net = build_architecture("fashion-vgg");
+  Network net = build_architecture(arch);
   init_random(net, opt.seed);
   std::vector<torch::Tensor> params;
   for (Layer& l : net.layers)
-    if (l.weight.defined()) {
-      l.weight.set_requires_grad(true);
-      l.bias.set_requires_grad(true);
-      params.push_back(l.weight);
-      params.push_back(l.bias);
-    }
+    for (at::Tensor* t : {&l.weight, &l.bias})
+      if (t->defined()) {
+        t->set_requires_grad(true);
+        params.push_back(*t);
+      }
   const Dataset train = load_fashion_mnist("train");
   const Dataset test = load_fashion_mnist("test");
   at::Tensor x = normalize(train.images, net.mean, net.std);
@@ -48,7 +51,7 @@ TrainResult train_fashion_vgg(const TrainOptions& opt,
   torch::optim::Adam adam(params, torch::optim::AdamOptions(opt.lr));
   at::Generator gen = at::detail::createCPUGenerator(opt.seed + 1);
   for (int epoch = 0; epoch < opt.epochs; ++epoch) {
-    if (epoch > 0 && epoch % 2 == 0)
+    if (epoch > 0 && epoch % opt.lr_step == 0)
       for (auto& group : adam.param_groups())
         static_cast<torch::optim::AdamOptions&>(group.options())
             .lr(static_cast<torch::optim::AdamOptions&>(group.options()).lr() * 0.5);
@@ -57,9 +60,7 @@ TrainResult train_fashion_vgg(const TrainOptions& opt,
     int64_t steps = 0;
     for (int64_t s = 0; s < x.size(0); s += opt.batch) {
       const at::Tensor idx = perm.slice(0, s, std::min(s + opt.batch, x.size(0)));
-      at::Tensor h = x.index_select(0, idx);
-      for (const Layer& l : net.layers)
-        h = l.kind == LayerKind::Dropout ? torch::dropout(h, 0.5, true) : forward_layer(l, h);
+      const at::Tensor h = forward(net, x.index_select(0, idx), nullptr, true);
       const at::Tensor loss = torch::cross_entropy_loss(h, y.index_select(0, idx));
       adam.zero_grad();
       loss.backward();
@@ -75,10 +76,8 @@ TrainResult train_fashion_vgg(const TrainOptions& opt,
   }
   TrainResult r;
   for (Layer& l : net.layers)
-    if (l.weight.defined()) {
-      l.weight = l.weight.detach().clone();
-      l.bias = l.bias.detach().clone();
-    }
+    for (at::Tensor* t : {&l.weight, &l.bias, &l.running_mean, &l.running_var})
+      if (t->defined()) *t = t->detach().clone();
   r.test_accuracy = accuracy(net, xt, test.labels, 1000);
   r.net = net;
   return r;

@@ -1,7 +1,9 @@
 #pragma once
-// Training of the embedded fashion-vgg on Fashion-MNIST (seeded, deterministic on CPU).
+// Training of the embedded fashion-vgg and fashion-resnet on Fashion-MNIST (seeded,
+// deterministic on CPU).
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "model/network.h"
 
@@ -11,6 +13,7 @@ struct TrainOptions {
   int epochs = 8;
   int64_t batch = 128;
   double lr = 1e-3;
+  int lr_step = 2;  // the learning rate halves after every lr_step epochs
   uint64_t seed = 0;
   int64_t limit = 0;  // use only the first `limit` training images (0: all)
 };
@@ -20,10 +23,14 @@ struct TrainResult {
   double test_accuracy = 0.0;
 };
 
-// Adam on cross-entropy, dropout 0.5, learning rate halved after every two epochs.
-// `log` receives one line per epoch.
-TrainResult train_fashion_vgg(const TrainOptions& opt,
-                              const std::function<void(const std::string&)>& log);
+// The models `train` can train (the 28x28 embedded ones).
+std::vector<std::string> trainable_models();
+
+// Adam on cross-entropy, dropout 0.5 (fashion-vgg), BatchNorm on batch statistics
+// (fashion-resnet), learning rate halved after every `lr_step` epochs. `log` receives one
+// line per epoch.
+TrainResult train_model(const std::string& arch, const TrainOptions& opt,
+                        const std::function<void(const std::string&)>& log);
 
 // Top-1 accuracy of `net` on normalised images x with labels.
 double accuracy(const Network& net, const at::Tensor& x, const std::vector<int64_t>& labels,
