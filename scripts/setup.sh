@@ -8,13 +8,14 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libtorch-dev libopenblas0-pthread
   libopencv-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-15 libfuzzer-15-dev
   gnuplot-nox
   libopenmpi-dev openmpi-bin
   dataset-fashion-mnist darknet
-  python3-torch python3-torchvision python3-numpy
+  python3-torch python3-torchvision python3-numpy python3-onnx
   clang-format
 )
 

@@ -11,6 +11,9 @@
 #include "lrp/engine.h"
 #include "lrp/presets.h"
 #include "util/error.h"
+#ifdef LRPBENCH_WITH_ONNX
+#include "model/onnx_graph.h"
+#endif
 
 namespace lrpbench {
 namespace {
@@ -397,6 +400,17 @@ TEST(Graph, PresetsOnResNet18) {
   EXPECT_EQ(canonical_form(parse_composite("epsilon-gamma-box", v), v),
             "0:zbox;2-28:gamma(0.25);31:zero;32-38:epsilon(1e-06)");
 }
+
+#ifdef LRPBENCH_WITH_ONNX
+TEST(Graph, OnnxScopesGiveModulePaths) {
+  EXPECT_EQ(onnx_scope_path("/layer1/layer1.0/conv1/Conv"), "layer1.0.conv1");
+  EXPECT_EQ(onnx_scope_path("/layer1/layer1.0/Add"), "layer1.0");
+  EXPECT_EQ(onnx_scope_path("/features/features.1/conv/conv.0/conv.0.0/Conv"),
+            "features.1.conv.0.0");
+  EXPECT_EQ(onnx_scope_path("/Add"), "");
+  EXPECT_EQ(onnx_scope_path("Conv_12"), "");
+}
+#endif
 
 }  // namespace
 }  // namespace lrpbench

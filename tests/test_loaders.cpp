@@ -12,6 +12,7 @@
 #include "model/safetensors.h"
 #include "model/state_dict.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/npy.h"
 
 namespace lrpbench {
@@ -76,6 +77,148 @@ TEST(Loaders, FashionResNetRelevanceMatchesPython) {
   expect_reference_relevance("fashion-resnet", "", "fashion_resnet", 1e-5);
 }
 
+std::string load_error_model(const std::string& path);
+
+// Models from TorchScript files (scripted and traced): the built-ins' relevance, names.
+TEST(Loaders, TorchScriptGraphsGiveTheBuiltinsRelevance) {
+  for (const char* f : {"resnet18_script.pt", "resnet18_trace.pt"})
+    expect_reference_relevance(fx(f), "", "resnet18", 1e-3);
+  const Network file = canonize(load_model(fx("vgg16_trace.pt"), "", 0).net);
+  const Network builtin = canonize(load_model("vgg16", fx("vgg16.safetensors"), 0).net);
+  EXPECT_FALSE(file.shape().by_index);
+  const at::Tensor x = read_npy(fx("vgg16_input.npy")).narrow(0, 0, 1);
+  const Explanation a = explain(file, x, {-1}, {parse_composite("tutorial", file)});
+  const Explanation b = explain(builtin, x, {-1}, {parse_composite("tutorial", builtin)});
+  EXPECT_LT(test::rel_l2(a.relevance, b.relevance), 1e-6);
+  EXPECT_EQ(canonical_form(parse_composite("tutorial", file), file),
+            "features.0:zbox;features.2..features.14:gamma(0.25);"
+            "features.17..features.28:epsilon(0.25);avgpool..classifier.6:zero");
+}
+
+// LRP-0 without stabilizer equals Python's gradient x input on graphs written as PyTorch
+// modules: depthwise convs, ReLU6, a residual add, BatchNorm after an add and before a conv
+// (kept unfolded), a concatenation, average pooling, view(x.size(0), -1).
+TEST(Loaders, TorchScriptGraphsLrp0IsPythonGradientTimesInput) {
+  for (const char* name : {"mobilenet_style", "densenet_style"})
+    for (const char* kind : {"_script.pt", "_trace.pt"}) {
+      const Network net = canonize(load_model(fx(std::string(name) + kind), "", 0).net);
+      const at::Tensor x = read_npy(fx(std::string(name) + "_input.npy"));
+      const at::Tensor want = read_npy(fx(std::string(name) + "_gxi.npy"));
+      const Explanation e =
+          explain(net, x, {-1}, {parse_composite("@all:zero(stab=none)", net)});
+      EXPECT_LT(test::rel_l2(e.relevance.select(1, 0), want), 1e-5) << name << kind;
+    }
+  // The BatchNorms after the add and the concat stay nodes with the pass rule.
+  const ModelShape s = load_model(fx("densenet_style_script.pt"), "", 0).net;
+  EXPECT_EQ(canonical_form(parse_composite("epsilon-gamma-box", s), s),
+            "conv0:zbox;norm1:pass;conv1:gamma(0.25);norm2:pass;pool:zero;"
+            "classifier:epsilon(1e-06)");
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A search over a model file ([model] file, relative to the experiment) gives the built-in's
+// rows: the same configurations (by name) and AUCs.
+TEST(Loaders, SearchOnAModelFileEqualsTheBuiltin) {
+  std::string exp = test::small_experiment(1);
+  const std::string from = "name = \"fashion-vgg\"";
+  std::string builtin = exp, file = exp;
+  builtin.replace(builtin.find(from), from.size(), "name = \"fashion-resnet\"");
+  file.replace(file.find(from), from.size(), "file = \"fashion_resnet_script.pt\"");
+  std::string aucs[2];
+  for (int k = 0; k < 2; ++k) {
+    const std::string toml = fx(k == 0 ? "exp_builtin.toml" : "exp_file.toml");
+    const std::string run = fx(k == 0 ? "run_builtin" : "run_file");
+    std::ofstream(toml) << (k == 0 ? builtin : file);
+    std::string err;
+    ASSERT_EQ(test::run_command(test::binary() + " search " + toml + " --force --threads 2 --out " +
+                                    run + " > /dev/null && " + test::binary() + " report " + run +
+                                    " > /dev/null",
+                                &err),
+              0)
+        << err;
+    aucs[k] = slurp(run + "/aucs.csv");
+  }
+  EXPECT_GT(aucs[0].size(), 200u);
+  EXPECT_NE(aucs[0].find("conv1:zbox;layer1.0.conv1..layer1.0.conv2:gamma"), std::string::npos);
+  EXPECT_EQ(aucs[0], aucs[1]);
+}
+
+// ONNX exports (opsets 9, 11, 13) of the same models: the same relevance and identities.
+TEST(Loaders, OnnxGraphsGiveTheBuiltinsRelevance) {
+  expect_reference_relevance(fx("resnet18.onnx"), "", "resnet18", 1e-3);
+  const Network file = canonize(load_model(fx("vgg16.onnx"), "", 0).net);
+  const Network builtin = canonize(load_model("vgg16", fx("vgg16.safetensors"), 0).net);
+  EXPECT_TRUE(file.fixed_size);
+  const at::Tensor x = read_npy(fx("vgg16_input.npy")).narrow(0, 0, 1);
+  const Explanation a = explain(file, x, {-1}, {parse_composite("tutorial", file)});
+  const Explanation b = explain(builtin, x, {-1}, {parse_composite("tutorial", builtin)});
+  EXPECT_LT(test::rel_l2(a.relevance, b.relevance), 1e-5);
+  for (const char* name : {"mobilenet_style", "densenet_style"}) {
+    const Network net = canonize(load_model(fx(std::string(name) + ".onnx"), "", 0).net);
+    const at::Tensor xi = read_npy(fx(std::string(name) + "_input.npy"));
+    const at::Tensor want = read_npy(fx(std::string(name) + "_gxi.npy"));
+    const Explanation e = explain(net, xi, {-1}, {parse_composite("@all:zero(stab=none)", net)});
+    EXPECT_LT(test::rel_l2(e.relevance.select(1, 0), want), 1e-5) << name;
+  }
+  const ModelShape s = load_model(fx("mobilenet_style.onnx"), "", 0).net;
+  EXPECT_EQ(canonical_form(parse_composite("epsilon-gamma-box", s), s),
+            "stem:zbox;expand..project:gamma(0.25);add:zero;post_bn:pass;pool:zero;"
+            "fc:epsilon(1e-06)");
+}
+
+TEST(Loaders, UnsupportedOnnxFilesAreRefused) {
+  const std::string se = load_error_model(fx("squeeze_excitation.onnx"));
+  EXPECT_NE(se.find("unsupported operation 'Sigmoid'"), std::string::npos) << se;
+  const std::string bytes = read_file(fx("mobilenet_style.onnx"), "test", 1 << 30);
+  const std::string cut = test::fixtures_dir() + "/truncated_model.onnx";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  const std::string t = load_error_model(cut);
+  EXPECT_NE(t.find("truncated_model.onnx"), std::string::npos) << t;
+  std::string err;
+  EXPECT_EQ(test::run_command(test::binary() + " explain --model " + cut + " --input " +
+                                  fx("mobilenet_style_input.npy") + " --out " +
+                                  test::fixtures_dir() + "/t_out",
+                              &err),
+            2);
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  // An ONNX model fixes its input size: another size is refused.
+  EXPECT_EQ(test::run_command(test::binary() + " explain --model " + fx("resnet18.onnx") +
+                                  " --input " + fx("mobilenet_style_input.npy") + " --out " +
+                                  test::fixtures_dir() + "/s_out",
+                              &err),
+            2);
+}
+
+TEST(Loaders, UnsupportedModelFilesAreRefused) {
+  const std::string se = load_error_model(fx("squeeze_excitation.pt"));
+  EXPECT_NE(se.find("unsupported operation 'aten::sigmoid' in node 'sigmoid'"), std::string::npos)
+      << se;
+  EXPECT_NE(load_error_model(fx("no_forward.pt")).find("no forward method"), std::string::npos);
+  const std::string bytes = read_file(fx("mobilenet_style_script.pt"), "test", 1 << 30);
+  const std::string cut = test::fixtures_dir() + "/truncated_model.pt";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  EXPECT_NE(load_error_model(cut).find("truncated_model.pt"), std::string::npos);
+  EXPECT_NE(load_error_model(fx("vgg16.safetensors")).find("TorchScript module"),
+            std::string::npos);
+  std::string err;
+  EXPECT_EQ(test::run_command(test::binary() + " explain --model " + fx("squeeze_excitation.pt") +
+                                  " --input " + fx("mobilenet_style_input.npy") + " --out " +
+                                  test::fixtures_dir() + "/se_out",
+                              &err),
+            2);
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_EQ(test::run_command(test::binary() + " explain --model " + fx("resnet18_script.pt") +
+                                  " --normalize 0.5,0.5:0.2 --input " + fx("resnet18_input.npy") +
+                                  " --out " + test::fixtures_dir() + "/n_out",
+                              &err),
+            2);
+  EXPECT_NE(err.find("--normalize"), std::string::npos) << err;
+}
+
 std::string error_of(const std::function<void()>& fn) {
   try {
     fn();
@@ -90,6 +233,10 @@ std::string load_error(const std::string& arch, const std::string& path) {
     Network net = build_architecture(arch);
     load_weights(net, path);
   });
+}
+
+std::string load_error_model(const std::string& path) {
+  return error_of([&] { load_model(path, "", 0); });
 }
 
 TEST(Loaders, LegacyFormatIsRefusedAndTheConverterFixesIt) {

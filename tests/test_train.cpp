@@ -33,5 +33,25 @@ TEST(Train, ShippedCheckpointReachesNinetyPercent) {
   EXPECT_GE(accuracy(net, normalize(test.images, net.mean, net.std), test.labels, 1000), 0.90);
 }
 
+TEST(Train, ShippedFashionResNetReachesNinetyOnePercent) {
+  const Network net = canonize(load_model("fashion-resnet", "", 0).net);
+  const Dataset test = load_fashion_mnist("test");
+  EXPECT_GE(accuracy(net, normalize(test.images, net.mean, net.std), test.labels, 1000), 0.91);
+}
+
+// fashion-resnet trains deterministically too (BatchNorm on batch statistics included).
+TEST(Train, FashionResNetSameSeedGivesBitIdenticalWeights) {
+  TrainOptions opt;
+  opt.epochs = 1;
+  opt.limit = 256;
+  opt.batch = 64;
+  auto quiet = [](const std::string&) {};
+  const TrainResult a = train_model("fashion-resnet", opt, quiet);
+  const TrainResult b = train_model("fashion-resnet", opt, quiet);
+  const auto sa = state_dict_of(a.net), sb = state_dict_of(b.net);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(at::equal(sa[i].second, sb[i].second)) << sa[i].first;
+}
+
 }  // namespace
 }  // namespace lrpbench

@@ -17,6 +17,13 @@ SYSTEM = {
     "usr", "etc", "dev", "proc", "sys", "tmp", "bin", "sbin", "lib", "lib32", "lib64", "var",
     "opt", "run", "nonexistent",
 }
+# ONNX node names are scoped like paths ("/layer1/layer1.0/conv1/Conv"); they end in an
+# operator's name.
+ONNX_OPS = {
+    "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool",
+    "GlobalAveragePool", "ReduceMean", "Flatten", "Reshape", "Add", "Concat", "Identity",
+    "Dropout", "Constant", "Pad", "Sigmoid", "Mul",
+}
 PATH_CHARS = r"[A-Za-z0-9_.\-/]"
 # A relative path that climbs: one or more "../" (or a trailing "..").
 CLIMB = re.compile(r"(?<![A-Za-z0-9_.\-])(/?(?:\.\./)+" + PATH_CHARS + r"*|/?\.\.(?=[\s\"')`]|$))")
@@ -69,6 +76,8 @@ def offenders(root, rel):
             first = token.split("/")[1]
             if first in SYSTEM or SUFFIX.search(line[: max(0, m.start() - 1)]):
                 continue
+            if token.split("/")[-1] in ONNX_OPS:
+                continue  # an ONNX node's scoped name
             found.append((lineno, token))
     return [(rel, n, t) for n, t in found]
 
@@ -85,7 +94,8 @@ def self_test():
             "scripts/s.sh": 'cd "$(dirname "$0")/.."\ncp /work/elsewhere/data/x.jpg .\n',
             "fuzz/CMakeLists.txt": "set(ROOT ${CMAKE_CURRENT_SOURCE_DIR}/..)\n"
                                    "set(BAD ${CMAKE_SOURCE_DIR}/../outside)\n",
-            "docs/d.md": "[ok](../README.md) [bad](../../elsewhere.md) /tmp/x/y /home/me/f\n",
+            "docs/d.md": "[ok](../README.md) [bad](../../elsewhere.md) /tmp/x/y /home/me/f\n"
+                         "ONNX name `/layer1/layer1.0/Add`\n",
         }
         for rel, text in files.items():
             os.makedirs(os.path.dirname(os.path.join(root, rel)) or root, exist_ok=True)

@@ -6,6 +6,7 @@
 #include "lrp/composite.h"
 #include "lrp/presets.h"
 #include "model/architectures.h"
+#include "model/weights.h"
 
 namespace lrpbench {
 namespace {
@@ -36,7 +37,8 @@ void list_nodes(const ModelShape& net) {
 
 void run_composites(const CompositesArgs& a) {
   if (!a.model.empty()) {
-    const Network net = build_architecture(a.model);
+    const Network net =
+        is_model_file(a.model) ? load_model(a.model, "", 0).net : build_architecture(a.model);
     if (a.composite.empty()) {
       list_nodes(net);
       return;

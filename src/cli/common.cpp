@@ -67,7 +67,11 @@ void add_common_options(CLI::App* app, CommonOptions& o) {
 void add_model_options(CLI::App* app, CommonOptions& o) {
   app->add_option("--model", o.model,
                   "fashion-vgg (default), fashion-resnet, vgg11, vgg13, vgg16, vgg19 and their "
-                  "_bn variants, resnet18, resnet34, resnet50, resnet101, resnet152");
+                  "_bn variants, resnet18, resnet34, resnet50, resnet101, resnet152, or a "
+                  "TorchScript FILE (scripted or traced classifier, weights inside)");
+  app->add_option("--normalize", o.normalize,
+                  "input normalisation of a model FILE: imagenet (default for 3 channels), "
+                  "fashion-mnist (default for 1 channel) or MEAN,...:STD,...");
   app->add_option("--weights", o.weights,
                   "parameters: .safetensors, zip-format .pth or TorchScript (default: the shipped "
                   "fashion-vgg / fashion-resnet checkpoint; seeded random weights for the VGGs "
@@ -98,7 +102,7 @@ at::Device setup_runtime(const CommonOptions& o) {
 }
 
 PreparedModel prepare_model(const CommonOptions& o, const at::Device& device) {
-  PreparedModel p{load_model(o.model, o.weights, o.seed), {}};
+  PreparedModel p{load_model(o.model, o.weights, o.seed, o.normalize), {}};
   if (p.loaded.random)
     std::cerr << "lrpbench: warning: no --weights given: " << o.model
               << " uses a seeded random initialisation (seed " << o.seed << ")\n";

@@ -15,6 +15,7 @@ struct CommonOptions {
   int64_t batch = 64;
   std::string model = "fashion-vgg";
   std::string weights;
+  std::string normalize;  // models from a file only
 };
 
 // Strictly parsed numeric options: decimal digits only (no sign, no wrap-around, no

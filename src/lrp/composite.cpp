@@ -28,7 +28,10 @@ class Parser {
     if (colon == std::string::npos) {
       out = head(seg_end);
       if (seg_end == t_.size()) return out;
+      const size_t semi = pos_;
       expect(';');
+      skip();
+      require_at(pos_ < t_.size(), semi, "unexpected ';' after the composite");
     } else {
       out = base_composite(net_);
     }

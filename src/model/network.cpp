@@ -127,6 +127,7 @@ ModelShape Network::shape() const {
   m.arch = arch;
   m.num_indices = num_indices;
   m.num_slots = num_slots;
+  m.by_index = !named;
   for (const Layer& l : layers) {
     m.layers.push_back({l.kind, l.index, l.name, l.slot, l.resolution});
     if (l.slot >= 0 && l.index < 0) m.by_index = false;

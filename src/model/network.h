@@ -51,6 +51,7 @@ struct Network {
   int num_indices = 0;  // 1 + the largest layer index
   int num_slots = 0;    // composite entries (see finalize)
   bool canonical = false;
+  bool named = false;  // canonical forms by node name even where every rule node has an index
   bool grayscale() const { return in_channels == 1; }
   // Links a chain (empty inputs read the previous node), makes names unique (`_1`, `_2`,
   // ... in execution order), assigns composite slots (a node's layer index where it has one,

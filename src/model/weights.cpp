@@ -1,5 +1,9 @@
 #include "model/weights.h"
 
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -7,8 +11,13 @@
 #include "model/pth.h"
 #include "model/safetensors.h"
 #include "model/torchscript.h"
+#include "model/torchscript_graph.h"
+#ifdef LRPBENCH_WITH_ONNX
+#include "model/onnx_graph.h"
+#endif
 #include "model/archive.h"
 #include "util/error.h"
+#include "util/limits.h"
 #include "util/file.h"
 
 namespace lrpbench {
@@ -47,7 +56,146 @@ void load_weights(Network& net, const std::string& path) {
                    "or a TorchScript module)");
 }
 
-LoadedModel load_model(const std::string& arch, const std::string& weights, uint64_t seed) {
+bool is_model_file(const std::string& model) {
+  const std::vector<std::string> names = architecture_names();
+  if (std::find(names.begin(), names.end(), model) != names.end()) return false;
+  return model.find('/') != std::string::npos || model.find('.') != std::string::npos;
+}
+
+void parse_normalization(const std::string& spec, int64_t channels, const std::string& what,
+                         std::vector<double>* mean, std::vector<double>* std) {
+  if (spec == "imagenet") {
+    *mean = {0.485, 0.456, 0.406};
+    *std = {0.229, 0.224, 0.225};
+  } else if (spec == "fashion-mnist") {
+    *mean = {0.2860};
+    *std = {0.3530};
+  } else {
+    const auto colon = spec.find(':');
+    auto numbers = [&](const std::string& text) {
+      std::vector<double> out;
+      size_t p = 0;
+      while (p <= text.size()) {
+        const size_t e = std::min(text.find(',', p), text.size());
+        const std::string tok = text.substr(p, e - p);
+        char* end = nullptr;
+        const double v = tok.empty() ? 0.0 : std::strtod(tok.c_str(), &end);
+        require(!tok.empty() && end == tok.c_str() + tok.size() && std::isfinite(v) &&
+                    std::fabs(v) <= 1e6 && tok.find_first_of("xXnN") == std::string::npos,
+                what + ": '" + tok + "' is not a number in '" + spec + "'");
+        out.push_back(v);
+        p = e + 1;
+      }
+      return out;
+    };
+    require(colon != std::string::npos,
+            what + ": expected imagenet, fashion-mnist or MEAN,...:STD,..., got '" + spec + "'");
+    *mean = numbers(spec.substr(0, colon));
+    *std = numbers(spec.substr(colon + 1));
+    require(mean->size() == std->size(), what + ": as many means as stds needed, got '" + spec + "'");
+    for (double s : *std) require(s > 0, what + ": a std must be positive, got '" + spec + "'");
+  }
+  require(static_cast<int64_t>(mean->size()) == channels,
+          what + ": '" + spec + "' has " + std::to_string(mean->size()) + " channel(s), the model " +
+              std::to_string(channels));
+}
+
+namespace {
+
+// A model whose dense layer reads a flattened feature map fixes its input size: found from
+// the map's channels at the default size and the layer's input features, as the size whose
+// feature map has the resolution they imply.
+void fix_input_size(Network& net, const std::string& path) {
+  ForwardRecord rec;
+  try {
+    forward(net, at::zeros({1, net.in_channels, net.default_size, net.default_size}), &rec);
+    return;  // the default size fits
+  } catch (const InputError&) {
+  }
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    const Layer& l = net.layers[i];
+    if (l.kind != LayerKind::Linear || l.inputs[0] == kNetworkInput) continue;
+    int src = l.inputs[0];
+    if (net.layers[static_cast<size_t>(src)].kind == LayerKind::Flatten)
+      src = net.layers[static_cast<size_t>(src)].inputs[0];
+    if (src == kNetworkInput || !rec.outputs[static_cast<size_t>(src)].defined()) break;
+    const at::Tensor& map = rec.outputs[static_cast<size_t>(src)];
+    if (map.dim() != 4 || map.size(1) * map.size(2) * map.size(3) == l.in_channels) continue;
+    const int64_t area = l.in_channels / map.size(1);
+    const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(area))));
+    require(area * map.size(1) == l.in_channels && side * side == area,
+            path + ": layer " + l.name + " takes " + std::to_string(l.in_channels) +
+                " features, which no square input gives");
+    const int64_t fallback = net.default_size;
+    for (int64_t s = 8; s <= 4096; ++s) {
+      net.default_size = s;
+      net.finalize();
+      if (net.layers[static_cast<size_t>(src)].resolution == side) {
+        net.fixed_size = true;
+        return;
+      }
+    }
+    net.default_size = fallback;
+    net.finalize();
+    break;
+  }
+  throw InputError(path + ": no input size fits the model (a dense layer's input features do "
+                          "not match a square image)");
+}
+
+// A TorchScript classifier from a file: its graph, weights inside, checked to map an image
+// to a vector of logits.
+Network load_model_file(const std::string& path, const std::string& normalize) {
+  const std::string bytes = read_file(path, "--model", kMaxWeightsBytes);
+  const bool zip = bytes.compare(0, 4, "PK\x03\x04") == 0;
+  Network net;
+  int64_t channels = 0;
+  if (zip) {
+    require(is_torchscript_archive(ZipArchive(bytes, path)),
+            path + ": a zip but not a TorchScript module (torch.jit.save of a scripted or traced "
+                   "model)");
+    net = read_torchscript_graph(bytes, path);
+    for (const Layer& l : net.layers)
+      if ((l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) && channels == 0)
+        channels = l.in_channels;
+  } else {
+#ifdef LRPBENCH_WITH_ONNX
+    require(looks_like_onnx(bytes),
+            path + ": neither a TorchScript module nor an ONNX model");
+    net = read_onnx_graph(bytes, path);
+    channels = net.in_channels;
+#else
+    throw InputError(path + ": not a TorchScript module (this build reads no ONNX: install "
+                            "libonnx-dev and libprotobuf-dev and rebuild)");
+#endif
+  }
+  net.named = true;
+  require(channels == 1 || channels == 3,
+          path + ": the first layer takes " + std::to_string(channels) +
+              " input channels; lrpbench reads images with 1 or 3");
+  net.in_channels = channels;
+  if (!net.fixed_size) net.default_size = channels == 1 ? 28 : 224;
+  parse_normalization(normalize.empty() ? (channels == 1 ? "fashion-mnist" : "imagenet")
+                                        : normalize,
+                      channels, "--normalize", &net.mean, &net.std);
+  net.finalize();
+  fix_input_size(net, path);
+  const at::Tensor y = forward(net, at::zeros({1, channels, net.default_size, net.default_size}));
+  require(y.dim() == 2, path + ": the model's output has " + std::to_string(y.dim()) +
+                            " dimensions, not N x classes logits");
+  net.num_classes = y.size(1);
+  return net;
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& arch, const std::string& weights, uint64_t seed,
+                       const std::string& normalize) {
+  if (is_model_file(arch)) {
+    require(weights.empty(), "--weights: the model file " + arch + " carries its own weights");
+    return {load_model_file(arch, normalize), arch, false};
+  }
+  require(normalize.empty(), "--normalize: only for models loaded from a file (--model FILE)");
   LoadedModel m{build_architecture(arch), weights, false};
   if (!weights.empty()) {
     load_weights(m.net, weights);

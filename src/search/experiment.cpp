@@ -56,7 +56,7 @@ nlohmann::json Experiment::definition() const {
   for (Order o : orders) ord.push_back(order_name(o));
   nlohmann::json pfj = pf.to_json();
   pfj.erase("batch");  // batching inside a work unit is fixed by it (below), not a setting
-  return {{"model", model},
+  nlohmann::json out = {{"model", model},
           {"weights", weights},
           {"data",
            {{"dataset", data.dataset},
@@ -74,6 +74,8 @@ nlohmann::json Experiment::definition() const {
           {"pf", pfj},
           {"batch", pf.batch},
           {"auc", auc_kind}};
+  if (!normalize.empty()) out["normalize"] = normalize;  // absent keeps older definitions equal
+  return out;
 }
 
 namespace {
@@ -187,9 +189,23 @@ namespace {
 
 void read_model(const Reader& r, const toml::table& root, const std::string& source, Experiment& x) {
   const toml::table& model = r.section(root, "model");
-  r.check_known(model, "model", {"name", "weights"});
+  r.check_known(model, "model", {"name", "weights", "file", "normalize"});
   x.model = r.str(model, "model.", "name", "fashion-vgg");
   x.weights = r.str(model, "model.", "weights", "");
+  x.normalize = r.str(model, "model.", "normalize", "");
+  const std::string file = r.str(model, "model.", "file", "");
+  if (!file.empty()) {
+    if (model.contains("name") || model.contains("weights"))
+      r.fail(*model.get("file"), "model.file",
+             "give either a model file or a built-in name (with weights), not both");
+    // Relative to the experiment file's folder.
+    const auto slash = source.rfind('/');
+    x.model = file[0] == '/' || slash == std::string::npos ? file : source.substr(0, slash + 1) + file;
+    if (x.model.find('/') == std::string::npos) x.model = "./" + x.model;
+    return;
+  }
+  if (!x.normalize.empty())
+    r.fail(*model.get("normalize"), "model.normalize", "goes with 'model.file' only");
   if (!is_embedded_model(x.model) && x.weights.empty()) {
     const int line =
         root.get("model") ? static_cast<int>(root.get("model")->source().begin.line) : 1;
@@ -453,6 +469,7 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
   try {
     x.model = d.at("model");
     x.weights = d.at("weights");
+    x.normalize = d.value("normalize", "");
     const auto& data = d.at("data");
     x.data.dataset = data.at("dataset");
     x.data.split = data.at("split");

@@ -33,6 +33,7 @@ struct Experiment {
   std::string source;  // file name or "preset NAME" (for messages)
   std::string model = "fashion-vgg";
   std::string weights;
+  std::string normalize;  // input normalisation of a model file ([model] normalize)
   DataSpec data;
   std::vector<Family> families;
   std::vector<std::string> references;  // composite texts

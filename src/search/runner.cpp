@@ -130,7 +130,7 @@ class Progress {
 Plan make_plan(const Experiment& exp, const at::Device& device) {
   Plan plan;
   plan.exp = exp;
-  plan.loaded = load_model(exp.model, exp.weights, exp.pf.seed);
+  plan.loaded = load_model(exp.model, exp.weights, exp.pf.seed, exp.normalize);
   plan.net = canonize(plan.loaded.net).to(device);
   load_images(exp, plan.net, plan);
   resolve_targets(exp, plan);
