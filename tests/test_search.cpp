@@ -286,6 +286,44 @@ TEST(Experiment, AxisValuesAndPresets) {
   EXPECT_EQ(g.pf.final_step, "minmax-mid");
   EXPECT_EQ(g.data.resize, "224");
   EXPECT_EQ(g.data.class_index, 29);
+  // fashion-thesis on another 28x28 model: the embedded ResNet or a model file.
+  const Experiment r = preset_experiment("fashion-thesis", "", "", "fashion-resnet");
+  EXPECT_EQ(r.model, "fashion-resnet");
+  EXPECT_EQ(r.families.size(), 2u);
+  const Experiment m = preset_experiment("fashion-thesis", "", "", "models/mine.pt", "0.5:0.25");
+  EXPECT_EQ(m.model, "models/mine.pt");
+  EXPECT_EQ(m.normalize, "0.5:0.25");
+  EXPECT_EQ(m.definition()["normalize"], "0.5:0.25");
+  EXPECT_FALSE(f.definition().contains("normalize"));
+  EXPECT_THROW(preset_experiment("fashion-thesis", "", "", "resnet50"), InputError);
+  EXPECT_THROW(preset_experiment("fashion-thesis", "", "", "fashion-resnet", "imagenet"),
+               InputError);
+  EXPECT_THROW(preset_experiment("vgg16-thesis", "w.safetensors", "imagenet/val", "resnet18"),
+               InputError);
+}
+
+TEST(Experiment, ModelFilesAreRelativeToTheExperiment) {
+  const std::string rest = "\n[data]\ndataset = \"fashion-mnist\"\ncount = 2\n"
+                           "[[family]]\nname = \"tutorial\"\nvalues = [0, 1]\n";
+  const Experiment x =
+      parse_experiment_text("[model]\nfile = \"m.onnx\"\nnormalize = \"fashion-mnist\"" + rest,
+                            "runs/exp.toml");
+  EXPECT_EQ(x.model, "runs/m.onnx");
+  EXPECT_EQ(x.normalize, "fashion-mnist");
+  EXPECT_EQ(parse_experiment_text("[model]\nfile = \"m.pt\"" + rest, "exp.toml").model, "./m.pt");
+  auto error = [&](const std::string& model) {
+    try {
+      parse_experiment_text(model + rest, "e.toml");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_NE(error("[model]\nname = \"vgg16\"\nfile = \"m.pt\"").find("e.toml:3: key 'model.file'"),
+            std::string::npos)
+      << error("[model]\nname = \"vgg16\"\nfile = \"m.pt\"");
+  EXPECT_NE(error("[model]\nnormalize = \"imagenet\"").find("key 'model.normalize'"),
+            std::string::npos);
 }
 
 TEST(Report, HoldsEveryFigureAndTable) {

@@ -16,7 +16,7 @@ namespace {
 
 struct SearchArgs {
   CommonOptions common;
-  std::string experiment, preset, model, weights, imagenet, out, shard;
+  std::string experiment, preset, model, normalize, weights, imagenet, out, shard;
   bool force = false;
   int64_t max_units = 0;
 };
@@ -24,9 +24,11 @@ struct SearchArgs {
 Experiment experiment_of(const SearchArgs& a) {
   require(a.experiment.empty() != a.preset.empty(),
           "search: give an experiment file or --preset NAME (not both)");
-  if (!a.preset.empty()) return preset_experiment(a.preset, a.weights, a.imagenet, a.model);
-  require(a.model.empty() && a.weights.empty() && a.imagenet.empty(),
-          "--model / --weights / --imagenet go with --preset; an experiment file names its own");
+  if (!a.preset.empty())
+    return preset_experiment(a.preset, a.weights, a.imagenet, a.model, a.normalize);
+  require(a.model.empty() && a.normalize.empty() && a.weights.empty() && a.imagenet.empty(),
+          "--model / --normalize / --weights / --imagenet go with --preset; an experiment file "
+          "names its own");
   return parse_experiment_file(a.experiment);
 }
 
@@ -61,7 +63,10 @@ void add_search_command(CLI::App& app) {
   sub->add_option("experiment", a->experiment, "experiment file (TOML)");
   sub->add_option("--preset", a->preset, "fashion-thesis or vgg16-thesis");
   sub->add_option("--model", a->model,
-                  "model for --preset fashion-thesis: fashion-vgg (default) or fashion-resnet");
+                  "model for --preset fashion-thesis: fashion-vgg (default), fashion-resnet or a "
+                  "1-channel model FILE (TorchScript or ONNX)");
+  sub->add_option("--normalize", a->normalize,
+                  "input normalisation of --model FILE (default fashion-mnist)");
   sub->add_option("--weights", a->weights, "VGG-16 weights for --preset vgg16-thesis");
   sub->add_option("--imagenet", a->imagenet,
                   "ImageNet validation folder (val/<wnid>/*.JPEG) for --preset vgg16-thesis");

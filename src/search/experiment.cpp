@@ -388,7 +388,8 @@ std::vector<std::string> experiment_preset_names() {
 }
 
 Experiment preset_experiment(const std::string& name, const std::string& weights,
-                             const std::string& imagenet, const std::string& model) {
+                             const std::string& imagenet, const std::string& model,
+                             const std::string& normalize) {
   const std::string families = R"TOML(
 [[family]]
 name = "tutorial"
@@ -409,12 +410,18 @@ kind = "auc"
             "--preset fashion-thesis uses a shipped model and Fashion-MNIST: drop "
             "--weights / --imagenet");
     const std::string m = model.empty() ? "fashion-vgg" : model;
-    require(is_embedded_model(m), "--model: --preset fashion-thesis runs on fashion-vgg "
-                                  "(default) or fashion-resnet, not '" +
-                                      m + "'");
+    const bool file = m.find('/') != std::string::npos || m.find('.') != std::string::npos;
+    require(is_embedded_model(m) || file,
+            "--model: --preset fashion-thesis runs on fashion-vgg (default), fashion-resnet or "
+            "a 1-channel model FILE, not '" + m + "'");
+    require(file || normalize.empty(), "--normalize goes with --model FILE");
+    nlohmann::json path = m, norm = normalize;  // JSON strings are valid TOML basic strings
+    const std::string model_toml =
+        file ? "file = " + path.dump() + (normalize.empty() ? "" : "\nnormalize = " + norm.dump())
+             : "name = " + path.dump();
     return parse_experiment_text(R"TOML(
 [model]
-name = ")TOML" + m + R"TOML("
+)TOML" + model_toml + R"TOML(
 [data]
 dataset = "fashion-mnist"
 split = "test"
@@ -434,6 +441,7 @@ score = "logit"
   if (name == "vgg16-thesis") {
     require(model.empty() || model == "vgg16",
             "--model: --preset vgg16-thesis runs on vgg16, not '" + model + "'");
+    require(normalize.empty(), "--normalize goes with --model FILE");
     require(!weights.empty(),
             "--preset vgg16-thesis needs --weights FILE (VGG-16 weights; none "
             "can be downloaded here)");

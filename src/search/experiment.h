@@ -56,8 +56,11 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
 Experiment experiment_from_definition(const nlohmann::json& d, const std::string& source);
 
 // Presets: fashion-thesis, vgg16-thesis (needs weights and the ImageNet folder).
+// `model` (fashion-thesis): fashion-vgg (default), fashion-resnet or a model file (a path,
+// with `normalize`).
 Experiment preset_experiment(const std::string& name, const std::string& weights,
-                             const std::string& imagenet, const std::string& model = "");
+                             const std::string& imagenet, const std::string& model = "",
+                             const std::string& normalize = "");
 std::vector<std::string> experiment_preset_names();
 
 }  // namespace lrpbench
