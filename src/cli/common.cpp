@@ -67,8 +67,8 @@ void add_common_options(CLI::App* app, CommonOptions& o) {
 void add_model_options(CLI::App* app, CommonOptions& o) {
   app->add_option("--model", o.model,
                   "fashion-vgg (default), fashion-resnet, vgg11, vgg13, vgg16, vgg19 and their "
-                  "_bn variants, resnet18, resnet34, resnet50, resnet101, resnet152, or a "
-                  "TorchScript FILE (scripted or traced classifier, weights inside)");
+                  "_bn variants, resnet18, resnet34, resnet50, resnet101, resnet152, or a model "
+                  "FILE: TorchScript (scripted or traced) or ONNX, weights inside");
   app->add_option("--normalize", o.normalize,
                   "input normalisation of a model FILE: imagenet (default for 3 channels), "
                   "fashion-mnist (default for 1 channel) or MEAN,...:STD,...");
