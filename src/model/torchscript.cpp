@@ -52,16 +52,18 @@ ScriptedModel read_torchscript(const std::string& path) {
   return read_torchscript_bytes(read_file(path, "--weights", kMaxWeightsBytes), path);
 }
 
-ScriptedModel read_torchscript_bytes(const std::string& bytes, const std::string& path) {
-  // Our own checks first: LibTorch only sees archives whose records and storages are sound.
+torch::jit::Module load_torchscript_module(const std::string& bytes, const std::string& path) {
   check_torchscript_archive(ZipArchive(bytes, path));
-  torch::jit::Module module;
   try {
     std::istringstream in(bytes);
-    module = torch::jit::load(in, c10::Device(c10::kCPU));
+    return torch::jit::load(in, c10::Device(c10::kCPU));
   } catch (const std::exception& e) {
     throw InputError(path + ": cannot load TorchScript module (" + first_line(e.what()) + ")");
   }
+}
+
+ScriptedModel read_torchscript_bytes(const std::string& bytes, const std::string& path) {
+  const torch::jit::Module module = load_torchscript_module(bytes, path);
   ScriptedModel out;
   for (const auto& p : module.named_parameters(true))
     out.state_dict.emplace_back(p.name, p.value.detach());

@@ -5,7 +5,15 @@
 #include "model/network.h"
 #include "model/state_dict.h"
 
+namespace torch::jit {
+struct Module;
+}
+
 namespace lrpbench {
+
+// The TorchScript module in the file's bytes, loaded on the CPU after our own archive checks
+// (LibTorch only sees archives whose records and storages are sound); errors name the file.
+torch::jit::Module load_torchscript_module(const std::string& bytes, const std::string& path);
 
 struct ScriptedModel {
   StateDict state_dict;

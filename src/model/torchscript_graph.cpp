@@ -7,10 +7,9 @@
 #include <torch/script.h>
 
 #include <map>
-#include <sstream>
 #include <unordered_map>
 
-#include "model/archive.h"
+#include "model/torchscript.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -270,7 +269,7 @@ class Builder {
       return;
     }
     if (fold_constant(n, env)) return;
-    aten_op(n, env, scope, leaf, where);
+    aten_op(n, env, scope, leaf);
   }
 
   // Comparisons and logic on constants (module settings such as `self.drop_rate > 0`).
@@ -479,8 +478,7 @@ class Builder {
     l.kernel = {l.weight.size(2), l.weight.size(3)};
   }
 
-  void aten_op(jit::Node* n, Env& env, const std::string& scope, const std::string& leaf,
-               const std::string& /*module*/) {
+  void aten_op(jit::Node* n, Env& env, const std::string& scope, const std::string& leaf) {
     const std::string op = op_name(n);
     const std::string where = name_for(scope, leaf, op);
     const std::string qual = n->kind().toQualString();
@@ -614,25 +612,14 @@ class Builder {
 }  // namespace
 
 Network read_torchscript_graph(const std::string& bytes, const std::string& path) {
-  check_torchscript_archive(ZipArchive(bytes, path));
-  torch::jit::Module module;
-  try {
-    std::istringstream in(bytes);
-    module = torch::jit::load(in, c10::Device(c10::kCPU));
-  } catch (const std::exception& e) {
-    std::string msg = e.what();
-    msg = msg.substr(0, msg.find('\n'));
-    throw InputError(path + ": cannot load TorchScript module (" + msg + ")");
-  }
+  torch::jit::Module module = load_torchscript_module(bytes, path);
   module.eval();
   try {
     return Builder(module, path).build();
   } catch (const InputError&) {
     throw;
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    msg = msg.substr(0, msg.find('\n'));
-    throw InputError(path + ": cannot read the TorchScript graph (" + msg + ")");
+    throw InputError(path + ": cannot read the TorchScript graph (" + first_line(e.what()) + ")");
   }
 }
 
