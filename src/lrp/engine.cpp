@@ -149,7 +149,9 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
     const at::Tensor s = stabilized_divide(r, gather(lin(l, a, hat), rows), eps, rule.stab);
     return gather(a, rows) * lin_t(l, s, hat, a);
   }
-  const at::Tensor ap = a.clamp_min(0), an = a.clamp_max(0);
+  // Without negative inputs x+ is x and x- never used: no copies on the common path.
+  const at::Tensor ap = negative_inputs ? a.clamp_min(0) : a;
+  const at::Tensor an = negative_inputs ? a.clamp_max(0) : at::Tensor();
   const Params vee = gamma_neg_params(l, g);
   const Params hat_w = gamma_params(l, g, false), vee_w = gamma_neg_params(l, g, false);
   // s+ = [z > 0] R / stab(W^ x+ + Wv x- + b^), s- = [z < 0] R / stab(Wv x+ + W^ x- + bv).
