@@ -5,6 +5,7 @@
 #include "data/image.h"
 #include "helpers.h"
 #include "lrp/engine.h"
+#include "lrp/weight_cache.h"
 #include "lrp/presets.h"
 
 namespace lrpbench {
@@ -103,6 +104,35 @@ TEST(Engine, BatchingNeverChangesAResult) {
     const Explanation one = explain(net, x.slice(0, i, i + 1), {-1}, {c});
     EXPECT_LE(test::rel_l2(batch.relevance[i], one.relevance[0]), 1e-5);
   }
+}
+
+// Modified weights are cached across calls; an in-place update of a weight (a training step)
+// must not give the old explanation, and a cache of size 0 must give the same numbers.
+TEST(Engine, WeightCacheIsExactAndNeverStale) {
+  Network net = test::shipped_fashion_vgg();
+  const at::Tensor x = fashion_images(net, 2);
+  const Composite c = tutorial_composite(net, 0.25, 0.01);
+  const at::Tensor first = explain(net, x, {-1, -1}, {c}).relevance;
+  const size_t hits = weight_cache_hits();
+  const at::Tensor again = explain(net, x, {-1, -1}, {c}).relevance;
+  EXPECT_GT(weight_cache_hits(), hits);  // the second call found its weights
+  EXPECT_TRUE(at::equal(first, again));
+  set_weight_cache_budget(0);
+  EXPECT_EQ(weight_cache_bytes(), 0u);
+  EXPECT_TRUE(at::equal(explain(net, x, {-1, -1}, {c}).relevance, first));
+  set_weight_cache_budget(std::size_t{256} << 20);
+  explain(net, x, {-1, -1}, {c});
+  EXPECT_GT(weight_cache_bytes(), 0u);
+  // Scale every conv weight in place: a copy of the scaled network, which the cache has never
+  // seen, is the reference.
+  for (Layer& l : net.layers)
+    if (l.kind == LayerKind::Conv2d) l.weight.mul_(1.5);
+  Network copy = net;
+  for (Layer& l : copy.layers)
+    if (l.weight.defined()) l.weight = l.weight.clone();
+  const at::Tensor updated = explain(net, x, {-1, -1}, {c}).relevance;
+  EXPECT_TRUE(at::equal(updated, explain(copy, x, {-1, -1}, {c}).relevance));
+  EXPECT_FALSE(at::equal(updated, first));
 }
 
 TEST(Engine, NegativeLogitIsReported) {

@@ -140,6 +140,11 @@ void check_layer(const Case& c) {
     const at::Tensor got = propagate_linear(c.layer, ru, c.a, z, r, {}, lo, hi).reshape({-1});
     EXPECT_LT((got - want).abs().max().item<double>(), 1e-9 * (1 + want.abs().max().item<double>()))
         << layer_kind_name(c.layer.kind) << " " << ru.text();
+    if (c.a.min().item<double>() >= 0) {  // the graph's hint "input >= 0" changes nothing
+      const at::Tensor hinted =
+          propagate_linear(c.layer, ru, c.a, z, r, {}, lo, hi, true).reshape({-1});
+      EXPECT_TRUE(at::equal(hinted, got)) << ru.text();
+    }
     // Two rows from the same image (K composites) give the same result twice.
     const at::Tensor rows = at::zeros({2}, at::kLong);
     const at::Tensor two = propagate_linear(c.layer, ru, c.a, z, at::cat({r, r}), rows, lo, hi);
@@ -182,6 +187,72 @@ TEST(Rules, StridedConvWithoutPaddingMatchesDenseReference) {
   l.weight = at::randn({2, 2, 3, 3}, gen, kD);
   l.bias = at::randn({2}, gen, kD) * 0.5;
   check_layer({l, at::randn({1, 2, 6, 6}, gen, kD)});
+}
+
+// A strided, padded first layer (ResNet's stem): z^B takes its own path there (the bound
+// term from a cache, two transposed passes); the padded border is where it could go wrong.
+TEST(Rules, StridedPaddedConvMatchesDenseReference) {
+  at::Generator gen = at::detail::createCPUGenerator(6);
+  Layer l;
+  l.kind = LayerKind::Conv2d;
+  l.in_channels = 2;
+  l.out_channels = 3;
+  l.kernel = {3, 3};
+  l.stride = {2, 2};
+  l.padding = {1, 1};
+  l.weight = at::randn({3, 2, 3, 3}, gen, kD);
+  l.bias = at::randn({3}, gen, kD) * 0.5;
+  check_layer({l, at::randn({1, 2, 7, 7}, gen, kD)});
+  check_layer({l, at::randn({1, 2, 7, 7}, gen, kD)});  // the cached bound term again
+}
+
+// Inputs >= 0 (after a ReLU) with relevance of both signs, as on a conv that feeds a
+// residual addition: the generalised gamma's path that derives both denominators from one
+// W+ pass and transposes W^ and Wv together.
+TEST(Rules, NonNegativeInputsWithRelevanceOfBothSigns) {
+  at::Generator gen = at::detail::createCPUGenerator(8);
+  Layer l;
+  l.kind = LayerKind::Conv2d;
+  l.in_channels = 2;
+  l.out_channels = 3;
+  l.kernel = {3, 3};
+  l.padding = {1, 1};
+  l.weight = at::randn({3, 2, 3, 3}, gen, kD);
+  l.bias = at::randn({3}, gen, kD) * 0.5;
+  check_layer({l, at::randn({1, 2, 5, 5}, gen, kD).abs()});
+  l.stride = {2, 2};  // the transpose through convolution_backward
+  check_layer({l, at::randn({1, 2, 5, 5}, gen, kD).abs()});
+  Layer d;
+  d.kind = LayerKind::Linear;
+  d.in_channels = 6;
+  d.out_channels = 4;
+  d.weight = at::randn({4, 6}, gen, kD);
+  d.bias = at::randn({4}, gen, kD) * 0.5;
+  check_layer({d, at::randn({1, 6}, gen, kD).abs()});
+}
+
+// The fused float kernels against the tensor expressions they replace.
+TEST(Rules, FusedGammaKernelsMatchTensorExpressions) {
+  at::Generator gen = at::detail::createCPUGenerator(9);
+  const at::TensorOptions f = at::TensorOptions().dtype(at::kFloat);
+  const at::Tensor z = at::randn({3, 4, 5, 5}, gen, f), pz = at::randn({3, 4, 5, 5}, gen, f);
+  at::Tensor r = at::randn({3, 4, 5, 5}, gen, f);
+  for (Stabilizer st : {Stabilizer::Sign, Stabilizer::Vanilla, Stabilizer::Reference,
+                        Stabilizer::None, Stabilizer::Quadratic}) {
+    const at::Tensor q = gamma_quotients(r, z, pz, 0.25, 1e-3, st);
+    const at::Tensor zero = at::zeros({}, f);
+    const at::Tensor sp = stabilized_divide(at::where(z > 0, r, zero), z + pz * 0.25, 1e-3, st);
+    const at::Tensor sn =
+        stabilized_divide(at::where(z < 0, r, zero), z + (z - pz) * 0.25, 1e-3, st);
+    EXPECT_TRUE(at::allclose(q.select(1, 0), sp, 1e-6, 1e-6)) << stabilizer_name(st);
+    EXPECT_TRUE(at::allclose(q.select(1, 1), sn, 1e-6, 1e-6)) << stabilizer_name(st);
+  }
+  EXPECT_TRUE(relevance_on_nonpositive(r, z));
+  r = at::where(z > 0, r, at::zeros({}, f));
+  EXPECT_FALSE(relevance_on_nonpositive(r, z));
+  EXPECT_FALSE(relevance_on_nonpositive(r.to(at::kDouble), z.to(at::kDouble)));
+  r.view({-1})[z.view({-1}).argmin()] = 1.0f;  // one unit with z < 0 carries relevance
+  EXPECT_TRUE(relevance_on_nonpositive(r, z));
 }
 
 TEST(Rules, AvgPoolMatchesDenseReference) {

@@ -58,22 +58,22 @@ void run_bench_explain(const BenchArgs& a) {
   // the first timed block otherwise pays for waking the thread pool (seen: 15 ms medians
   // for a 0.4 ms forward).
   explain(m.net, x, target, {tut}, quiet);
-  const double fwd = median_ms(
-      [&] {
-        c10::InferenceMode g;
-        forward(m.net, x).sum().item<float>();
-      },
-      a.repeats);
-  const double fwd_grad = median_ms(
-      [&] {
-        at::Tensor xi = x.detach().clone().set_requires_grad(true);
-        at::Tensor logits = forward(m.net, xi);
-        logits.select(1, logits.argmax(1).item<int64_t>()).sum().backward();
-        xi.grad().sum().item<float>();
-      },
-      a.repeats);
-  const double one = median_ms(
-      [&] { explain(m.net, x, target, {tut}, quiet).relevance.sum().item<float>(); }, a.repeats);
+  // Forward, forward + gradient and the explanation in turn, round after round: the ratios
+  // are medians of each round's ratio, so a load that drifts over the run cancels out.
+  const std::vector<std::vector<double>> t = interleaved_ms(
+      {[&] {
+         c10::InferenceMode g;
+         forward(m.net, x).sum().item<float>();
+       },
+       [&] {
+         at::Tensor xi = x.detach().clone().set_requires_grad(true);
+         at::Tensor logits = forward(m.net, xi);
+         logits.select(1, logits.argmax(1).item<int64_t>()).sum().backward();
+         xi.grad().sum().item<float>();
+       },
+       [&] { explain(m.net, x, target, {tut}, quiet).relevance.sum().item<float>(); }},
+      a.repeats, 2);
+  const double fwd = median(t[0]), fwd_grad = median(t[1]), one = median(t[2]);
   const double rss = peak_rss_mb();
   const double sixteen = median_ms(
       [&] { explain(m.net, x, target, grid, quiet).relevance.sum().item<float>(); }, a.repeats);
@@ -85,8 +85,8 @@ void run_bench_explain(const BenchArgs& a) {
                             {"forward_grad_ms", fwd_grad},
                             {"explain_ms", one},
                             {"explain16_ms", sixteen},
-                            {"ratio_explain_forward", one / fwd},
-                            {"ratio_explain_forward_grad", one / fwd_grad},
+                            {"ratio_explain_forward", median_ratio(t[2], t[0])},
+                            {"ratio_explain_forward_grad", median_ratio(t[2], t[1])},
                             {"ratio_16_single", sixteen / (16.0 * one)},
                             {"peak_rss_mb", rss},
                             {"peak_rss16_mb", peak_rss_mb()}};

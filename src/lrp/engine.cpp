@@ -3,19 +3,42 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <functional>
 #include <map>
 
 #include "lrp/stabilizer.h"
+#include "lrp/weight_cache.h"
 #include "util/error.h"
 
 namespace lrpbench {
 namespace {
 
 // A linear layer's parameters under a weight modifier. Pooling layers have no weight
-// tensor: their modified "weights" are the pooling weights times `scale`.
+// tensor: their modified "weights" are the pooling weights times `scale`. A modified weight
+// (`make`, named by op and g) comes from the weight cache when first asked for: the
+// transpose of a stride-1 conv needs only its flipped form, so the weight itself is then
+// never built or kept.
 struct Params {
+  Params(at::Tensor w_, at::Tensor b_, double scale_)
+      : w(std::move(w_)), b(std::move(b_)), scale(scale_) {}
+
   at::Tensor w, b;
   double scale = 1.0;
+  std::function<at::Tensor()> make;
+  WeightOp op = WeightOp::Plain;
+  double g = 0.0;
+  at::Tensor base;  // the layer's weight, the cache key of a modified one
+
+  at::Tensor weight() const { return make ? cached_weight(base, op, g, make) : w; }
+  // The flipped, transposed kernel (cached for the layer's own and modified weights).
+  at::Tensor flipped_weight() const {
+    // Contiguous: oneDNN reorders a strided kernel on every call (5x the conv itself on
+    // ResNet-50's last block); the values, and so the results, are the same.
+    auto flip = [this] { return (make ? make() : w).transpose(0, 1).flip({2, 3}).contiguous(); };
+    if (make || (base.defined() && w.is_same(base)))
+      return cached_weight(base, flipped(op), g, flip);
+    return flip();
+  }
 };
 
 bool is_pool(const Layer& l) {
@@ -29,33 +52,46 @@ double pool_size(const Layer& l, const at::Tensor& a) {
 }
 
 Params plain(const Layer& l) {
-  return {l.weight, l.bias, 1.0};
+  Params p{l.weight, l.bias, 1.0};
+  p.base = l.weight;
+  return p;
+}
+
+// The layer's weight under the modifier `make` (named by op and g); built lazily.
+Params modified(const Layer& l, WeightOp op, double g, std::function<at::Tensor()> make,
+                at::Tensor bias) {
+  Params p({}, std::move(bias), 1.0);
+  p.make = std::move(make);
+  p.op = op;
+  p.g = g;
+  p.base = l.weight;
+  return p;
 }
 
 Params positive(const Layer& l, bool bias) {
   if (is_pool(l)) return {{}, {}, 1.0};
-  return {l.weight.clamp_min(0), bias && l.bias.defined() ? l.bias.clamp_min(0) : at::Tensor(),
-          1.0};
+  return modified(l, WeightOp::Plus, 0.0, [&l] { return l.weight.clamp_min(0); },
+                  bias && l.bias.defined() ? l.bias.clamp_min(0) : at::Tensor());
 }
 
 Params negative(const Layer& l, bool bias) {
   if (is_pool(l)) return {{}, {}, 0.0};
-  return {l.weight.clamp_max(0), bias && l.bias.defined() ? l.bias.clamp_max(0) : at::Tensor(),
-          1.0};
+  return modified(l, WeightOp::Minus, 0.0, [&l] { return l.weight.clamp_max(0); },
+                  bias && l.bias.defined() ? l.bias.clamp_max(0) : at::Tensor());
 }
 
 // W^ = W + g W+ (and b^ = b + g b+ when `bias`).
 Params gamma_params(const Layer& l, double g, bool bias = true) {
   if (is_pool(l)) return {{}, {}, 1.0 + g};
-  return {l.weight + l.weight.clamp_min(0) * g,
-          bias && l.bias.defined() ? l.bias + l.bias.clamp_min(0) * g : at::Tensor(), 1.0};
+  return modified(l, WeightOp::Hat, g, [&l, g] { return l.weight + l.weight.clamp_min(0) * g; },
+                  bias && l.bias.defined() ? l.bias + l.bias.clamp_min(0) * g : at::Tensor());
 }
 
 // Wv = W + g W- (and bv = b + g b- when `bias`): pooling weights are positive, so Wv = W.
 Params gamma_neg_params(const Layer& l, double g, bool bias = true) {
   if (is_pool(l)) return {{}, {}, 1.0};
-  return {l.weight + l.weight.clamp_max(0) * g,
-          bias && l.bias.defined() ? l.bias + l.bias.clamp_max(0) * g : at::Tensor(), 1.0};
+  return modified(l, WeightOp::Vee, g, [&l, g] { return l.weight + l.weight.clamp_max(0) * g; },
+                  bias && l.bias.defined() ? l.bias + l.bias.clamp_max(0) * g : at::Tensor());
 }
 
 Params ones_params(const Layer& l, const at::Tensor& a) {
@@ -72,9 +108,9 @@ Params square_params(const Layer& l, const at::Tensor& a) {
 at::Tensor lin(const Layer& l, const at::Tensor& x, const Params& p) {
   switch (l.kind) {
     case LayerKind::Conv2d:
-      return at::conv2d(x, p.w, p.b, l.stride, l.padding, l.dilation, l.groups);
+      return at::conv2d(x, p.weight(), p.b, l.stride, l.padding, l.dilation, l.groups);
     case LayerKind::Linear:
-      return at::linear(x.dim() == 2 ? x : x.flatten(1), p.w, p.b);
+      return at::linear(x.dim() == 2 ? x : x.flatten(1), p.weight(), p.b);
     default: {
       const at::Tensor pooled = forward_layer(l, x);
       return p.scale == 1.0 ? pooled : pooled * p.scale;
@@ -96,16 +132,18 @@ at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at:
                         l.dilation[0] == 1 &&
                         l.dilation[1] == 1 && l.padding[0] < l.kernel[0] &&
                         l.padding[1] < l.kernel[1];
-      if (flip)
-        return at::conv2d(s, p.w.transpose(0, 1).flip({2, 3}), {}, 1,
+      if (flip) {
+        const at::Tensor wt = p.flipped_weight();
+        return at::conv2d(s, wt, {}, 1,
                           {l.kernel[0] - 1 - l.padding[0], l.kernel[1] - 1 - l.padding[1]});
+      }
       const at::Tensor like = at::empty(in_shape, a.options());
-      return std::get<0>(at::convolution_backward(s, like, p.w, c10::nullopt, l.stride, l.padding,
+      return std::get<0>(at::convolution_backward(s, like, p.weight(), c10::nullopt, l.stride, l.padding,
                                                   l.dilation, false, {0, 0}, l.groups,
                                                   {true, false, false}));
     }
     case LayerKind::Linear:
-      return s.mm(p.w).view(in_shape);
+      return s.mm(p.weight()).view(in_shape);
     case LayerKind::AvgPool2d: {
       const at::Tensor like = at::empty(in_shape, a.options());
       return at::avg_pool2d_backward(s, like, l.kernel, l.stride, l.padding, l.ceil_mode, true,
@@ -134,41 +172,61 @@ at::Tensor channel_bounds(const at::Tensor& a, const std::vector<double>& v) {
   return c.expand(a.sizes());
 }
 
+// Broadcasts a per-output-unit bias over z's shape.
+at::Tensor unit_bias(const Layer& l, const at::Tensor& b) {
+  return l.kind == LayerKind::Conv2d ? b.view({1, -1, 1, 1}) : b.view({1, -1});
+}
+
 // zennit's generalised gamma (docs/method.md, "LRP-gamma"). With inputs >= 0 and relevance
 // only on units with z > 0 (every VGG conv) it is the plain rule w + g w+, computed exactly
 // as before; the terms for negative inputs and for units with z < 0 are added only where
-// they are not zero.
+// they are not zero. `nonneg`: the caller knows a >= 0 (no reduction to find out).
 at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a,
-                           const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows) {
+                           const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
+                           bool nonneg) {
   const double g = rule.p1, eps = rule.eps();
   const at::Tensor zr = gather(z, rows).reshape(r.sizes());
-  const bool negative_inputs = a.min().item<double>() < 0;
-  const bool negative_units = ((zr <= 0) & (r != 0)).any().item<bool>();
+  const bool negative_inputs = !nonneg && a.min().item<double>() < 0;
+  const bool negative_units = relevance_on_nonpositive(r, zr);
   const Params hat = gamma_params(l, g);
   if (!negative_inputs && !negative_units) {
     const at::Tensor s = stabilized_divide(r, gather(lin(l, a, hat), rows), eps, rule.stab);
-    return gather(a, rows) * lin_t(l, s, hat, a);
+    return lin_t(l, s, hat, a).mul_(gather(a, rows));  // in place: one buffer less
   }
+  const Params vee = gamma_neg_params(l, g);
+  if (!negative_inputs && !is_pool(l)) {
+    // x >= 0: both denominators from one conv with W+ and the recorded z = W x + b:
+    // W^ x + b^ = z + g (W+ x + b+), Wv x + bv = z + g (z - W+ x - b+).
+    at::Tensor pz = lin(l, a, positive(l, false));
+    if (l.bias.defined()) pz = pz + unit_bias(l, l.bias.clamp_min(0));
+    const at::Tensor q =  // rows x 2 x C x ...: s+ and s- side by side
+        gamma_quotients(r, zr, gather(pz, rows).reshape(r.sizes()), g, eps, rule.stab);
+    if (l.groups != 1)
+      return gather(a, rows) *
+             (lin_t(l, q.select(1, 0), hat, a) + lin_t(l, q.select(1, 1), vee, a));
+    // W^T s+ + Wv^T s- as one transposed pass over the stacked units [W^; Wv].
+    const Params both = modified(l, WeightOp::HatVee, g, [&l, g] {
+      return at::cat({l.weight + l.weight.clamp_min(0) * g, l.weight + l.weight.clamp_max(0) * g});
+    }, {});
+    return lin_t(l, q.flatten(1, 2), both, a).mul_(gather(a, rows));
+  }
+  const at::Tensor rp = at::where(zr > 0, r, at::zeros_like(r));
+  const at::Tensor rn = at::where(zr < 0, r, at::zeros_like(r));
   // Without negative inputs x+ is x and x- never used: no copies on the common path.
   const at::Tensor ap = negative_inputs ? a.clamp_min(0) : a;
   const at::Tensor an = negative_inputs ? a.clamp_max(0) : at::Tensor();
-  const Params vee = gamma_neg_params(l, g);
   const Params hat_w = gamma_params(l, g, false), vee_w = gamma_neg_params(l, g, false);
   // s+ = [z > 0] R / stab(W^ x+ + Wv x- + b^), s- = [z < 0] R / stab(Wv x+ + W^ x- + bv).
-  at::Tensor zp = lin(l, ap, hat), zn;
+  at::Tensor zp = lin(l, ap, hat);
   if (negative_inputs) zp = zp + lin(l, an, vee_w);
-  const at::Tensor rp = at::where(zr > 0, r, at::zeros_like(r));
   const at::Tensor sp = stabilized_divide(rp, gather(zp, rows), eps, rule.stab);
   at::Tensor cp = lin_t(l, sp, hat, a), cn;  // what x+ and x- receive
   if (negative_inputs) cn = lin_t(l, sp, vee, a);
-  if (negative_units) {
-    zn = lin(l, ap, vee);
-    if (negative_inputs) zn = zn + lin(l, an, hat_w);
-    const at::Tensor rn = at::where(zr < 0, r, at::zeros_like(r));
-    const at::Tensor sn = stabilized_divide(rn, gather(zn, rows), eps, rule.stab);
-    cp = cp + lin_t(l, sn, vee, a);
-    if (negative_inputs) cn = cn + lin_t(l, sn, hat, a);
-  }
+  at::Tensor zn = lin(l, ap, vee);
+  if (negative_inputs) zn = zn + lin(l, an, hat_w);
+  const at::Tensor sn = stabilized_divide(rn, gather(zn, rows), eps, rule.stab);
+  cp = cp + lin_t(l, sn, vee, a);
+  if (negative_inputs) cn = cn + lin_t(l, sn, hat, a);
   at::Tensor out = gather(ap, rows) * cp;
   if (negative_inputs) out = out + gather(an, rows) * cn;
   return out;
@@ -191,17 +249,19 @@ std::vector<at::Tensor> propagate_add(const Rule& rule_in, const std::vector<at:
     return t;
   };
   std::vector<at::Tensor> pos, neg, out;
-  for (const at::Tensor& x : in) {
+  if (rule.kind == RuleKind::Zero || rule.kind == RuleKind::Epsilon) {
+    const at::Tensor s = div(r, z);
+    for (const at::Tensor& x : in) out.push_back(gather(x, rows) * s);
+    return out;
+  }
+  for (const at::Tensor& x : in) {  // x+ and x- for the sign-aware rules
     pos.push_back(x.clamp_min(0));
     neg.push_back(x.clamp_max(0));
   }
   switch (rule.kind) {
     case RuleKind::Zero:
-    case RuleKind::Epsilon: {
-      const at::Tensor s = div(r, z);
-      for (const at::Tensor& x : in) out.push_back(gather(x, rows) * s);
-      return out;
-    }
+    case RuleKind::Epsilon:
+      break;
     case RuleKind::Gamma: {  // W = 1: W^ = 1 + g, Wv = 1
       const double g = rule.p1;
       const at::Tensor sp_ = sum(pos), sn_ = sum(neg);
@@ -249,9 +309,64 @@ at::Tensor propagate_affine(const Layer& l, const Rule& rule_in, const at::Tenso
   return gather(a, rows) * s * l.weight.view({1, -1, 1, 1});
 }
 
+namespace {
+
+// z^B on the first layer (docs/method.md): R = x c - l c+ - h c- with c = W^T s,
+// c+ = W+^T s, c- = W-^T s and s = R / stab(W x - W+ l - W- h).
+at::Tensor propagate_zbox(const Layer& l, const Rule& rule, const at::Tensor& a,
+                          const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
+                          const std::vector<double>& lo, const std::vector<double>& hi) {
+  require(l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear,
+          "zbox needs a conv or dense first layer");
+  const double eps = rule.eps();
+  auto div = [&](const at::Tensor& zz) {
+    return stabilized_divide(r, gather(zz, rows), eps, rule.stab);
+  };
+  const bool strided = l.kind == LayerKind::Conv2d && (l.stride[0] != 1 || l.stride[1] != 1);
+  if (!strided || !z.defined()) {
+    // One conv over the stacked input [x, l, h] with weights [W, -W+, -W-] gives
+    // z = Wx - W+l - W-h; its transpose gives [c, -c+, -c-] in one pass too.
+    const at::Tensor x3 =
+        at::cat({a, channel_bounds(a, lo).contiguous(), channel_bounds(a, hi).contiguous()}, 1);
+    const Params w3{
+        at::cat({l.weight, -l.weight.clamp_min(0), -l.weight.clamp_max(0)}, 1), {}, 1.0};
+    const at::Tensor s = div(lin(l, x3, w3));
+    std::vector<int64_t> split = {r.size(0), 3, a.size(1)};
+    for (int64_t d = 2; d < a.dim(); ++d) split.push_back(a.size(d));
+    return (gather(x3, rows) * lin_t(l, s, w3, x3)).view(split).sum(1);
+  }
+  // A strided conv (ResNet's stem), whose transpose is the slow direction: two stacked
+  // passes instead of three, R = (x - h) c + (h - l) c+ (as c- = c - c+), and the
+  // denominator from the recorded z: W x - W+ l - W- h = z - b - B, where the bound term
+  // B = W+ l + W- h depends on the input size only (cached).
+  std::vector<double> key = {static_cast<double>(a.size(2)), static_cast<double>(a.size(3))};
+  key.insert(key.end(), lo.begin(), lo.end());
+  key.insert(key.end(), hi.begin(), hi.end());
+  const at::Tensor one = a.narrow(0, 0, 1);
+  const at::Tensor bounds = cached_weight(l.weight, WeightOp::BoxBounds, key, [&] {
+    const at::Tensor lh = at::cat({channel_bounds(one, lo), channel_bounds(one, hi)}, 1);
+    const Params w2{at::cat({l.weight.clamp_min(0), l.weight.clamp_max(0)}, 1), {}, 1.0};
+    return lin(l, lh.contiguous(), w2);
+  });
+  at::Tensor zb = z - bounds;
+  if (l.bias.defined()) zb = zb - unit_bias(l, l.bias);
+  const at::Tensor s = div(zb);
+  // [W, W+] stacked along the inputs: one transposed pass gives [c, c+].
+  const Params w2 = modified(l, WeightOp::PlainPlus, 0.0, [&l] {
+    return at::cat({l.weight, l.weight.clamp_min(0)}, 1);
+  }, {});
+  const at::Tensor h = channel_bounds(one, hi), lh = h - channel_bounds(one, lo);
+  const at::Tensor c2 = lin_t(l, s, w2, at::cat({one, one}, 1));
+  const int64_t ch = a.size(1);
+  return (gather(a, rows) - h) * c2.narrow(1, 0, ch) + lh * c2.narrow(1, ch, ch);
+}
+
+}  // namespace
+
 at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
-                            const std::vector<double>& lo, const std::vector<double>& hi) {
+                            const std::vector<double>& lo, const std::vector<double>& hi,
+                            bool nonneg_input) {
   const Rule rule = rule_in.normalized();
   const double eps = rule.eps();
   const Stabilizer st = rule.stab;
@@ -260,24 +375,13 @@ at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tenso
     case RuleKind::Zero:
     case RuleKind::Epsilon: {
       const at::Tensor s = div(z.defined() ? z : lin(l, a, plain(l)));
-      return gather(a, rows) * lin_t(l, s, plain(l), a);
+      return lin_t(l, s, plain(l), a).mul_(gather(a, rows));
     }
     case RuleKind::Gamma:
-      return propagate_gamma(l, rule, a, z.defined() ? z : lin(l, a, plain(l)), r, rows);
-    case RuleKind::ZBox: {
-      require(l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear,
-              "zbox needs a conv or dense first layer");
-      // One conv over the stacked input [x, l, h] with weights [W, -W+, -W-] gives
-      // z = Wx - W+l - W-h; its transpose gives [c, -c+, -c-] in one pass too.
-      const at::Tensor x3 =
-          at::cat({a, channel_bounds(a, lo).contiguous(), channel_bounds(a, hi).contiguous()}, 1);
-      const Params w3{
-          at::cat({l.weight, -l.weight.clamp_min(0), -l.weight.clamp_max(0)}, 1), {}, 1.0};
-      const at::Tensor s = div(lin(l, x3, w3));
-      std::vector<int64_t> split = {r.size(0), 3, a.size(1)};
-      for (int64_t d = 2; d < a.dim(); ++d) split.push_back(a.size(d));
-      return (gather(x3, rows) * lin_t(l, s, w3, x3)).view(split).sum(1);
-    }
+      return propagate_gamma(l, rule, a, z.defined() ? z : lin(l, a, plain(l)), r, rows,
+                             nonneg_input);
+    case RuleKind::ZBox:
+      return propagate_zbox(l, rule, a, z, r, rows, lo, hi);
     case RuleKind::ZPlus: {
       const at::Tensor ap = a.clamp_min(0), an = a.clamp_max(0);
       const Params wp = positive(l, true), wn = negative(l, false);
@@ -336,6 +440,7 @@ class Backward {
     for (size_t c = 0; c < comps.size(); ++c) all[c] = static_cast<int>(c);
     for (int64_t i = 0; i < n; ++i) rows_.push_back({i, all});
     waiting_.assign(net.layers.size(), at::Tensor());
+    nonneg_ = nonnegative_outputs(net);
   }
 
   struct NodeSums {
@@ -379,6 +484,38 @@ class Backward {
   at::Tensor input_rel_;
   std::vector<NodeSums> sums_;
   int64_t node_rows_ = 0;
+  std::vector<bool> nonneg_;  // per node: its output is >= 0 by construction
+
+  // Which node outputs are non-negative by the graph alone: a ReLU's, and what pooling,
+  // reshaping, concatenating or adding such outputs gives.
+  static std::vector<bool> nonnegative_outputs(const Network& net) {
+    std::vector<bool> out(net.layers.size(), false);
+    for (size_t pos = 0; pos < net.layers.size(); ++pos) {
+      const Layer& l = net.layers[pos];
+      auto inputs_nonneg = [&] {
+        for (int in : l.inputs)
+          if (in == kNetworkInput || !out[static_cast<size_t>(in)]) return false;
+        return !l.inputs.empty();
+      };
+      switch (l.kind) {
+        case LayerKind::ReLU:
+          out[pos] = true;
+          break;
+        case LayerKind::MaxPool2d:
+        case LayerKind::AvgPool2d:
+        case LayerKind::AdaptiveAvgPool2d:
+        case LayerKind::Flatten:
+        case LayerKind::Dropout:
+        case LayerKind::Concat:
+        case LayerKind::Add:
+          out[pos] = inputs_nonneg();
+          break;
+        default:
+          break;
+      }
+    }
+    return out;
+  }
 
   // Image of each row (undefined when rows are the images in order).
   at::Tensor row_images(const std::vector<Row>& rs) const {
@@ -448,7 +585,9 @@ class Backward {
     }
     const at::Tensor& a = rec_.in(net_, pos);
     if (l.kind == LayerKind::BatchNorm2d) return {propagate_affine(l, rule, a, z, rel, rows)};
-    return {propagate_linear(l, rule, a, z, rel, rows, lo_, hi_)};
+    const int src = l.inputs[0];
+    const bool nonneg = src != kNetworkInput && nonneg_[static_cast<size_t>(src)];
+    return {propagate_linear(l, rule, a, z, rel, rows, lo_, hi_, nonneg)};
   }
 
   void rule_node(size_t pos, at::Tensor rel) {

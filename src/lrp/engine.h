@@ -60,10 +60,12 @@ at::Tensor explain_in_batches(const Network& net, const at::Tensor& x,
 // Relevance through one linear layer under one rule (exposed for the rule tests).
 // a: the layer's input (N rows), z: its plain output, r: relevance at its output (rows),
 // rows: image of each row of r (undefined: rows == images). lo/hi: zbox bounds per
-// channel (normalised pixel values 0 and 1).
+// channel (normalised pixel values 0 and 1). nonneg_input: the caller knows a >= 0 (from
+// the graph: the output of a ReLU), which spares a reduction.
 at::Tensor propagate_linear(const Layer& layer, const Rule& rule, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
-                            const std::vector<double>& lo, const std::vector<double>& hi);
+                            const std::vector<double>& lo, const std::vector<double>& hi,
+                            bool nonneg_input = false);
 
 // Relevance through an add node (unit weights, no bias): one tensor per input `in`. z: the
 // node's output; r, rows as above. Every rule but zbox and pass.

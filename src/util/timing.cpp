@@ -19,6 +19,33 @@ double median_ms(const std::function<void()>& fn, int repeats, int warmup) {
   return t[t.size() / 2];
 }
 
+std::vector<std::vector<double>> interleaved_ms(const std::vector<std::function<void()>>& fns,
+                                                int repeats, int warmup) {
+  for (int i = 0; i < warmup; ++i)
+    for (const auto& fn : fns) fn();
+  std::vector<std::vector<double>> t(fns.size());
+  for (int i = 0; i < std::max(1, repeats); ++i)
+    for (size_t f = 0; f < fns.size(); ++f) {
+      const auto s = std::chrono::steady_clock::now();
+      fns[f]();
+      t[f].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s)
+                         .count());
+    }
+  return t;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double median_ratio(const std::vector<double>& num, const std::vector<double>& den) {
+  std::vector<double> r;
+  for (size_t i = 0; i < std::min(num.size(), den.size()); ++i) r.push_back(num[i] / den[i]);
+  return median(r);
+}
+
 double peak_rss_mb() {
   std::ifstream in("/proc/self/status");
   std::string key;
