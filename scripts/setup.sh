@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libopencv-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libsqlite3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
+  libsqlite3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-15 libfuzzer-15-dev
   gnuplot-nox

@@ -190,8 +190,9 @@ Network small_net(const std::string& arch, int64_t channels) {
   return net;
 }
 
-// MobileNet-V2 style: pointwise expansion, depthwise 3x3 (groups = channels), ReLU6,
-// projection, a residual add, and a BatchNorm after the add (which cannot be folded).
+// MobileNet-V2 style: pointwise expansion, asymmetric zero padding as its own node, a
+// depthwise 4x4 (groups = channels), ReLU6, projection, a residual add, and a BatchNorm after
+// the add (which cannot be folded).
 Network mobilenet_style() {
   at::Generator gen = at::detail::createCPUGenerator(21);
   Network net = small_net("mobilenet-style", 3);
@@ -204,18 +205,22 @@ Network mobilenet_style() {
   L.push_back(conv_node("expand", 8, 16, 1, 1, gen));                // 3
   L.push_back(r6);                                                   // 4
   L.back().name = "expand_relu";
-  L.push_back(conv_node("depthwise", 16, 16, 3, 16, gen));           // 5
-  L.push_back(bn_node("depthwise_bn", 16, gen));                     // 6 (folded)
-  L.push_back(r6);                                                   // 7
+  Layer pad = simple(LayerKind::Pad, "pad");  // TF-style "same" for an even kernel
+  pad.pad = {1, 2, 2, 1};
+  L.push_back(pad);                                                  // 5
+  L.push_back(conv_node("depthwise", 16, 16, 4, 16, gen));           // 6
+  L.back().padding = {0, 0};
+  L.push_back(bn_node("depthwise_bn", 16, gen));                     // 7 (folded)
+  L.push_back(r6);                                                   // 8
   L.back().name = "depthwise_relu";
-  L.push_back(conv_node("project", 16, 8, 1, 1, gen));              // 8
-  L.push_back(simple(LayerKind::Add, "add", {8, 2}));                // 9
-  L.push_back(bn_node("post_bn", 8, gen));                           // 10 (after add: kept)
+  L.push_back(conv_node("project", 16, 8, 1, 1, gen));              // 9
+  L.push_back(simple(LayerKind::Add, "add", {9, 2}));                // 10
+  L.push_back(bn_node("post_bn", 8, gen));                           // 11 (after add: kept)
   Layer pool = simple(LayerKind::AdaptiveAvgPool2d, "pool");
   pool.output_size = {1, 1};
-  L.push_back(pool);                                                 // 11
-  L.push_back(simple(LayerKind::Flatten, "flatten"));                // 12
-  L.push_back(head(8, gen));                                         // 13
+  L.push_back(pool);                                                 // 12
+  L.push_back(simple(LayerKind::Flatten, "flatten"));                // 13
+  L.push_back(head(8, gen));                                         // 14
   net.finalize();
   return net;
 }

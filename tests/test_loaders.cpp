@@ -11,6 +11,8 @@
 #include "lrp/engine.h"
 #include "model/safetensors.h"
 #include "model/state_dict.h"
+#include "search/experiment.h"
+#include "search/runner.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/npy.h"
@@ -95,6 +97,18 @@ TEST(Loaders, TorchScriptGraphsGiveTheBuiltinsRelevance) {
             "features.17..features.28:epsilon(0.25);avgpool..classifier.6:zero");
 }
 
+// The MobileNet-style fixture pads (ZeroPad2d((1, 2, 2, 1))) before its depthwise conv: one
+// pad node with those amounts, not folded away or read as the identity.
+void expect_one_pad(const Network& net, const std::vector<int64_t>& pad) {
+  int pads = 0;
+  for (const Layer& l : net.layers)
+    if (l.kind == LayerKind::Pad) {
+      ++pads;
+      EXPECT_EQ(l.pad, pad) << l.name;
+    }
+  EXPECT_EQ(pads, 1) << net.arch;
+}
+
 // LRP-0 without stabilizer equals Python's gradient x input on graphs written as PyTorch
 // modules: depthwise convs, ReLU6, a residual add, BatchNorm after an add and before a conv
 // (kept unfolded), a concatenation, average pooling, view(x.size(0), -1).
@@ -107,6 +121,7 @@ TEST(Loaders, TorchScriptGraphsLrp0IsPythonGradientTimesInput) {
       const Explanation e =
           explain(net, x, {-1}, {parse_composite("@all:zero(stab=none)", net)});
       EXPECT_LT(test::rel_l2(e.relevance.select(1, 0), want), 1e-5) << name << kind;
+      if (std::string(name) == "mobilenet_style") expect_one_pad(net, {1, 2, 2, 1});
     }
   // The BatchNorms after the add and the concat stay nodes with the pass rule.
   const ModelShape s = load_model(fx("densenet_style_script.pt"), "", 0).net;
@@ -132,6 +147,7 @@ TEST(Loaders, SearchOnAModelFileEqualsTheBuiltin) {
   for (int k = 0; k < 2; ++k) {
     const std::string toml = fx(k == 0 ? "exp_builtin.toml" : "exp_file.toml");
     const std::string run = fx(k == 0 ? "run_builtin" : "run_file");
+    std::filesystem::remove_all(run);  // never resume a store of an earlier build
     std::ofstream(toml) << (k == 0 ? builtin : file);
     std::string err;
     ASSERT_EQ(test::run_command(test::binary() + " search " + toml + " --force --threads 2 --out " +
@@ -145,6 +161,39 @@ TEST(Loaders, SearchOnAModelFileEqualsTheBuiltin) {
   EXPECT_GT(aucs[0].size(), 200u);
   EXPECT_NE(aucs[0].find("conv1:zbox;layer1.0.conv1..layer1.0.conv2:gamma"), std::string::npos);
   EXPECT_EQ(aucs[0], aucs[1]);
+}
+
+// The store's definition records the SHA-256 of the model and weights files (checked against
+// coreutils' sha256sum): a file changed under a store makes another definition.
+TEST(Loaders, StoreDefinitionRecordsTheFilesSha256) {
+  auto sha256sum = [](const std::string& path) {
+    const std::string out = test::fixtures_dir() + "/sha256sum.txt";
+    EXPECT_EQ(test::run_command("(sha256sum '" + path + "' > '" + out + "')", nullptr), 0);
+    std::string line;
+    std::ifstream(out) >> line;
+    return line;
+  };
+  const std::string model = test::fixtures_dir() + "/sha_model.pt";
+  std::filesystem::copy_file(fx("fashion_resnet_script.pt"), model,
+                             std::filesystem::copy_options::overwrite_existing);
+  Experiment exp;
+  exp.model = model;
+  const nlohmann::json d = nlohmann::json::parse(run_definition(exp, at::Device(at::kCPU)));
+  EXPECT_EQ(d.at("model_sha256"), sha256sum(model));
+  EXPECT_FALSE(d.contains("weights_sha256"));
+  std::ofstream(model, std::ios::binary | std::ios::app) << 'x';
+  const nlohmann::json changed = nlohmann::json::parse(run_definition(exp, at::Device(at::kCPU)));
+  EXPECT_EQ(changed.at("model_sha256"), sha256sum(model));
+  EXPECT_NE(changed.at("model_sha256"), d.at("model_sha256"));
+  // A built-in with a weights file records the weights; without files, nothing is added.
+  exp.model = "vgg16";
+  exp.weights = fx("vgg16.safetensors");
+  EXPECT_EQ(nlohmann::json::parse(run_definition(exp, at::Device(at::kCPU))).at("weights_sha256"),
+            sha256sum(exp.weights));
+  exp.model = "fashion-vgg";
+  exp.weights.clear();
+  const nlohmann::json plain = nlohmann::json::parse(run_definition(exp, at::Device(at::kCPU)));
+  EXPECT_FALSE(plain.contains("model_sha256") || plain.contains("weights_sha256"));
 }
 
 // ONNX exports (opsets 9, 11, 13) of the same models: the same relevance and identities.
@@ -163,6 +212,7 @@ TEST(Loaders, OnnxGraphsGiveTheBuiltinsRelevance) {
     const at::Tensor want = read_npy(fx(std::string(name) + "_gxi.npy"));
     const Explanation e = explain(net, xi, {-1}, {parse_composite("@all:zero(stab=none)", net)});
     EXPECT_LT(test::rel_l2(e.relevance.select(1, 0), want), 1e-5) << name;
+    if (std::string(name) == "mobilenet_style") expect_one_pad(net, {1, 2, 2, 1});
   }
   const ModelShape s = load_model(fx("mobilenet_style.onnx"), "", 0).net;
   EXPECT_EQ(canonical_form(parse_composite("epsilon-gamma-box", s), s),

@@ -652,6 +652,13 @@ class Backward {
         }
         return;
       }
+      case LayerKind::Pad: {  // the padding's relevance is dropped
+        const at::Tensor& a = rec_.in(net_, pos);
+        deliver(l.inputs[0], rel.reshape(shape_with_rows(rec_.outputs[pos]))
+                                 .narrow(2, l.pad[2], a.size(2))
+                                 .narrow(3, l.pad[0], a.size(3)));
+        return;
+      }
       default:  // ReLU, Dropout, Flatten: unchanged
         deliver(l.inputs[0], rel.reshape(shape_with_rows(rec_.in(net_, pos))));
         return;

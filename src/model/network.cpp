@@ -68,6 +68,9 @@ void infer_resolutions(Network& net) {
       case LayerKind::AdaptiveAvgPool2d:
         l.resolution = l.output_size[0];
         break;
+      case LayerKind::Pad:
+        l.resolution = in > 0 ? in + l.pad[2] + l.pad[3] : 0;
+        break;
       case LayerKind::Linear:
       case LayerKind::Flatten:
         l.resolution = 0;
@@ -164,6 +167,15 @@ void check_input(const Network& net, const at::Tensor& x, const std::string& wha
   require(x.size(2) >= 8 && x.size(3) >= 8, what + ": input smaller than 8x8");
 }
 
+std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads) {
+  if (torch_pads.size() != 2 && torch_pads.size() != 4) return {};
+  std::vector<int64_t> p = torch_pads;
+  p.resize(4, 0);
+  for (int64_t v : p)
+    if (v < 0) return {};
+  return p;
+}
+
 at::Tensor forward_layer(const Layer& l, const at::Tensor& x) {
   switch (l.kind) {
     case LayerKind::Conv2d:
@@ -183,6 +195,8 @@ at::Tensor forward_layer(const Layer& l, const at::Tensor& x) {
       return x.flatten(1);
     case LayerKind::Dropout:
       return x;
+    case LayerKind::Pad:
+      return at::constant_pad_nd(x, l.pad, 0.0);
     case LayerKind::BatchNorm2d:
       if (!l.running_mean.defined())  // canonical: the affine map
         return x * l.weight.view({1, -1, 1, 1}) + l.bias.view({1, -1, 1, 1});

@@ -38,6 +38,7 @@ struct Layer {
   Pair output_size{0, 0};  // AdaptiveAvgPool2d
   bool ceil_mode = false;
   double clamp_max = std::numeric_limits<double>::infinity();  // ReLU6: 6
+  std::vector<int64_t> pad;  // Pad: zeros added {left, right, top, bottom} (each >= 0)
 };
 
 struct Network {
@@ -97,6 +98,10 @@ void check_input(const Network& net, const at::Tensor& x, const std::string& wha
 // `train`, BatchNorm uses (and updates) batch statistics and dropout drops with p = 0.5.
 at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec = nullptr,
                    bool train = false);
+// A Pad node's {left, right, top, bottom} from torch's pad list (last axis first: 2 or 4
+// values): empty where it pads other axes or crops (negative values).
+std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads);
+
 // Forward pass of a single node with one input (not Add / Concat).
 at::Tensor forward_layer(const Layer& layer, const at::Tensor& x);
 

@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "util/error.h"
@@ -223,6 +225,120 @@ class Builder {
     return {p[0], p[1]};
   }
 
+  // Shape arithmetic on constants (torch's exporter computes Pad's amounts this way):
+  // ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast, Unsqueeze, Squeeze whose
+  // inputs are all constants become a constant. Results are small by nature: a larger one
+  // (a hostile file) is refused.
+  bool fold(const onnx::NodeProto& n, const std::string& op, const std::string& where) {
+    static const std::set<std::string> kFoldable = {"ConstantOfShape", "Concat",    "Reshape",
+                                                    "Slice",           "Transpose", "Cast",
+                                                    "Unsqueeze",       "Squeeze"};
+    if (!kFoldable.count(op) || n.output_size() < 1) return false;
+    std::vector<at::Tensor> in;
+    for (int k = 0; k < n.input_size(); ++k) {
+      if (n.input(k).empty()) {
+        in.emplace_back();
+        continue;
+      }
+      const Val& v = value(n.input(k), where);
+      if (v.tensor) return false;
+      in.push_back(v.constant);
+    }
+    if (in.empty() || !in[0].defined()) return false;
+    auto longs = [&](const at::Tensor& t) {
+      if (t.scalar_type() != at::kLong || t.dim() > 1 || t.numel() > 64)
+        unsupported(op + " with a computed shape of another kind", where);
+      const at::Tensor c = t.contiguous();
+      return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+    };
+    auto axes_or = [&](size_t k, const char* name) {
+      return opset_ >= 13 && in.size() > k && in[k].defined() ? longs(in[k]) : ints(n, name, {});
+    };
+    at::Tensor out;
+    if (op == "ConstantOfShape") {
+      const std::vector<int64_t> shape = longs(in[0]);
+      int64_t count = 1;
+      for (int64_t d : shape) {
+        if (d < 0 || d > (1 << 20)) unsupported(op + " of a bad shape", where);
+        count *= d;
+        if (count > (1 << 20)) unsupported(op + " of a large shape", where);
+      }
+      const auto* a = attr(n, "value");
+      const at::Tensor v = a && a->has_t() ? to_tensor(a->t(), file_) : at::zeros({1}, at::kFloat);
+      if (v.numel() != 1) unsupported(op + " with a value that is not one number", where);
+      out = v.reshape({}).expand(shape).clone();
+    } else if (op == "Concat") {
+      out = at::cat(in, integer(n, "axis", 0));
+    } else if (op == "Reshape") {
+      std::vector<int64_t> shape = longs(in[1]);
+      for (size_t d = 0; d < shape.size(); ++d)
+        if (shape[d] == 0 && static_cast<int64_t>(d) < in[0].dim()) shape[d] = in[0].size(d);
+      out = in[0].reshape(shape).clone();
+    } else if (op == "Slice") {
+      const bool attrs = opset_ < 10;
+      const std::vector<int64_t> starts = attrs ? ints(n, "starts", {}) : longs(in[1]);
+      const std::vector<int64_t> ends = attrs ? ints(n, "ends", {}) : longs(in[2]);
+      std::vector<int64_t> axes = attrs ? ints(n, "axes", {})
+                                        : (in.size() > 3 && in[3].defined() ? longs(in[3])
+                                                                            : std::vector<int64_t>());
+      const std::vector<int64_t> steps = !attrs && in.size() > 4 && in[4].defined()
+                                             ? longs(in[4])
+                                             : std::vector<int64_t>(starts.size(), 1);
+      if (axes.empty())
+        for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
+      if (ends.size() != starts.size() || axes.size() != starts.size() ||
+          steps.size() != starts.size())
+        unsupported(op + " with inconsistent starts, ends, axes and steps", where);
+      out = in[0];
+      for (size_t k = 0; k < starts.size(); ++k) {  // ONNX's clamping, steps of either sign
+        if (steps[k] == 0) unsupported(op + " with step 0", where);
+        const int64_t axis = axes[k] < 0 ? axes[k] + out.dim() : axes[k];
+        if (axis < 0 || axis >= out.dim()) unsupported(op + " along a missing axis", where);
+        const int64_t dim = out.size(axis), step = steps[k];
+        int64_t b = starts[k] < 0 ? starts[k] + dim : starts[k];
+        int64_t e = ends[k] < 0 ? ends[k] + dim : ends[k];
+        std::vector<int64_t> idx;
+        if (step > 0) {
+          b = std::clamp<int64_t>(b, 0, dim);
+          e = std::clamp<int64_t>(e, 0, dim);
+          for (int64_t i = b; i < e; i += step) idx.push_back(i);
+        } else {
+          b = std::clamp<int64_t>(b, 0, dim - 1);
+          e = std::clamp<int64_t>(e, -1, dim - 1);
+          for (int64_t i = b; i > e; i += step) idx.push_back(i);
+        }
+        out = out.index_select(axis, at::tensor(idx, at::kLong));
+      }
+    } else if (op == "Transpose") {
+      std::vector<int64_t> perm = ints(n, "perm", {});
+      if (perm.empty())
+        for (int64_t d = in[0].dim() - 1; d >= 0; --d) perm.push_back(d);
+      out = in[0].permute(perm).contiguous();
+    } else if (op == "Cast") {
+      const int64_t to = integer(n, "to", 0);
+      const std::map<int64_t, at::ScalarType> kinds = {
+          {1, at::kFloat}, {6, at::kInt}, {7, at::kLong}, {9, at::kBool}, {11, at::kDouble}};
+      if (!kinds.count(to)) unsupported(op + " to type " + std::to_string(to), where);
+      out = in[0].to(kinds.at(to));
+    } else if (op == "Unsqueeze") {
+      out = in[0];
+      std::vector<int64_t> axes = axes_or(1, "axes");
+      std::sort(axes.begin(), axes.end());
+      for (int64_t a : axes) out = out.unsqueeze(a < 0 ? a + out.dim() + 1 : a);
+      out = out.clone();
+    } else {  // Squeeze
+      out = in[0];
+      std::vector<int64_t> axes = axes_or(1, "axes");
+      std::sort(axes.rbegin(), axes.rend());
+      if (axes.empty()) out = out.squeeze();
+      for (int64_t a : axes) out = out.squeeze(a);
+      out = out.clone();
+    }
+    if (out.numel() > (1 << 20)) unsupported(op + " with a large result", where);
+    env_[n.output(0)] = {false, kNetworkInput, out};
+    return true;
+  }
+
   void emit(const onnx::NodeProto& n, Layer l, std::vector<int> inputs, bool module_op) {
     l.name = node_name(n, module_op);
     l.inputs = std::move(inputs);
@@ -241,6 +357,13 @@ class Builder {
       if (!a || !a->has_t()) unsupported("Constant without a tensor value", where);
       env_[n.output(0)] = {false, kNetworkInput, to_tensor(a->t(), file_)};
       return;
+    }
+    try {
+      if (fold(n, op, where)) return;
+    } catch (const c10::Error& e) {  // shapes that do not fit (a hostile file)
+      unsupported(op + " on constants that do not fit (" +
+                      first_line(e.what_without_backtrace()) + ")",
+                  where);
     }
     if (op == "Conv") {
       l.kind = LayerKind::Conv2d;
@@ -384,10 +507,19 @@ class Builder {
         pads.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
       }
       const auto* mode = attr(n, "mode");
-      bool zero = mode == nullptr || mode->s() == "constant";
-      for (int64_t v : pads) zero = zero && v == 0;
-      if (!zero) unsupported("Pad (non-zero padding as its own operation)", node_name(n, false));
-      l.kind = LayerKind::Dropout;  // no padding at all: the identity
+      if (mode != nullptr && mode->s() != "constant") unsupported("Pad in mode '" + mode->s() + "'", where);
+      if (opset_ >= 11 && n.input_size() > 2 && !n.input(2).empty() &&
+          constant(n, 2, where).to(at::kDouble).item<double>() != 0.0)
+        unsupported("Pad with a value other than 0", where);
+      if (opset_ < 11 && attr(n, "value") != nullptr && attr(n, "value")->f() != 0.0f)
+        unsupported("Pad with a value other than 0", where);
+      // ONNX: begins of every axis, then ends (N, C, H, W); only H and W may be padded.
+      const bool four = pads.size() == 8 && pads[0] == 0 && pads[1] == 0 && pads[4] == 0 &&
+                        pads[5] == 0;
+      l.pad = four ? spatial_padding({pads[3], pads[7], pads[2], pads[6]}) : std::vector<int64_t>();
+      if (l.pad.empty()) unsupported("Pad of axes other than the spatial ones, or negative", where);
+      const bool none = std::all_of(l.pad.begin(), l.pad.end(), [](int64_t v) { return v == 0; });
+      l.kind = none ? LayerKind::Dropout : LayerKind::Pad;  // no padding at all: the identity
       emit(n, l, {activation(n, 0, where)}, false);
     } else if ((op == "Identity" || op == "Dropout") && !value(n.input(0), where).tensor) {
       env_[n.output(0)] = value(n.input(0), where);  // a weight passed on

@@ -32,6 +32,8 @@ const char* layer_kind_name(LayerKind kind) {
       return "Add";
     case LayerKind::Concat:
       return "Concat";
+    case LayerKind::Pad:
+      return "Pad";
   }
   return "?";
 }
@@ -59,6 +61,8 @@ const char* node_kind_name(LayerKind kind) {
       return "add";
     case LayerKind::Concat:
       return "concat";
+    case LayerKind::Pad:
+      return "pad";
   }
   return "?";
 }

@@ -19,7 +19,8 @@ enum class LayerKind {
   Dropout,      // dropout and identity
   BatchNorm2d,  // eval mode; folded into its producer where docs/method.md allows
   Add,          // element-wise sum of two or more inputs
-  Concat        // concatenation along channels
+  Concat,       // concatenation along channels
+  Pad           // zero padding of the spatial axes; relevance on the padding is dropped
 };
 
 // The embedded 1 x 28 x 28 models whose trained weights ship in models/ (fashion-vgg,

@@ -556,6 +556,19 @@ class Builder {
         unsupported(qual + " with count_include_pad=False", where);
       if (n->inputs().size() > 6 && !constant(env, n, 6, where).isNone())
         unsupported(qual + " with divisor_override", where);
+    } else if (op == "constant_pad_nd" || op == "pad") {
+      one(LayerKind::Pad);
+      const c10::IValue p = constant(env, n, 1, where);
+      const std::vector<int64_t> pads = p.isIntList() ? p.toIntVector() : std::vector<int64_t>();
+      if (op == "pad" && n->inputs().size() > 2 && constant(env, n, 2, where).isString() &&
+          constant(env, n, 2, where).toStringRef() != "constant")
+        unsupported(qual + " in mode '" + constant(env, n, 2, where).toStringRef() + "'", where);
+      const size_t vi = op == "pad" ? 3 : 2;
+      const c10::IValue v = n->inputs().size() > vi ? constant(env, n, vi, where) : c10::IValue();
+      if (!v.isNone() && (v.isDouble() || v.isInt()) && v.toScalar().toDouble() != 0.0)
+        unsupported(qual + " with a value other than 0", where);
+      l.pad = spatial_padding(pads);
+      if (l.pad.empty()) unsupported(qual + " of axes other than the spatial ones, or negative", where);
     } else if (op == "adaptive_avg_pool2d") {
       one(LayerKind::AdaptiveAvgPool2d);
       l.output_size = pair(env, n, 1, where);

@@ -18,9 +18,11 @@
 #include "lrp/composite.h"
 #include "lrp/engine.h"
 #include "model/canonize.h"
+#include "model/weights.h"
 #include "perturbation/auc.h"
 #include "perturbation/curves.h"
 #include "util/error.h"
+#include "util/sha256.h"
 
 namespace lrpbench {
 namespace {
@@ -233,6 +235,10 @@ std::string run_definition(const Experiment& exp, const at::Device& device) {
   d["threads"] = at::get_num_threads();
   d["lrpbench"] = LRPBENCH_VERSION;
   d["rules"] = kRulesVersion;
+  // The bytes of the model and weights files: a file changed under a store is another
+  // experiment (built-in models without files add nothing, keeping older definitions).
+  if (is_model_file(exp.model)) d["model_sha256"] = sha256_file(exp.model);
+  if (!exp.weights.empty()) d["weights_sha256"] = sha256_file(exp.weights);
   return d.dump();
 }
 
