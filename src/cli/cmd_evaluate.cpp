@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/evaluate_options.h"
+#include "cli/metric_options.h"
 #include "data/image.h"
 #include "lrp/composite.h"
 #include "lrp/engine.h"
@@ -25,6 +26,7 @@ struct EvaluateArgs {
   CommonOptions common;
   InputSpec input;
   PFOptions pf;
+  MetricCliOptions metrics;
   std::string relevance, composite, target = "auto", out, orders = "morf";
 };
 
@@ -43,9 +45,47 @@ nlohmann::json scores_json(const CurveScores& c) {
   return {{"auc", c.auc}, {"auc_normalized", opt_json(c.auc_normalized)}, {"aopc", c.aopc}};
 }
 
+// evaluate.json's "metrics": name -> {value (mean over defined), better, undefined, images}.
+nlohmann::json metrics_json(const std::vector<const Metric*>& which,
+                            const std::vector<MetricValues>& values, const InputBatch& in) {
+  nlohmann::json out = nlohmann::json::object();
+  for (size_t m = 0; m < which.size(); ++m) {
+    const auto [mean, undefined] = mean_defined(values[m]);
+    nlohmann::json images = nlohmann::json::array();
+    for (size_t i = 0; i < values[m].size(); ++i)
+      images.push_back({{"image", in.ids[i]}, {"value", opt_json(values[m][i])}});
+    out[which[m]->name] = {{"value", opt_json(mean)},
+                           {"better", better_name(which[m]->better)},
+                           {"undefined", undefined},
+                           {"images", images}};
+  }
+  return out;
+}
+
+// Ground-truth masks per image: --mask (H x W for all, or N x H x W), else the Fashion-MNIST
+// foreground where it applies.
+std::vector<at::Tensor> load_masks(const std::string& path, const Network& net,
+                                   const at::Tensor& x) {
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  std::vector<at::Tensor> out;
+  if (!path.empty()) {
+    at::Tensor m = read_npy(path);
+    if (m.dim() == 2) m = m.unsqueeze(0).expand({n, h, w});
+    require(m.dim() == 3 && m.size(0) == n && m.size(1) == h && m.size(2) == w,
+            "--mask " + path + ": expected H x W or N x H x W = " + std::to_string(n) + " x " +
+                std::to_string(h) + " x " + std::to_string(w) + ", got " +
+                std::string(c10::str(m.sizes())));
+    for (int64_t i = 0; i < n; ++i) out.push_back(m[i].to(at::kDouble) != 0);
+    return out;
+  }
+  for (int64_t i = 0; i < n; ++i) out.push_back(fashion_foreground(net, x[i]));
+  return out;
+}
+
 void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& in,
                    const Evaluation& e, const PFSettings& s, const at::Tensor& rel,
-                   const std::vector<int64_t>& targets, const std::vector<int64_t>& seeds) {
+                   const std::vector<int64_t>& targets, const std::vector<int64_t>& seeds,
+                   const nlohmann::json& metrics) {
   const size_t n = e.curves.size();
   {
     std::ostringstream csv;
@@ -89,7 +129,9 @@ void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& 
       {"aopc", first.aopc},   {"auc_normalized_undefined", first.auc_normalized_undefined},
       {"settings", settings}, {"cache", {{"hits", e.stats.hits()}, {"misses", e.stats.forwards}}},
       {"orders", orders}};
-  write_json_file(a.out + "/evaluate.json", j);
+  nlohmann::json jm = j;
+  if (!metrics.empty()) jm["metrics"] = metrics;
+  write_json_file(a.out + "/evaluate.json", jm);
 
   std::vector<Series> series;
   for (size_t o = 0; o < e.orders.size(); ++o) {
@@ -135,6 +177,9 @@ void run_evaluate(EvaluateArgs& a) {
   at::Tensor rel;
   require(a.relevance.empty() != a.composite.empty(),
           "give exactly one of --relevance and --composite");
+  const std::vector<const Metric*> which =
+      a.metrics.metrics.empty() ? std::vector<const Metric*>() : parse_metrics(a.metrics.metrics);
+  const MetricOptions mopt = a.metrics.settings(a.common.seed, s.score, a.common.batch);
   if (!a.relevance.empty()) {
     rel = read_npy(a.relevance);
     if (rel.dim() == in.x.dim() - 1) rel = rel.unsqueeze(0);
@@ -146,9 +191,11 @@ void run_evaluate(EvaluateArgs& a) {
     const at::Tensor logits = forward(m.net, in.x.to(device)).to(at::kCPU);
     for (size_t i = 0; i < targets.size(); ++i)
       if (targets[i] < 0) targets[i] = logits[static_cast<int64_t>(i)].argmax().item<int64_t>();
-  } else {
-    const Composite c = parse_composite(a.composite, m.loaded.net);
-    rel = explain_in_batches(m.net, in.x, targets, c, a.common.batch);
+  }
+  std::optional<Composite> composite;
+  if (!a.composite.empty()) {
+    composite = parse_composite(a.composite, m.loaded.net);
+    rel = explain_in_batches(m.net, in.x, targets, *composite, a.common.batch);
   }
   for (int64_t t : targets)
     require(t < m.net.num_classes,
@@ -157,9 +204,29 @@ void run_evaluate(EvaluateArgs& a) {
   for (size_t i = 0; i < in.ids.size(); ++i)
     seeds.push_back(in.ids[i].is_number_integer() ? in.ids[i].get<int64_t>()
                                                   : static_cast<int64_t>(i));
+  // Metrics are checked (masks, explanations) before anything is written.
+  std::vector<MetricValues> values;
+  if (!which.empty()) {
+    std::function<at::Tensor(const at::Tensor&, size_t)> explainer;
+    if (composite)
+      explainer = [&](const at::Tensor& inputs, size_t i) {
+        std::vector<int64_t> t(static_cast<size_t>(inputs.size(0)), targets[i]);
+        return explain_in_batches(m.net, inputs.to(at::kCPU), t, *composite, a.common.batch)
+            .unsqueeze(1);
+      };
+    values = score_metrics(m.net, in.x, rel, targets, seeds, load_masks(a.metrics.mask, m.net, in.x),
+                           explainer, which, mopt);
+  }
   make_dir(a.out);
   const Evaluation e = evaluate_explanations(m.net, in.x, rel, targets, seeds, orders, s);
-  write_outputs(a, m.net, in, e, s, rel, targets, seeds);
+  write_outputs(a, m.net, in, e, s, rel, targets, seeds,
+                which.empty() ? nlohmann::json() : metrics_json(which, values, in));
+  for (size_t k = 0; k < which.size(); ++k) {
+    const auto [mean, undefined] = mean_defined(values[k]);
+    std::cout << which[k]->name << ": "
+              << (mean ? std::to_string(*mean) : std::string("undefined"))
+              << (undefined ? "  (" + std::to_string(undefined) + " undefined)" : "") << "\n";
+  }
   for (size_t o = 0; o < orders.size(); ++o)
     std::cout << order_name(orders[o]) << ": auc " << e.batch[o].auc << "  aopc " << e.batch[o].aopc
               << "\n";
@@ -181,6 +248,7 @@ void add_evaluate_command(CLI::App& app) {
   sub->add_option("--target", args->target, "auto (default), argmax, or a class index");
   sub->add_option("--order", args->orders, "comma list of morf, lrf, random (default morf)");
   add_pf_options(sub, args->pf);
+  add_metric_options(sub, args->metrics);
   sub->add_option("--out", args->out, "output directory")->required();
   sub->callback([args] { run_evaluate(*args); });
 }

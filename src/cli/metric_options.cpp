@@ -1,0 +1,42 @@
+#include "cli/metric_options.h"
+
+#include "cli/common.h"
+
+namespace lrpbench {
+
+MetricOptions MetricCliOptions::settings(uint64_t seed, const std::string& score,
+                                         int64_t batch) const {
+  MetricOptions o;
+  o.fc_runs = fc_runs;
+  if (fc_subset > 0) o.fc_subset = fc_subset;
+  o.ms_samples = ms_samples;
+  o.ms_radius = ms_radius;
+  if (pg_tolerance >= 0) o.pg_tolerance = pg_tolerance;
+  o.seed = seed;
+  o.score = score;
+  o.batch = batch;
+  o.check();
+  return o;
+}
+
+void add_metric_options(CLI::App* app, MetricCliOptions& o) {
+  std::string names;
+  for (const Metric& m : metrics()) names += (names.empty() ? "" : ", ") + m.name;
+  app->add_option("--metrics", o.metrics, "comma list of metrics to add to evaluate.json: " + names);
+  app->add_option("--mask", o.mask,
+                  "ground-truth mask .npy for relevance-mass and pointing-game (H x W, or N x H "
+                  "x W; nonzero = inside); Fashion-MNIST inputs default to their foreground");
+  add_bounded_option(app, "--fc-runs", o.fc_runs, 2, 100000,
+                     "faithfulness-correlation: random subsets (default 100)");
+  add_bounded_option(app, "--fc-subset", o.fc_subset, 1, int64_t{1} << 30,
+                     "faithfulness-correlation: pixels per subset (default 224 at 224x224, 4 at "
+                     "28x28: round(224 H W / 224^2))");
+  add_bounded_option(app, "--ms-samples", o.ms_samples, 1, 10000,
+                     "max-sensitivity: noisy copies (default 10)");
+  add_real_option(app, "--ms-radius", o.ms_radius, 1e-9, 10.0,
+                  "max-sensitivity: noise radius as a share of the input's range (default 0.02)");
+  add_bounded_option(app, "--pg-tolerance", o.pg_tolerance, 0, 4096,
+                     "pointing-game: distance in pixels (default max(1, 15 min(H, W) / 224))");
+}
+
+}  // namespace lrpbench

@@ -1,0 +1,254 @@
+// Metrics of explanations (docs/method.md section 5): analytic cases, shared work, seeds,
+// undefined values and refusals.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/fashion_mnist.h"
+#include "data/image.h"
+#include "helpers.h"
+#include "lrp/composite.h"
+#include "lrp/engine.h"
+#include "perturbation/metric.h"
+#include "util/error.h"
+#include "util/npy.h"
+
+namespace lrpbench {
+namespace {
+
+MetricValues score(const std::string& name, const MetricImage& img, const at::Tensor& rel,
+                   MetricOptions opt = {}) {
+  return find_metric(name).score(img, rel, opt);
+}
+
+// f(x) = w.x on 1 x 8 x 8 inputs whose pixel value 0 is the input 0 (mean 0, std 1).
+Network linear_model() {
+  Network net;
+  net.arch = "linear";
+  net.in_channels = 1;
+  net.default_size = 8;
+  net.mean = {0.0};
+  net.std = {1.0};
+  net.num_classes = 2;
+  Layer flat;
+  flat.kind = LayerKind::Flatten;
+  flat.name = "flatten";
+  Layer fc;
+  fc.kind = LayerKind::Linear;
+  fc.name = "fc";
+  fc.index = 0;
+  fc.in_channels = 64;
+  fc.out_channels = 2;
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  fc.weight = at::randn({2, 64}, gen, at::TensorOptions().dtype(at::kFloat));
+  fc.has_bias = false;
+  net.layers = {flat, fc};
+  net.finalize();
+  net.canonical = true;
+  return net;
+}
+
+TEST(Metrics, SparsenessAndComplexityAnalytic) {
+  const int64_t n = 49;
+  at::Tensor one = at::zeros({1, 1, 7, 7});
+  one[0][0][3][4] = -2.5;  // the sign does not matter: |r|
+  const at::Tensor uniform = at::full({1, 1, 7, 7}, 0.3);
+  const MetricImage img;
+  EXPECT_NEAR(*score("sparseness", img, one)[0], (n - 1.0) / n, 1e-12);
+  EXPECT_NEAR(*score("sparseness", img, uniform)[0], 0.0, 1e-12);
+  EXPECT_NEAR(*score("complexity", img, one)[0], 0.0, 1e-12);
+  EXPECT_NEAR(*score("complexity", img, uniform)[0], std::log(49.0), 1e-12);
+  // Channels are summed before |.|: +1 and -1 on one pixel cancel to a zero map: undefined.
+  at::Tensor cancel = at::zeros({1, 2, 7, 7});
+  cancel[0][0][1][1] = 1.0;
+  cancel[0][1][1][1] = -1.0;
+  EXPECT_FALSE(score("sparseness", img, cancel)[0].has_value());
+  EXPECT_FALSE(score("complexity", img, cancel)[0].has_value());
+  // Two configurations in one call: one value each.
+  const MetricValues two = score("sparseness", img, at::cat({one, uniform}));
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_NEAR(*two[1], 0.0, 1e-12);
+}
+
+TEST(Metrics, LocalisationAnalytic) {
+  MetricImage img;
+  img.mask = at::zeros({10, 10}, at::kBool);
+  img.mask.slice(0, 2, 5).slice(1, 2, 5).fill_(true);
+  at::Tensor inside = at::zeros({1, 1, 10, 10});
+  inside[0][0][3][3] = 2.0;
+  inside[0][0][2][4] = 1.0;
+  at::Tensor half = inside.clone();
+  half[0][0][8][8] = 3.0;   // outside, and the maximum
+  half[0][0][9][0] = -5.0;  // negative relevance counts nowhere
+  EXPECT_NEAR(*score("relevance-mass", img, inside)[0], 1.0, 1e-12);
+  EXPECT_NEAR(*score("relevance-mass", img, half)[0], 0.5, 1e-12);
+  EXPECT_EQ(*score("pointing-game", img, inside)[0], 1.0);
+  MetricOptions tol;
+  tol.pg_tolerance = 1;
+  EXPECT_EQ(*score("pointing-game", img, half, tol)[0], 0.0);  // (8, 8): 5.66 px from (4, 4)
+  tol.pg_tolerance = 5;
+  EXPECT_EQ(*score("pointing-game", img, half, tol)[0], 0.0);
+  tol.pg_tolerance = 6;
+  EXPECT_EQ(*score("pointing-game", img, half, tol)[0], 1.0);
+  // No mask, or an empty one: undefined.
+  MetricImage none;
+  EXPECT_FALSE(score("relevance-mass", none, inside)[0].has_value());
+  none.mask = at::zeros({10, 10}, at::kBool);
+  EXPECT_FALSE(score("pointing-game", none, inside)[0].has_value());
+}
+
+// A linear model explained by w * x (its exact decomposition): removing a subset drops the
+// logit by exactly the subset's relevance, so the correlation is 1 whatever the subsets.
+TEST(Metrics, FaithfulnessCorrelationIsOneOnALinearModel) {
+  const Network net = linear_model();
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  MetricImage img;
+  img.net = &net;
+  img.x = at::randn({1, 1, 8, 8}, gen);
+  img.target = 1;
+  const at::Tensor rel = (net.layers[1].weight[1].view({1, 1, 8, 8}) * img.x);
+  MetricOptions opt;
+  opt.fc_runs = 30;
+  EXPECT_NEAR(*score("faithfulness-correlation", img, rel, opt)[0], 1.0, 1e-6);
+  // A map unrelated to the model correlates less; a constant one is undefined.
+  EXPECT_LT(*score("faithfulness-correlation", img, at::randn({1, 1, 8, 8}, gen), opt)[0], 0.9);
+  EXPECT_FALSE(
+      score("faithfulness-correlation", img, at::ones({1, 1, 8, 8}), opt)[0].has_value());
+}
+
+// The perturbed images do not depend on the configuration: K maps cost the forwards of one,
+// and each map gets the value it gets alone. Seeds make the values bit-reproducible.
+TEST(Metrics, FaithfulnessCorrelationSharesItsForwards) {
+  const Network net = test::shipped_fashion_vgg();
+  static const Dataset d = load_fashion_mnist("test");
+  MetricImage img;
+  img.net = &net;
+  img.x = normalize(d.images.slice(0, 0, 1), net.mean, net.std);
+  img.target = 9;
+  img.index = 0;
+  std::vector<at::Tensor> maps;
+  for (const char* c : {"tutorial", "zero", "epsilon-plus", "decreasing-gamma"})
+    maps.push_back(explain(net, img.x, {9}, {parse_composite(c, net)}).relevance.select(1, 0));
+  const at::Tensor all = at::cat(maps);
+  MetricOptions opt;
+  opt.fc_runs = 20;
+  const int64_t before = metric_detail::forwarded_inputs();
+  const MetricValues one = score("faithfulness-correlation", img, maps[0], opt);
+  const int64_t single = metric_detail::forwarded_inputs() - before;
+  const MetricValues four = score("faithfulness-correlation", img, all, opt);
+  EXPECT_EQ(metric_detail::forwarded_inputs() - before - single, single);
+  EXPECT_EQ(single, 21);  // the image and its 20 perturbed copies
+  EXPECT_EQ(*four[0], *one[0]);
+  EXPECT_EQ(score("faithfulness-correlation", img, all, opt), four);  // bit for bit
+  opt.seed = 1;
+  EXPECT_NE(*score("faithfulness-correlation", img, maps[0], opt)[0], *one[0]);
+}
+
+TEST(Metrics, MaxSensitivity) {
+  const Network net = test::shipped_fashion_vgg();
+  static const Dataset d = load_fashion_mnist("test");
+  MetricImage img;
+  img.net = &net;
+  img.x = normalize(d.images.slice(0, 1, 2), net.mean, net.std);
+  img.target = 2;
+  img.index = 1;
+  const Composite c = parse_composite("tutorial", net);
+  const at::Tensor rel = explain(net, img.x, {2}, {c}).relevance.select(1, 0);
+  // An explanation that does not depend on the input: 0.
+  img.explain = [&](const at::Tensor& in) {
+    return rel.unsqueeze(1).expand({in.size(0), 1, 1, 28, 28}).contiguous();
+  };
+  MetricOptions opt;
+  opt.ms_samples = 4;
+  EXPECT_EQ(*score("max-sensitivity", img, rel, opt)[0], 0.0);
+  // LRP itself: a positive value, the same for the same seed, one engine call per image.
+  int calls = 0;
+  img.explain = [&](const at::Tensor& in) {
+    ++calls;
+    std::vector<int64_t> t(static_cast<size_t>(in.size(0)), 2);
+    return explain(net, in, t, {c}).relevance;
+  };
+  const double v = *score("max-sensitivity", img, rel, opt)[0];
+  EXPECT_GT(v, 0.0);
+  EXPECT_LT(v, 10.0);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(*score("max-sensitivity", img, rel, opt)[0], v);
+  img.explain = nullptr;
+  EXPECT_THROW(score("max-sensitivity", img, rel, opt), InputError);
+}
+
+TEST(Metrics, BadNamesAndOptionsAreInputErrors) {
+  EXPECT_THROW(parse_metrics("sparseness,bogus"), InputError);
+  EXPECT_THROW(parse_metrics("sparseness,sparseness"), InputError);
+  EXPECT_THROW(parse_metrics(""), InputError);
+  EXPECT_EQ(parse_metrics("complexity,sparseness").size(), 2u);
+  MetricOptions o;
+  o.fc_runs = 1;
+  EXPECT_THROW(o.check(), InputError);
+  o = {};
+  o.road_fractions = {0.2, 0.1};
+  EXPECT_THROW(o.check(), InputError);
+  const std::pair<std::optional<double>, int64_t> m =
+      mean_defined({1.0, std::nullopt, 3.0, std::optional<double>(NAN)});
+  EXPECT_EQ(*m.first, 2.0);  // never NaN in a mean
+  EXPECT_EQ(m.second, 2);
+}
+
+// The command line: metrics in evaluate.json, refusals with exit 2 and one line.
+TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
+  const std::string out = ::testing::TempDir() + "/metrics_eval";
+  std::filesystem::remove_all(out);
+  const std::string base = test::binary() + " evaluate --dataset fashion-mnist --indices 0-2 "
+                                            "--threads 2 --out " + out;
+  std::string err;
+  ASSERT_EQ(test::run_command(base + " --composite tutorial --metrics "
+                                     "sparseness,complexity,faithfulness-correlation,"
+                                     "relevance-mass,pointing-game,max-sensitivity "
+                                     "--fc-runs 10 --ms-samples 2",
+                              &err),
+            0)
+      << err;
+  std::ifstream f(out + "/evaluate.json");
+  const nlohmann::json j = nlohmann::json::parse(f);
+  const nlohmann::json& m = j.at("metrics");
+  for (const char* name : {"sparseness", "complexity", "faithfulness-correlation",
+                           "relevance-mass", "pointing-game", "max-sensitivity"}) {
+    ASSERT_TRUE(m.contains(name)) << name;
+    EXPECT_EQ(m[name]["images"].size(), 3u);
+    EXPECT_TRUE(m[name]["value"].is_number()) << name;
+  }
+  EXPECT_EQ(m["sparseness"]["better"], "higher");
+  EXPECT_EQ(m["complexity"]["better"], "lower");
+  const double mass = m["relevance-mass"]["value"];
+  EXPECT_GT(mass, 0.5);  // on Fashion-MNIST, relevance lies on the garment
+  EXPECT_LE(mass, 1.0);
+  auto refused = [&](const std::string& extra, const std::string& needle) {
+    std::string e;
+    EXPECT_EQ(test::run_command(base + extra, &e), 2) << extra << e;
+    EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 1) << e;
+    EXPECT_NE(e.find(needle), std::string::npos) << e;
+  };
+  refused(" --composite tutorial --metrics bogus", "bogus");
+  refused(" --composite tutorial --metrics sparseness --fc-runs 1", "--fc-runs");
+  const std::string rel = ::testing::TempDir() + "/metrics_rel.npy";
+  write_npy(rel, at::rand({3, 1, 28, 28}));
+  refused(" --relevance " + rel + " --metrics max-sensitivity", "--composite");
+  // Three-channel inputs have no foreground: a localisation metric needs --mask.
+  const std::string x3 = ::testing::TempDir() + "/metrics_x3.npy";
+  const std::string r3 = ::testing::TempDir() + "/metrics_r3.npy";
+  write_npy(x3, at::rand({1, 3, 32, 32}));
+  write_npy(r3, at::rand({1, 3, 32, 32}));
+  std::string e;
+  EXPECT_EQ(test::run_command(test::binary() + " evaluate --model resnet18 --input " + x3 +
+                                  " --relevance " + r3 + " --metrics relevance-mass --out " + out,
+                              &e),
+            2);
+  EXPECT_NE(e.find("needs a ground-truth mask"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace lrpbench
