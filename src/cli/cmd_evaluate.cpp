@@ -179,7 +179,8 @@ void run_evaluate(EvaluateArgs& a) {
           "give exactly one of --relevance and --composite");
   const std::vector<const Metric*> which =
       a.metrics.metrics.empty() ? std::vector<const Metric*>() : parse_metrics(a.metrics.metrics);
-  const MetricOptions mopt = a.metrics.settings(a.common.seed, s.score, a.common.batch);
+  MetricOptions mopt = a.metrics.settings(a.common.seed, s.score, a.common.batch);
+  mopt.pf = s;  // deletion / insertion: the run's patches, patch scores and schedule
   if (!a.relevance.empty()) {
     rel = read_npy(a.relevance);
     if (rel.dim() == in.x.dim() - 1) rel = rel.unsqueeze(0);

@@ -51,6 +51,8 @@ void MetricOptions::check() const {
 const std::vector<Metric>& metrics() {
   // The registry: one line per metric.
   static const std::vector<Metric> all = {
+      deletion_metric(),
+      insertion_metric(),
       faithfulness_correlation_metric(),
       sparseness_metric(),
       complexity_metric(),

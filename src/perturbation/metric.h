@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model/network.h"
+#include "perturbation/settings.h"
 
 namespace lrpbench {
 
@@ -44,6 +45,7 @@ struct MetricOptions {
   uint64_t seed = 0;
   std::string score = "logit";  // logit | prob: f(x) where a metric does not name one
   int64_t batch = 64;           // forward batch
+  PFSettings pf;                // patches, patch scores and schedule of deletion / insertion
   // Throws InputError naming the option.
   void check() const;
 };
@@ -123,5 +125,7 @@ Metric relevance_mass_metric();
 Metric pointing_game_metric();
 Metric faithfulness_correlation_metric();
 Metric max_sensitivity_metric();
+Metric deletion_metric();
+Metric insertion_metric();
 
 }  // namespace lrpbench

@@ -82,6 +82,15 @@ ImageContext make_context(const at::Tensor& x, const std::vector<double>& mean,
 at::Tensor render(const ImageContext& c, const PFSettings& s,
                   const std::vector<std::vector<int64_t>>& steps, size_t k) {
   if (k == 0) return c.x;
+  if (c.replacement.defined()) {
+    at::Tensor out = c.x.clone();
+    const float* r = c.replacement.data_ptr<float>();
+    const int64_t h = c.grid.height, w = c.grid.width;
+    for (size_t j = 0; j < k; ++j)
+      fill_patches(out, c, steps[j],
+                   [&](int64_t ch, int64_t y, int64_t x) { return r[(ch * h + y) * w + x]; });
+    return out;
+  }
   int64_t flipped = 0;
   for (size_t j = 0; j < k; ++j) flipped += static_cast<int64_t>(steps[j].size());
   if (s.mode == "telea" || s.mode == "ns")

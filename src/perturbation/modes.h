@@ -18,6 +18,9 @@ struct ImageContext {
   PatchGrid grid;
   int64_t image_index = 0;  // seeds the random modes and the random order
   double min = 0, max = 0;  // of the normalised values, all channels
+  // Insertion (docs/method.md 6): flipped patches take these values (C x H x W, normalised),
+  // whatever the mode. Undefined: the mode decides.
+  at::Tensor replacement;
 };
 
 ImageContext make_context(const at::Tensor& x, const std::vector<double>& mean,
