@@ -225,6 +225,27 @@ TEST(Metrics, DeletionAndInsertionFollowTheExplanation) {
   EXPECT_NEAR(*score("insertion", img, rel, opt)[0], *ins[0], 1e-6);
 }
 
+// SLIC's superpixels partition the image; with a model that ignores its input every ratio
+// f_k / f_0 is 1, so IROF = 1 - 1 = 0 for any explanation.
+TEST(Metrics, IrofAnalytic) {
+  Network net = linear_model();
+  net.layers[1].weight.zero_();
+  at::Generator gen = at::detail::createCPUGenerator(9);
+  MetricImage img;
+  img.net = &net;
+  img.x = at::rand({1, 1, 8, 8}, gen);
+  img.target = 1;
+  const auto segs = slic_segments(img.x[0], net, 2);
+  std::vector<int> seen(64, 0);
+  for (const auto& s : segs)
+    for (int64_t i : s) ++seen[static_cast<size_t>(i)];
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), 64);
+  EXPECT_GT(segs.size(), 4u);
+  const MetricValues v = score("irof", img, at::randn({2, 1, 8, 8}, gen));
+  ASSERT_EQ(v.size(), 2u);
+  for (const auto& x : v) EXPECT_NEAR(*x, 0.0, 1e-9);
+}
+
 TEST(Metrics, BadNamesAndOptionsAreInputErrors) {
   EXPECT_THROW(parse_metrics("sparseness,bogus"), InputError);
   EXPECT_THROW(parse_metrics("sparseness,sparseness"), InputError);
@@ -251,7 +272,8 @@ TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
   std::string err;
   ASSERT_EQ(test::run_command(base + " --composite tutorial --metrics "
                                      "sparseness,complexity,faithfulness-correlation,"
-                                     "relevance-mass,pointing-game,max-sensitivity "
+                                     "relevance-mass,pointing-game,max-sensitivity,"
+                                     "deletion,insertion,irof "
                                      "--fc-runs 10 --ms-samples 2",
                               &err),
             0)
@@ -260,7 +282,8 @@ TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
   const nlohmann::json j = nlohmann::json::parse(f);
   const nlohmann::json& m = j.at("metrics");
   for (const char* name : {"sparseness", "complexity", "faithfulness-correlation",
-                           "relevance-mass", "pointing-game", "max-sensitivity"}) {
+                           "relevance-mass", "pointing-game", "max-sensitivity", "deletion",
+                           "insertion", "irof"}) {
     ASSERT_TRUE(m.contains(name)) << name;
     EXPECT_EQ(m[name]["images"].size(), 3u);
     EXPECT_TRUE(m[name]["value"].is_number()) << name;

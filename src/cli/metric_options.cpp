@@ -12,6 +12,7 @@ MetricOptions MetricCliOptions::settings(uint64_t seed, const std::string& score
   o.ms_samples = ms_samples;
   o.ms_radius = ms_radius;
   if (pg_tolerance >= 0) o.pg_tolerance = pg_tolerance;
+  if (irof_region > 0) o.irof_region = irof_region;
   o.seed = seed;
   o.score = score;
   o.batch = batch;
@@ -31,6 +32,9 @@ void add_metric_options(CLI::App* app, MetricCliOptions& o) {
   add_bounded_option(app, "--fc-subset", o.fc_subset, 1, int64_t{1} << 30,
                      "faithfulness-correlation: pixels per subset (default 224 at 224x224, 4 at "
                      "28x28: round(224 H W / 224^2))");
+  add_bounded_option(app, "--irof-region", o.irof_region, 2, 4096,
+                     "irof: SLIC region size in pixels (default 16; min(H, W) / 4 below 64 "
+                     "pixels a side: 7 at 28x28)");
   add_bounded_option(app, "--ms-samples", o.ms_samples, 1, 10000,
                      "max-sensitivity: noisy copies (default 10)");
   add_real_option(app, "--ms-radius", o.ms_radius, 1e-9, 10.0,

@@ -11,7 +11,7 @@ namespace lrpbench {
 struct MetricCliOptions {
   std::string metrics;  // comma list; empty: none
   std::string mask;     // .npy, H x W or N x H x W
-  int64_t fc_runs = 100, fc_subset = 0, ms_samples = 10, pg_tolerance = -1;
+  int64_t fc_runs = 100, fc_subset = 0, ms_samples = 10, pg_tolerance = -1, irof_region = 0;
   double ms_radius = 0.02;
   // The options as settings (seed, score and batch from the run); throws InputError.
   MetricOptions settings(uint64_t seed, const std::string& score, int64_t batch) const;

@@ -53,6 +53,7 @@ const std::vector<Metric>& metrics() {
   static const std::vector<Metric> all = {
       deletion_metric(),
       insertion_metric(),
+      irof_metric(),
       faithfulness_correlation_metric(),
       sparseness_metric(),
       complexity_metric(),

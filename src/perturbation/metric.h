@@ -127,5 +127,10 @@ Metric faithfulness_correlation_metric();
 Metric max_sensitivity_metric();
 Metric deletion_metric();
 Metric insertion_metric();
+Metric irof_metric();
+// IROF's SLIC superpixels of one image (C x H x W, normalised): pixel indices (row-major) per
+// label, labels ascending.
+std::vector<std::vector<int64_t>> slic_segments(const at::Tensor& x, const Network& net,
+                                                int64_t region);
 
 }  // namespace lrpbench
