@@ -246,6 +246,57 @@ TEST(Metrics, IrofAnalytic) {
   for (const auto& x : v) EXPECT_NEAR(*x, 0.0, 1e-9);
 }
 
+// ROAD's imputation (noise 0) reproduces a linear ramp exactly at removed pixels away from the
+// border (the 8-neighbour stencil is symmetric); kept pixels never change.
+TEST(Metrics, RoadImputationReproducesALinearRamp) {
+  const int64_t h = 12, w = 14;
+  at::Tensor ramp = at::empty({2, h, w}, at::kDouble);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      ramp[0][y][x] = 0.01 * y + 0.02 * x + 0.1;
+      ramp[1][y][x] = 0.9 - 0.03 * y + 0.005 * x;
+    }
+  std::vector<uint8_t> removed(static_cast<size_t>(h * w), 0);
+  for (int64_t y = 3; y < 9; ++y)
+    for (int64_t x = 2; x < 7; ++x) removed[static_cast<size_t>(y * w + x)] = 1;
+  removed[static_cast<size_t>(1 * w + 10)] = 1;  // a lone interior pixel
+  removed[static_cast<size_t>(10 * w + 12)] = 1;
+  const at::Tensor got = road_impute(ramp, removed);
+  EXPECT_LT((got - ramp).abs().max().item<double>(), 1e-12);
+  // At the border the renormalised stencil is not symmetric: the ramp is not reproduced there.
+  removed.assign(removed.size(), 0);
+  removed[0] = 1;
+  EXPECT_GT((road_impute(ramp, removed) - ramp).abs().max().item<double>(), 1e-4);
+}
+
+// A model that ignores its input: probability 1/2 at every fraction, so both ROAD AUCs are
+// 1/2 x (0.9 - 0.1) = 0.4 whatever the explanation; the noise fields are seeded per image and
+// fraction, so a second call gives the same values.
+TEST(Metrics, RoadAnalytic) {
+  Network net = linear_model();
+  net.layers[1].weight.zero_();
+  at::Generator gen = at::detail::createCPUGenerator(10);
+  MetricImage img;
+  img.net = &net;
+  img.x = at::rand({1, 1, 8, 8}, gen);
+  for (const char* name : {"road-morf", "road-lerf"})
+    for (const auto& v : score(name, img, at::randn({2, 1, 8, 8}, gen)))
+      EXPECT_NEAR(*v, 0.4, 1e-7) << name;
+  const Network fashion = test::shipped_fashion_vgg();
+  static const Dataset d = load_fashion_mnist("test");
+  img.net = &fashion;
+  img.x = normalize(d.images.slice(0, 0, 1), fashion.mean, fashion.std);
+  img.target = 9;
+  const at::Tensor rel = explain(fashion, img.x, {9}, {parse_composite("tutorial", fashion)})
+                             .relevance.select(1, 0);
+  MetricOptions opt;
+  opt.road_fractions = {0.2, 0.5, 0.8};
+  const MetricValues morf = score("road-morf", img, rel, opt);
+  EXPECT_EQ(score("road-morf", img, rel, opt), morf);
+  // Removing the most relevant pixels hurts more than removing the least relevant ones.
+  EXPECT_LT(*morf[0], *score("road-lerf", img, rel, opt)[0]);
+}
+
 TEST(Metrics, BadNamesAndOptionsAreInputErrors) {
   EXPECT_THROW(parse_metrics("sparseness,bogus"), InputError);
   EXPECT_THROW(parse_metrics("sparseness,sparseness"), InputError);
@@ -273,7 +324,7 @@ TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
   ASSERT_EQ(test::run_command(base + " --composite tutorial --metrics "
                                      "sparseness,complexity,faithfulness-correlation,"
                                      "relevance-mass,pointing-game,max-sensitivity,"
-                                     "deletion,insertion,irof "
+                                     "deletion,insertion,irof,road-morf,road-lerf "
                                      "--fc-runs 10 --ms-samples 2",
                               &err),
             0)
@@ -283,7 +334,7 @@ TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
   const nlohmann::json& m = j.at("metrics");
   for (const char* name : {"sparseness", "complexity", "faithfulness-correlation",
                            "relevance-mass", "pointing-game", "max-sensitivity", "deletion",
-                           "insertion", "irof"}) {
+                           "insertion", "irof", "road-morf", "road-lerf"}) {
     ASSERT_TRUE(m.contains(name)) << name;
     EXPECT_EQ(m[name]["images"].size(), 3u);
     EXPECT_TRUE(m[name]["value"].is_number()) << name;
@@ -301,6 +352,8 @@ TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
   };
   refused(" --composite tutorial --metrics bogus", "bogus");
   refused(" --composite tutorial --metrics sparseness --fc-runs 1", "--fc-runs");
+  refused(" --composite tutorial --metrics road-morf --road-fractions 0.5,0.2",
+          "--road-fractions");
   const std::string rel = ::testing::TempDir() + "/metrics_rel.npy";
   write_npy(rel, at::rand({3, 1, 28, 28}));
   refused(" --relevance " + rel + " --metrics max-sensitivity", "--composite");

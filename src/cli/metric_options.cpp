@@ -1,5 +1,7 @@
 #include "cli/metric_options.h"
 
+#include <algorithm>
+
 #include "cli/common.h"
 
 namespace lrpbench {
@@ -13,6 +15,17 @@ MetricOptions MetricCliOptions::settings(uint64_t seed, const std::string& score
   o.ms_radius = ms_radius;
   if (pg_tolerance >= 0) o.pg_tolerance = pg_tolerance;
   if (irof_region > 0) o.irof_region = irof_region;
+  o.road_noise = road_noise;
+  if (!road_fractions.empty()) {
+    o.road_fractions.clear();
+    size_t p = 0;
+    while (p <= road_fractions.size()) {
+      const size_t e = std::min(road_fractions.find(',', p), road_fractions.size());
+      o.road_fractions.push_back(
+          parse_real(road_fractions.substr(p, e - p), "--road-fractions", 0.0, 1.0));
+      p = e + 1;
+    }
+  }
   o.seed = seed;
   o.score = score;
   o.batch = batch;
@@ -32,6 +45,12 @@ void add_metric_options(CLI::App* app, MetricCliOptions& o) {
   add_bounded_option(app, "--fc-subset", o.fc_subset, 1, int64_t{1} << 30,
                      "faithfulness-correlation: pixels per subset (default 224 at 224x224, 4 at "
                      "28x28: round(224 H W / 224^2))");
+  app->add_option("--road-fractions", o.road_fractions,
+                  "road-morf / road-lerf: comma list of fractions of pixels removed, strictly "
+                  "increasing, each in (0, 1) (default 0.1,0.2,...,0.9)");
+  add_real_option(app, "--road-noise", o.road_noise, 0.0, 1.0,
+                  "road-morf / road-lerf: noise on imputed pixels, pixel-value units (default "
+                  "0.01)");
   add_bounded_option(app, "--irof-region", o.irof_region, 2, 4096,
                      "irof: SLIC region size in pixels (default 16; min(H, W) / 4 below 64 "
                      "pixels a side: 7 at 28x28)");

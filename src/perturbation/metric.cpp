@@ -53,6 +53,8 @@ const std::vector<Metric>& metrics() {
   static const std::vector<Metric> all = {
       deletion_metric(),
       insertion_metric(),
+      road_morf_metric(),
+      road_lerf_metric(),
       irof_metric(),
       faithfulness_correlation_metric(),
       sparseness_metric(),

@@ -128,6 +128,12 @@ Metric max_sensitivity_metric();
 Metric deletion_metric();
 Metric insertion_metric();
 Metric irof_metric();
+Metric road_morf_metric();
+Metric road_lerf_metric();
+// ROAD's linear imputation (noise 0): pixels C x H x W (pixel values), removed: H x W flags.
+// Removed pixels become the weighted mean of their 8 neighbours (1/6 direct, 1/12 diagonal,
+// renormalised inside the image), kept pixels stay; returns C x H x W double.
+at::Tensor road_impute(const at::Tensor& pixels, const std::vector<uint8_t>& removed);
 // IROF's SLIC superpixels of one image (C x H x W, normalised): pixel indices (row-major) per
 // label, labels ascending.
 std::vector<std::vector<int64_t>> slic_segments(const at::Tensor& x, const Network& net,
