@@ -14,6 +14,7 @@
 #include "lrp/composite.h"
 #include "lrp/engine.h"
 #include "perturbation/metric.h"
+#include "report/agreement.h"
 #include "util/error.h"
 #include "util/npy.h"
 
@@ -368,6 +369,26 @@ TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
                               &e),
             2);
   EXPECT_NE(e.find("needs a ground-truth mask"), std::string::npos) << e;
+}
+
+// Agreement: fractional ranks, Kendall's tau-b (a hand-counted case with ties), consensus.
+TEST(Agreement, RanksTauBAndConsensus) {
+  EXPECT_EQ(fractional_ranks({0.5, 2.0, 2.0, -1.0}), (std::vector<double>{3, 1.5, 1.5, 4}));
+  const std::vector<double> a = {1, 2, 3, 4, 5};
+  EXPECT_NEAR(*kendall_tau_b(a, a), 1.0, 1e-15);
+  EXPECT_NEAR(*kendall_tau_b(a, {5, 4, 3, 2, 1}), -1.0, 1e-15);
+  // a = 1 2 2 3, b = 1 3 2 2: 3 concordant, 1 discordant, one tie on each side:
+  // (3 - 1) / sqrt((6 - 1) (6 - 1)) = 0.4.
+  EXPECT_NEAR(*kendall_tau_b({1, 2, 2, 3}, {1, 3, 2, 2}), 0.4, 1e-15);
+  EXPECT_FALSE(kendall_tau_b({1, 1, 1}, {1, 2, 3}).has_value());  // a constant side
+  EXPECT_FALSE(kendall_tau_b({1}, {2}).has_value());
+  // Config 1 is best under one metric, config 2 under the other, config 0 second under both:
+  // mean ranks 2, 2, 2 -> the earliest wins; a third metric breaks the tie.
+  std::vector<std::vector<double>> s = {{2, 3, 1}, {2, 1, 3}};
+  EXPECT_EQ(consensus(s).config, 0u);
+  EXPECT_NEAR(consensus(s).mean_rank, 2.0, 1e-15);
+  s.push_back({0, 0, 5});
+  EXPECT_EQ(consensus(s).config, 2u);
 }
 
 }  // namespace
