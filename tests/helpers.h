@@ -37,6 +37,34 @@ inline Network shipped_fashion_vgg() {
   return canonize(load_model("fashion-vgg", "", 0).net);
 }
 
+// A dense model on 1 x 8 x 8 inputs: flatten, then `weight` (classes x 64) and `bias`
+// (undefined: none); the normalisation is the identity (pixel value v is the input v).
+inline Network dense_8x8_model(const at::Tensor& weight, const at::Tensor& bias = {}) {
+  Network net;
+  net.arch = "linear";
+  net.in_channels = 1;
+  net.default_size = 8;
+  net.mean = {0.0};
+  net.std = {1.0};
+  net.num_classes = weight.size(0);
+  Layer f;
+  f.kind = LayerKind::Flatten;
+  f.name = "flatten";
+  Layer d;
+  d.kind = LayerKind::Linear;
+  d.index = 0;
+  d.name = "fc";
+  d.in_channels = 64;
+  d.out_channels = weight.size(0);
+  d.weight = weight;
+  d.bias = bias;
+  d.has_bias = bias.defined();
+  net.layers = {f, d};
+  net.finalize();
+  net.canonical = true;
+  return net;
+}
+
 // A seeded random network with small random biases (so bias terms are exercised).
 inline Network random_network(const std::string& arch, uint64_t seed) {
   Network net = build_architecture(arch);

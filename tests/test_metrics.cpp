@@ -28,29 +28,8 @@ MetricValues score(const std::string& name, const MetricImage& img, const at::Te
 
 // f(x) = w.x on 1 x 8 x 8 inputs whose pixel value 0 is the input 0 (mean 0, std 1).
 Network linear_model() {
-  Network net;
-  net.arch = "linear";
-  net.in_channels = 1;
-  net.default_size = 8;
-  net.mean = {0.0};
-  net.std = {1.0};
-  net.num_classes = 2;
-  Layer flat;
-  flat.kind = LayerKind::Flatten;
-  flat.name = "flatten";
-  Layer fc;
-  fc.kind = LayerKind::Linear;
-  fc.name = "fc";
-  fc.index = 0;
-  fc.in_channels = 64;
-  fc.out_channels = 2;
   at::Generator gen = at::detail::createCPUGenerator(3);
-  fc.weight = at::randn({2, 64}, gen, at::TensorOptions().dtype(at::kFloat));
-  fc.has_bias = false;
-  net.layers = {flat, fc};
-  net.finalize();
-  net.canonical = true;
-  return net;
+  return test::dense_8x8_model(at::randn({2, 64}, gen, at::TensorOptions().dtype(at::kFloat)));
 }
 
 TEST(Metrics, SparsenessAndComplexityAnalytic) {

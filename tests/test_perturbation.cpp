@@ -140,27 +140,7 @@ TEST(Modes, RandomModesAreSeededPerStepAndKeepOtherPixels) {
 
 // A dense 2-class model on 1x8x8 inputs with known weights; normalisation is the identity.
 Network linear_model(const at::Tensor& w) {
-  Network net;
-  net.arch = "linear";
-  net.in_channels = 1;
-  net.default_size = 8;
-  net.mean = {0.0};
-  net.std = {1.0};
-  net.num_classes = 2;
-  Layer f;
-  f.kind = LayerKind::Flatten;
-  Layer d;
-  d.kind = LayerKind::Linear;
-  d.index = 0;
-  d.name = "fc";
-  d.in_channels = 64;
-  d.out_channels = 2;
-  d.weight = at::stack({w.flatten(), -w.flatten()});
-  d.bias = at::zeros({2});
-  net.layers = {f, d};
-  net.finalize();
-  net.canonical = true;
-  return net;
+  return test::dense_8x8_model(at::stack({w.flatten(), -w.flatten()}), at::zeros({2}));
 }
 
 TEST(Curves, LinearModelMorfCurveIsAnalytic) {

@@ -152,6 +152,20 @@ void check_layer(const Case& c) {
   }
 }
 
+// A 3x3 conv with random weights and small random biases.
+Layer random_conv(at::Generator& gen, int64_t in, int64_t out, Pair stride, Pair padding) {
+  Layer l;
+  l.kind = LayerKind::Conv2d;
+  l.in_channels = in;
+  l.out_channels = out;
+  l.kernel = {3, 3};
+  l.stride = stride;
+  l.padding = padding;
+  l.weight = at::randn({out, in, 3, 3}, gen, kD);
+  l.bias = at::randn({out}, gen, kD) * 0.5;
+  return l;
+}
+
 TEST(Rules, DenseLayerMatchesDenseReference) {
   at::Generator gen = at::detail::createCPUGenerator(1);
   Layer l;
@@ -165,27 +179,13 @@ TEST(Rules, DenseLayerMatchesDenseReference) {
 
 TEST(Rules, ConvLayerMatchesDenseReference) {
   at::Generator gen = at::detail::createCPUGenerator(2);
-  Layer l;
-  l.kind = LayerKind::Conv2d;
-  l.in_channels = 2;
-  l.out_channels = 3;
-  l.kernel = {3, 3};
-  l.padding = {1, 1};
-  l.weight = at::randn({3, 2, 3, 3}, gen, kD);
-  l.bias = at::randn({3}, gen, kD) * 0.5;
+  const Layer l = random_conv(gen, 2, 3, {1, 1}, {1, 1});
   check_layer({l, at::randn({1, 2, 5, 5}, gen, kD)});
 }
 
 TEST(Rules, StridedConvWithoutPaddingMatchesDenseReference) {
   at::Generator gen = at::detail::createCPUGenerator(3);
-  Layer l;
-  l.kind = LayerKind::Conv2d;
-  l.in_channels = 2;
-  l.out_channels = 2;
-  l.kernel = {3, 3};
-  l.stride = {2, 2};
-  l.weight = at::randn({2, 2, 3, 3}, gen, kD);
-  l.bias = at::randn({2}, gen, kD) * 0.5;
+  const Layer l = random_conv(gen, 2, 2, {2, 2}, {0, 0});
   check_layer({l, at::randn({1, 2, 6, 6}, gen, kD)});
 }
 
@@ -193,15 +193,7 @@ TEST(Rules, StridedConvWithoutPaddingMatchesDenseReference) {
 // term from a cache, two transposed passes); the padded border is where it could go wrong.
 TEST(Rules, StridedPaddedConvMatchesDenseReference) {
   at::Generator gen = at::detail::createCPUGenerator(6);
-  Layer l;
-  l.kind = LayerKind::Conv2d;
-  l.in_channels = 2;
-  l.out_channels = 3;
-  l.kernel = {3, 3};
-  l.stride = {2, 2};
-  l.padding = {1, 1};
-  l.weight = at::randn({3, 2, 3, 3}, gen, kD);
-  l.bias = at::randn({3}, gen, kD) * 0.5;
+  const Layer l = random_conv(gen, 2, 3, {2, 2}, {1, 1});
   check_layer({l, at::randn({1, 2, 7, 7}, gen, kD)});
   check_layer({l, at::randn({1, 2, 7, 7}, gen, kD)});  // the cached bound term again
 }
@@ -211,14 +203,7 @@ TEST(Rules, StridedPaddedConvMatchesDenseReference) {
 // W+ pass and transposes W^ and Wv together.
 TEST(Rules, NonNegativeInputsWithRelevanceOfBothSigns) {
   at::Generator gen = at::detail::createCPUGenerator(8);
-  Layer l;
-  l.kind = LayerKind::Conv2d;
-  l.in_channels = 2;
-  l.out_channels = 3;
-  l.kernel = {3, 3};
-  l.padding = {1, 1};
-  l.weight = at::randn({3, 2, 3, 3}, gen, kD);
-  l.bias = at::randn({3}, gen, kD) * 0.5;
+  Layer l = random_conv(gen, 2, 3, {1, 1}, {1, 1});
   check_layer({l, at::randn({1, 2, 5, 5}, gen, kD).abs()});
   l.stride = {2, 2};  // the transpose through convolution_backward
   check_layer({l, at::randn({1, 2, 5, 5}, gen, kD).abs()});
