@@ -2,6 +2,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,6 +10,8 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/evaluate_options.h"
+#include "cli/metric_options.h"
+#include "perturbation/metric.h"
 #include "lrp/engine.h"
 #include "lrp/presets.h"
 #include "perturbation/curves.h"
@@ -223,6 +226,69 @@ void run_bench_search(const BenchArgs& a) {
   std::cout << j.dump(2) << std::endl;
 }
 
+// Per metric: one image under the 16 configurations of the Tutorial sub-grid scored in one
+// call (as a search unit would: shared perturbations, one engine call for max-sensitivity)
+// against the same 16 values one configuration at a time (evaluate's code path).
+void run_bench_metrics(const BenchArgs& a, const MetricCliOptions& mo) {
+  const at::Device device = setup_runtime(a.common);
+  const PreparedModel m = prepare_model(a.common, device);
+  const at::Tensor x = bench_input(a, m, device);
+  const PFSettings s = a.pf.settings(x.size(2), x.size(3), a.common);
+  MetricOptions opt = mo.settings(a.common.seed, s.score, a.common.batch);
+  opt.pf = s;
+  const std::vector<Composite> grid = tutorial_subgrid(m.net);
+  const ExplainOptions quiet{false};
+  std::vector<int64_t> target = {-1};
+  const Explanation ex = explain(m.net, x, target, grid, quiet);
+  target = ex.targets;
+  const at::Tensor rel = ex.relevance[0].to(at::kCPU);  // 16 x C x H x W
+  MetricImage img;
+  img.net = &m.net;
+  img.x = x;
+  img.target = target[0];
+  img.mask = fashion_foreground(m.net, x[0]);
+  if (!img.mask.defined())  // no foreground: the central quarter stands in
+    img.mask = at::zeros({x.size(2), x.size(3)}, at::kBool)
+                   .slice(0, x.size(2) / 4, 3 * x.size(2) / 4)
+                   .slice(1, x.size(3) / 4, 3 * x.size(3) / 4)
+                   .fill_(true);
+  auto explainer = [&](const std::vector<Composite>& comps) {
+    return [&, comps](const at::Tensor& in) {
+      std::vector<int64_t> t(static_cast<size_t>(in.size(0)), target[0]);
+      return explain(m.net, in, t, comps, quiet).relevance.to(at::kCPU);
+    };
+  };
+  const std::vector<const Metric*> which =
+      mo.metrics.empty() ? std::vector<const Metric*>() : parse_metrics(mo.metrics);
+  nlohmann::json out = nlohmann::json::object();
+  for (const Metric& metric : metrics()) {
+    if (!which.empty() && std::find(which.begin(), which.end(), &metric) == which.end()) continue;
+    const double shared = median_ms(
+        [&] {
+          MetricImage i = img;
+          i.explain = explainer(grid);
+          metric.score(i, rel, opt);
+        },
+        a.repeats, 1);
+    const double apart = median_ms(
+        [&] {
+          for (size_t k = 0; k < grid.size(); ++k) {
+            MetricImage i = img;
+            i.explain = explainer({grid[k]});
+            metric.score(i, rel.narrow(0, static_cast<int64_t>(k), 1), opt);
+          }
+        },
+        a.repeats, 1);
+    const double per = shared / static_cast<double>(grid.size());
+    out[metric.name] = {{"ms_per_config_image", per},
+                        {"ms_one_by_one", apart / static_cast<double>(grid.size())},
+                        {"ratio", shared / apart}};
+  }
+  out["model"] = m.net.arch;
+  out["threads"] = at::get_num_threads();
+  std::cout << out.dump(2) << std::endl;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -256,6 +322,17 @@ void add_bench_command(CLI::App& app) {
   add_bounded_option(se, "--repeats", sargs->repeats, 1, 1000,
                      "timed repetitions of the search (default 5)");
   se->callback([sargs] { run_bench_search(*sargs); });
+  auto margs = std::make_shared<BenchArgs>();
+  auto mopts = std::make_shared<MetricCliOptions>();
+  CLI::App* me = bench->add_subcommand(
+      "metrics",
+      "per metric, one image under 16 configurations (the 4x4 Tutorial sub-grid) scored in "
+      "one call against one configuration at a time: ms per (configuration, image) and ratio");
+  add_model_run_options(me, margs->common, margs->input);
+  add_pf_options(me, margs->pf);
+  add_metric_options(me, *mopts);
+  add_bounded_option(me, "--repeats", margs->repeats, 1, 1000, "timed repetitions (default 5)");
+  me->callback([margs, mopts] { run_bench_metrics(*margs, *mopts); });
 }
 
 }  // namespace lrpbench

@@ -36,7 +36,9 @@ MetricOptions MetricCliOptions::settings(uint64_t seed, const std::string& score
 void add_metric_options(CLI::App* app, MetricCliOptions& o) {
   std::string names;
   for (const Metric& m : metrics()) names += (names.empty() ? "" : ", ") + m.name;
-  app->add_option("--metrics", o.metrics, "comma list of metrics to add to evaluate.json: " + names);
+  app->add_option("--metrics", o.metrics,
+                  "comma list of metrics (evaluate: added to evaluate.json; bench metrics: those "
+                  "timed, default all): " + names);
   app->add_option("--mask", o.mask,
                   "ground-truth mask .npy for relevance-mass and pointing-game (H x W, or N x H "
                   "x W; nonzero = inside); Fashion-MNIST inputs default to their foreground");

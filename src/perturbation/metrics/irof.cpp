@@ -48,14 +48,15 @@ Metric irof_metric() {
     const auto segs = slic_segments(img.x[0], *img.net, std::max<int64_t>(2, region));
     const int64_t s = static_cast<int64_t>(segs.size());
     const at::Tensor x = img.x[0].to(at::kCPU).to(at::kFloat).contiguous();
-    const at::Tensor means = x.view({ch, -1}).mean(1);
+    const at::Tensor mt = x.view({ch, -1}).mean(1).contiguous();
+    const std::vector<float> means(mt.data_ptr<float>(), mt.data_ptr<float>() + ch);
     // Image after removing the given segments.
     auto removed = [&](const std::vector<size_t>& order, int64_t k) {
       at::Tensor out = x.clone();
       float* p = out.data_ptr<float>();
       for (int64_t j = 0; j < k; ++j)
         for (int64_t i : segs[order[static_cast<size_t>(j)]])
-          for (int64_t c = 0; c < ch; ++c) p[c * h * w + i] = means[c].item<float>();
+          for (int64_t c = 0; c < ch; ++c) p[c * h * w + i] = means[static_cast<size_t>(c)];
       return out;
     };
     std::vector<size_t> identity(segs.size());
