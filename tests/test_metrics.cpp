@@ -124,6 +124,16 @@ TEST(Metrics, FaithfulnessCorrelationSharesItsForwards) {
   EXPECT_EQ(single, 21);  // the image and its 20 perturbed copies
   EXPECT_EQ(*four[0], *one[0]);
   EXPECT_EQ(score("faithfulness-correlation", img, all, opt), four);  // bit for bit
+  // Forward batches of another size: the same values (to float precision: oneDNN picks
+  // kernels by batch shape).
+  MetricOptions small = opt;
+  small.batch = 3;
+  const MetricValues batched = score("faithfulness-correlation", img, all, small);
+  for (size_t k = 0; k < four.size(); ++k) EXPECT_NEAR(*batched[k], *four[k], 1e-6);
+  for (const char* name : {"irof", "road-morf"}) {
+    const MetricValues a = score(name, img, all, opt), b = score(name, img, all, small);
+    for (size_t k = 0; k < a.size(); ++k) EXPECT_NEAR(*a[k], *b[k], 1e-6) << name;
+  }
   opt.seed = 1;
   EXPECT_NE(*score("faithfulness-correlation", img, maps[0], opt)[0], *one[0]);
 }
