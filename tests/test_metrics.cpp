@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "data/fashion_mnist.h"
+#include "data/imagenet_labels.h"
+#include "data/input.h"
+#include "data/loc_csv.h"
 #include "data/image.h"
 #include "helpers.h"
 #include "lrp/composite.h"
@@ -358,6 +361,36 @@ TEST(Metrics, EvaluateWritesMetricsAndRefusesBadRequests) {
                               &e),
             2);
   EXPECT_NE(e.find("needs a ground-truth mask"), std::string::npos) << e;
+}
+
+// ImageNet boxes: parsed from LOC_val_solution.csv, mapped through the resize (500 x 375 with
+// 256-crop224: shorter side 375 -> 256, width 341, crop offsets 58 and 16), rounded outwards
+// and clipped; the geometry is the one load_image uses (the same pixels as before).
+TEST(Metrics, ImageNetBoxesMapThroughTheResize) {
+  const ResizeGeometry g = resize_geometry(500, 375, "256-crop224", 224);
+  EXPECT_EQ(g.width, 224);
+  EXPECT_EQ(g.ox, 58);
+  EXPECT_EQ(g.oy, 16);
+  EXPECT_DOUBLE_EQ(g.sx, 341.0 / 500.0);
+  EXPECT_DOUBLE_EQ(g.sy, 256.0 / 375.0);
+  if (imagenet_classes().empty()) GTEST_SKIP() << "darknet's ImageNet lists are missing";
+  const std::string wnid = imagenet_classes()[29].wnid, other = imagenet_classes()[1].wnid;
+  const auto boxes = parse_loc_boxes(
+      "ImageId,PredictionString\nimg1," + wnid + " 100 50 200 150 " + other + " 0 0 499 374\n",
+      "loc.csv");
+  ASSERT_EQ(boxes.at("img1").size(), 2u);
+  const at::Tensor m = box_mask(boxes.at("img1"), 29, g);
+  // x: 100 * 0.682 - 58 = 10.2 -> 10, 200 * 0.682 - 58 = 78.4 -> 79; y: 50 * 0.6827 - 16 =
+  // 18.1 -> 18, 150 * 0.6827 - 16 = 86.4 -> 87.
+  EXPECT_EQ(m.sum().item<int64_t>(), (79 - 10) * (87 - 18));
+  EXPECT_TRUE(m[18][10].item<bool>());
+  EXPECT_FALSE(m[17][10].item<bool>());
+  EXPECT_FALSE(m[18][79].item<bool>());
+  EXPECT_EQ(box_mask(boxes.at("img1"), 1, g).sum().item<int64_t>(), 224 * 224);  // clipped
+  EXPECT_EQ(box_mask(boxes.at("img1"), 5, g).sum().item<int64_t>(), 0);
+  EXPECT_THROW(parse_loc_boxes("img2," + wnid + " 1 2 3\n", "loc.csv"), InputError);
+  EXPECT_THROW(parse_loc_boxes("img2," + wnid + " 5 2 3 4\n", "loc.csv"), InputError);
+  EXPECT_THROW(parse_loc_boxes("img2," + wnid + " 1 2 3 nan\n", "loc.csv"), InputError);
 }
 
 // Agreement: fractional ranks, Kendall's tau-b (a hand-counted case with ties), consensus.

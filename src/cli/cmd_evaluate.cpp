@@ -1,5 +1,7 @@
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <sstream>
 #include <iostream>
 #include <memory>
@@ -10,6 +12,7 @@
 #include "cli/evaluate_options.h"
 #include "cli/metric_options.h"
 #include "data/image.h"
+#include "data/loc_csv.h"
 #include "lrp/composite.h"
 #include "lrp/engine.h"
 #include "perturbation/evaluation.h"
@@ -62,17 +65,31 @@ nlohmann::json metrics_json(const std::vector<const Metric*>& which,
   return out;
 }
 
-// Ground-truth masks per image: --mask (H x W for all, or N x H x W), else the Fashion-MNIST
-// foreground where it applies.
-std::vector<at::Tensor> load_masks(const std::string& path, const Network& net,
-                                   const at::Tensor& x) {
+// Ground-truth masks per image: --mask (H x W for all, or N x H x W), --boxes (--image
+// inputs), else the Fashion-MNIST foreground where it applies.
+std::vector<at::Tensor> load_masks(const MetricCliOptions& o, const Network& net,
+                                   const InputBatch& in, const std::vector<int64_t>& targets) {
+  const at::Tensor& x = in.x;
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   std::vector<at::Tensor> out;
-  if (!path.empty()) {
-    at::Tensor m = read_npy(path);
+  require(o.mask.empty() || o.boxes.empty(), "give at most one of --mask and --boxes");
+  if (!o.boxes.empty()) {
+    require(!in.files.empty(), "--boxes: masks from boxes need --image inputs");
+    const auto boxes =
+        parse_loc_boxes(read_file(o.boxes, "--boxes", kMaxLabelFileBytes), o.boxes);
+    for (size_t i = 0; i < in.files.size(); ++i) {
+      const std::string id = std::filesystem::path(in.files[i]).stem().string();
+      const auto it = boxes.find(id);
+      out.push_back(it == boxes.end() ? at::Tensor()
+                                      : box_mask(it->second, targets[i], in.geometry[i]));
+    }
+    return out;
+  }
+  if (!o.mask.empty()) {
+    at::Tensor m = read_npy(o.mask);
     if (m.dim() == 2) m = m.unsqueeze(0).expand({n, h, w});
     require(m.dim() == 3 && m.size(0) == n && m.size(1) == h && m.size(2) == w,
-            "--mask " + path + ": expected H x W or N x H x W = " + std::to_string(n) + " x " +
+            "--mask " + o.mask + ": expected H x W or N x H x W = " + std::to_string(n) + " x " +
                 std::to_string(h) + " x " + std::to_string(w) + ", got " +
                 std::string(c10::str(m.sizes())));
     for (int64_t i = 0; i < n; ++i) out.push_back(m[i].to(at::kDouble) != 0);
@@ -215,7 +232,7 @@ void run_evaluate(EvaluateArgs& a) {
         return explain_in_batches(m.net, inputs.to(at::kCPU), t, *composite, a.common.batch)
             .unsqueeze(1);
       };
-    values = score_metrics(m.net, in.x, rel, targets, seeds, load_masks(a.metrics.mask, m.net, in.x),
+    values = score_metrics(m.net, in.x, rel, targets, seeds, load_masks(a.metrics, m.net, in, targets),
                            explainer, which, mopt);
   }
   make_dir(a.out);

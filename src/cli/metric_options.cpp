@@ -42,6 +42,9 @@ void add_metric_options(CLI::App* app, MetricCliOptions& o) {
   app->add_option("--mask", o.mask,
                   "ground-truth mask .npy for relevance-mass and pointing-game (H x W, or N x H "
                   "x W; nonzero = inside); Fashion-MNIST inputs default to their foreground");
+  app->add_option("--boxes", o.boxes,
+                  "ImageNet LOC_val_solution.csv: masks from the boxes of each --image's target "
+                  "class (image id = file name without extension), mapped through --resize");
   add_bounded_option(app, "--fc-runs", o.fc_runs, 2, 100000,
                      "faithfulness-correlation: random subsets (default 100)");
   add_bounded_option(app, "--fc-subset", o.fc_subset, 1, int64_t{1} << 30,

@@ -11,6 +11,7 @@ namespace lrpbench {
 struct MetricCliOptions {
   std::string metrics;  // comma list; empty: none
   std::string mask;     // .npy, H x W or N x H x W
+  std::string boxes;    // LOC_val_solution.csv: the target class's boxes (--image inputs)
   int64_t fc_runs = 100, fc_subset = 0, ms_samples = 10, pg_tolerance = -1, irof_region = 0;
   double ms_radius = 0.02, road_noise = 0.01;
   std::string road_fractions;  // comma list; empty: 0.1, 0.2, ..., 0.9

@@ -20,23 +20,28 @@ at::Tensor per_channel(const std::vector<double>& v, const at::Tensor& like) {
   return at::tensor(std::vector<float>(v.begin(), v.end()), like.options()).view(shape);
 }
 
-cv::Mat resize_shorter(const cv::Mat& m, int64_t shorter) {
-  const double s = static_cast<double>(shorter) / std::min(m.rows, m.cols);
-  const int w = static_cast<int>(std::lround(m.cols * s)),
-            h = static_cast<int>(std::lround(m.rows * s));
-  cv::Mat out;
-  cv::resize(m, out, cv::Size(std::max(w, 1), std::max(h, 1)), 0, 0,
-             s < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return out;
-}
-
-cv::Mat center_crop(const cv::Mat& m, int64_t size) {
-  const int s = static_cast<int>(size);
-  require(m.rows >= s && m.cols >= s, "image smaller than the crop");
-  return m(cv::Rect((m.cols - s) / 2, (m.rows - s) / 2, s, s)).clone();
-}
-
 }  // namespace
+
+ResizeGeometry resize_geometry(int64_t width, int64_t height, const std::string& resize,
+                               int64_t size) {
+  ResizeGeometry g;
+  g.width = width;
+  g.height = height;
+  if (resize == "none") return g;
+  const int64_t shorter =
+      resize == "256-crop224" ? static_cast<int64_t>(std::lround(size * 256.0 / 224.0)) : size;
+  const double s = static_cast<double>(shorter) / static_cast<double>(std::min(width, height));
+  const int64_t w = std::max<int64_t>(1, std::lround(static_cast<double>(width) * s));
+  const int64_t h = std::max<int64_t>(1, std::lround(static_cast<double>(height) * s));
+  require(w >= size && h >= size, "image smaller than the crop");
+  g.scale = s;
+  g.sx = static_cast<double>(w) / static_cast<double>(width);
+  g.sy = static_cast<double>(h) / static_cast<double>(height);
+  g.ox = (w - size) / 2;
+  g.oy = (h - size) / 2;
+  g.width = g.height = size;
+  return g;
+}
 
 void check_resize_mode(const std::string& mode) {
   require(mode == "256-crop224" || mode == "224" || mode == "none",
@@ -44,7 +49,7 @@ void check_resize_mode(const std::string& mode) {
 }
 
 at::Tensor load_image(const std::string& path, int64_t channels, const std::string& resize,
-                      int64_t size) {
+                      int64_t size, ResizeGeometry* geometry) {
   check_resize_mode(resize);
   const std::string bytes = read_file(path, "--image", kMaxImageFileBytes);
   const ImageInfo info = inspect_image(bytes, path);
@@ -62,12 +67,19 @@ at::Tensor load_image(const std::string& path, int64_t channels, const std::stri
                          (m.cols == info.height && m.rows == info.width)),
           path + ": corrupt " + info.format + " data (cannot decode the image)");
   if (channels == 3) cv::cvtColor(m, m, cv::COLOR_BGR2RGB);
-  if (resize == "256-crop224") {
-    m = center_crop(resize_shorter(m, static_cast<int64_t>(std::lround(size * 256.0 / 224.0))),
-                    size);
-  } else if (resize == "224") {
-    m = center_crop(resize_shorter(m, size), size);
+  // Shorter side to 256/224 x size (or size), then the centre crop: one geometry for the
+  // pixels and for the boxes mapped onto them.
+  const ResizeGeometry g = resize_geometry(m.cols, m.rows, resize, size);
+  if (resize != "none") {
+    const int w = static_cast<int>(std::lround(g.sx * m.cols)),
+              h = static_cast<int>(std::lround(g.sy * m.rows));
+    cv::Mat scaled;
+    cv::resize(m, scaled, cv::Size(w, h), 0, 0, g.scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    m = scaled(cv::Rect(static_cast<int>(g.ox), static_cast<int>(g.oy), static_cast<int>(size),
+                        static_cast<int>(size)))
+            .clone();
   }
+  if (geometry) *geometry = g;
   m = m.isContinuous() ? m : m.clone();
   at::Tensor t = at::from_blob(m.data, {m.rows, m.cols, channels}, at::kByte).clone();
   return t.permute({2, 0, 1}).contiguous().to(at::kFloat).div_(255.0);

@@ -11,9 +11,20 @@ namespace lrpbench {
 // (shorter side to `size`, centre crop), "none". `size` is the model's input size.
 void check_resize_mode(const std::string& mode);
 
-// Loads a JPEG/PNG as C x H x W float32 in [0, 1] (RGB, or gray when channels == 1).
+// Where a pixel of the decoded image lands after --resize: x' = x sx - ox, y' = y sy - oy, in
+// an image of width x height.
+struct ResizeGeometry {
+  double scale = 1;  // the shorter side's factor (< 1: area interpolation)
+  double sx = 1, sy = 1;
+  int64_t ox = 0, oy = 0, width = 0, height = 0;
+};
+ResizeGeometry resize_geometry(int64_t width, int64_t height, const std::string& resize,
+                               int64_t size);
+
+// Loads a JPEG/PNG as C x H x W float32 in [0, 1] (RGB, or gray when channels == 1); the
+// geometry of its resize where `geometry` is given.
 at::Tensor load_image(const std::string& path, int64_t channels, const std::string& resize,
-                      int64_t size);
+                      int64_t size, ResizeGeometry* geometry = nullptr);
 
 // (x - mean) / std per channel, and its inverse; x is [N,] C x H x W.
 at::Tensor normalize(const at::Tensor& x, const std::vector<double>& mean,

@@ -1,5 +1,8 @@
 #include "data/input.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <ATen/ATen.h>
 
 #include <nlohmann/json.hpp>
@@ -82,7 +85,10 @@ InputBatch load_inputs(const InputSpec& spec, const Network& net) {
   } else {
     std::vector<at::Tensor> imgs;
     for (const std::string& path : spec.images) {
-      imgs.push_back(load_image(path, net.in_channels, spec.resize, net.default_size));
+      ResizeGeometry g;
+      imgs.push_back(load_image(path, net.in_channels, spec.resize, net.default_size, &g));
+      b.files.push_back(path);
+      b.geometry.push_back(g);
       b.ids.emplace_back(static_cast<int64_t>(b.ids.size()));
       b.labels.push_back(-1);
     }
@@ -95,6 +101,22 @@ InputBatch load_inputs(const InputSpec& spec, const Network& net) {
   b.x = normalize(b.pixels, net.mean, net.std);
   check_input(net, b.x, "input");
   return b;
+}
+
+at::Tensor box_mask(const std::vector<LocBox>& boxes, int64_t cls, const ResizeGeometry& g) {
+  at::Tensor m = at::zeros({g.height, g.width}, at::kBool);
+  for (const LocBox& b : boxes) {
+    if (b.cls != cls) continue;
+    auto clip = [](double v, int64_t hi) {
+      return std::clamp<int64_t>(static_cast<int64_t>(v), 0, hi);
+    };
+    const int64_t x1 = clip(std::floor(b.x1 * g.sx - static_cast<double>(g.ox)), g.width);
+    const int64_t y1 = clip(std::floor(b.y1 * g.sy - static_cast<double>(g.oy)), g.height);
+    const int64_t x2 = clip(std::ceil(b.x2 * g.sx - static_cast<double>(g.ox)), g.width);
+    const int64_t y2 = clip(std::ceil(b.y2 * g.sy - static_cast<double>(g.oy)), g.height);
+    if (x2 > x1 && y2 > y1) m.slice(0, y1, y2).slice(1, x1, x2).fill_(true);
+  }
+  return m;
 }
 
 std::vector<int64_t> resolve_targets(const std::string& target, const InputBatch& batch) {

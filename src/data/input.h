@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "data/image.h"
+#include "data/loc_csv.h"
 #include "model/network.h"
 
 namespace lrpbench {
@@ -26,7 +28,13 @@ struct InputBatch {
   std::vector<nlohmann::json> ids;  // dataset index, file name, or position
   std::vector<int64_t> labels;      // dataset label, or -1
   bool batched = false;  // the input had a batch dimension (N x C x H x W, --indices, images)
+  std::vector<std::string> files;            // --image: each image's path
+  std::vector<ResizeGeometry> geometry;      // --image: where its pixels landed
 };
+
+// H x W mask of the boxes of class `cls` mapped through an image's resize: x1 and y1 rounded
+// down, x2 and y2 up, clipped to the image.
+at::Tensor box_mask(const std::vector<LocBox>& boxes, int64_t cls, const ResizeGeometry& g);
 
 // Parses "N" or "A-B" (inclusive) of `count` available items; throws InputError naming
 // `what` (the option) for anything else, a range past the end included.

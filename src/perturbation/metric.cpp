@@ -103,11 +103,10 @@ std::vector<MetricValues> score_metrics(
       require(static_cast<bool>(explain), m->name +
                                               " explains other inputs: it needs --composite, "
                                               "not --relevance");
-    if (m->needs == MetricNeeds::Mask)
-      for (int64_t i = 0; i < n; ++i)
-        require(static_cast<size_t>(i) < masks.size() && masks[static_cast<size_t>(i)].defined(),
-                m->name + " needs a ground-truth mask (--mask FILE.npy; Fashion-MNIST inputs "
-                          "use their foreground)");
+    if (m->needs == MetricNeeds::Mask)  // images without one are undefined, none at all: refused
+      require(std::any_of(masks.begin(), masks.end(), [](const at::Tensor& t) { return t.defined(); }),
+              m->name + " needs a ground-truth mask (--mask FILE.npy, --boxes for ImageNet "
+                        "images; Fashion-MNIST inputs use their foreground)");
   }
   const at::Device device = net.device();
   std::vector<MetricValues> out(which.size());

@@ -85,8 +85,9 @@ std::vector<const Metric*> parse_metrics(const std::string& comma_list);
 // Every metric on every image (one configuration per image): values[metric][image].
 // x: N x C x H x W normalised (CPU), relevance: N x C x H x W, masks: one per image
 // (undefined: none), explain(inputs, image): inputs S x C x H x W -> S x 1 x C x H x W for
-// image's target and configuration (empty: not available). A metric that needs a mask and
-// finds none for any image, or explanations without `explain`, throws InputError.
+// image's target and configuration (empty: not available). A metric that needs a mask where
+// no image has one, or explanations without `explain`, throws InputError; an image without a
+// mask is undefined for it.
 std::vector<MetricValues> score_metrics(
     const Network& net, const at::Tensor& x, const at::Tensor& relevance,
     const std::vector<int64_t>& targets, const std::vector<int64_t>& indices,
