@@ -35,6 +35,17 @@ Network linear_model() {
   return test::dense_8x8_model(at::randn({2, 64}, gen, at::TensorOptions().dtype(at::kFloat)));
 }
 
+// Fashion-MNIST test image `index` for `net`, with its target.
+MetricImage fashion_image(const Network& net, int64_t index, int64_t target) {
+  static const Dataset d = load_fashion_mnist("test");
+  MetricImage img;
+  img.net = &net;
+  img.x = normalize(d.images.slice(0, index, index + 1), net.mean, net.std);
+  img.target = target;
+  img.index = index;
+  return img;
+}
+
 TEST(Metrics, SparsenessAndComplexityAnalytic) {
   const int64_t n = 49;
   at::Tensor one = at::zeros({1, 1, 7, 7});
@@ -107,12 +118,7 @@ TEST(Metrics, FaithfulnessCorrelationIsOneOnALinearModel) {
 // and each map gets the value it gets alone. Seeds make the values bit-reproducible.
 TEST(Metrics, FaithfulnessCorrelationSharesItsForwards) {
   const Network net = test::shipped_fashion_vgg();
-  static const Dataset d = load_fashion_mnist("test");
-  MetricImage img;
-  img.net = &net;
-  img.x = normalize(d.images.slice(0, 0, 1), net.mean, net.std);
-  img.target = 9;
-  img.index = 0;
+  MetricImage img = fashion_image(net, 0, 9);
   std::vector<at::Tensor> maps;
   for (const char* c : {"tutorial", "zero", "epsilon-plus", "decreasing-gamma"})
     maps.push_back(explain(net, img.x, {9}, {parse_composite(c, net)}).relevance.select(1, 0));
@@ -143,12 +149,7 @@ TEST(Metrics, FaithfulnessCorrelationSharesItsForwards) {
 
 TEST(Metrics, MaxSensitivity) {
   const Network net = test::shipped_fashion_vgg();
-  static const Dataset d = load_fashion_mnist("test");
-  MetricImage img;
-  img.net = &net;
-  img.x = normalize(d.images.slice(0, 1, 2), net.mean, net.std);
-  img.target = 2;
-  img.index = 1;
+  MetricImage img = fashion_image(net, 1, 2);
   const Composite c = parse_composite("tutorial", net);
   const at::Tensor rel = explain(net, img.x, {2}, {c}).relevance.select(1, 0);
   // An explanation that does not depend on the input: 0.
@@ -199,11 +200,7 @@ TEST(Metrics, DeletionAndInsertionAnalytic) {
 // makes no such promise); a configuration scored with others gets its value alone.
 TEST(Metrics, DeletionAndInsertionFollowTheExplanation) {
   const Network net = test::shipped_fashion_vgg();
-  static const Dataset d = load_fashion_mnist("test");
-  MetricImage img;
-  img.net = &net;
-  img.x = normalize(d.images.slice(0, 0, 1), net.mean, net.std);
-  img.target = 9;
+  MetricImage img = fashion_image(net, 0, 9);
   const at::Tensor rel = explain(net, img.x, {9}, {parse_composite("tutorial", net)})
                              .relevance.select(1, 0);
   MetricOptions opt;
