@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include <Eigen/Sparse>
+#include <Eigen/IterativeLinearSolvers>
 #include <Eigen/SparseLU>
 #include <algorithm>
 #include <cmath>
@@ -56,10 +57,27 @@ at::Tensor road_impute(const at::Tensor& pixels_in, const std::vector<uint8_t>& 
     }
   Eigen::SparseMatrix<double> A(m, m);
   A.setFromTriplets(a.begin(), a.end());
-  Eigen::SparseLU<Eigen::SparseMatrix<double>> lu;
-  lu.compute(A);
-  require(lu.info() == Eigen::Success, "road: the imputation system could not be factorised");
-  const Eigen::MatrixXd u = lu.solve(b);
+  // The system is weakly diagonally dominant and every block of removed pixels touches a kept
+  // one: BiCGSTAB with a diagonal preconditioner converges in tens of iterations, far faster than a
+  // sparse LU's symbolic analysis; the exact LU is the fallback.
+  Eigen::MatrixXd u(m, ch);
+  bool solved = true;
+  {
+    Eigen::BiCGSTAB<Eigen::SparseMatrix<double>> it;  // diagonal preconditioner
+    it.setTolerance(1e-14);
+    it.setMaxIterations(500);
+    it.compute(A);
+    for (int64_t c = 0; solved && c < ch; ++c) {
+      u.col(c) = it.solve(b.col(c));
+      solved = it.info() == Eigen::Success;
+    }
+  }
+  if (!solved) {
+    Eigen::SparseLU<Eigen::SparseMatrix<double>> lu;
+    lu.compute(A);
+    require(lu.info() == Eigen::Success, "road: the imputation system could not be factorised");
+    u = lu.solve(b);
+  }
   double* o = out.data_ptr<double>();
   for (int64_t i = 0; i < h * w; ++i) {
     const int64_t row = unknown[static_cast<size_t>(i)];
