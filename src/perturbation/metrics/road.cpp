@@ -3,7 +3,7 @@
 // row-major index), impute them by linear imputation on pixel values (each removed pixel the
 // weighted mean of its 8 neighbours: 1/6 direct, 1/12 diagonal, renormalised inside the image;
 // kept pixels fixed; one sparse system per image, every channel a right-hand side, solved with
-// Eigen's SparseLU), add road_noise times the (image, fraction) noise field to the imputed
+// Eigen's BiCGSTAB, SparseLU where it does not converge), add road_noise times the (image, fraction) noise field to the imputed
 // pixels; probability of the target; trapezoid AUC over the given fractions. The noise fields
 // do not depend on the configuration.
 #include <ATen/ATen.h>
