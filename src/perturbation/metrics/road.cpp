@@ -3,9 +3,9 @@
 // row-major index), impute them by linear imputation on pixel values (each removed pixel the
 // weighted mean of its 8 neighbours: 1/6 direct, 1/12 diagonal, renormalised inside the image;
 // kept pixels fixed; one sparse system per image, every channel a right-hand side, solved with
-// Eigen's BiCGSTAB, SparseLU where it does not converge), add road_noise times the (image, fraction) noise field to the imputed
-// pixels; probability of the target; trapezoid AUC over the given fractions. The noise fields
-// do not depend on the configuration.
+// Eigen's BiCGSTAB, its SparseLU where that does not converge), add road_noise times the
+// (image, fraction) noise field to the imputed pixels; probability of the target; trapezoid
+// AUC over the given fractions. The noise fields do not depend on the configuration.
 #include <ATen/ATen.h>
 
 #include <Eigen/Sparse>
