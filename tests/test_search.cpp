@@ -177,11 +177,16 @@ TEST(Search, MpirunWithTwoRanksEqualsOneRun) {
 }
 
 TEST(Search, UnitMessagesRoundTrip) {
-  std::vector<CurveRow> rows(2);
+  UnitResult in;
+  std::vector<CurveRow>& rows = in.curves;
+  rows.resize(2);
   rows[0] = {3, 1, "morf", {1.5, -2.25, 0.0}, 7.5, 0.25, 0.5};
   rows[1] = {4, 1, "random", {}, -1.0, 2.0, std::nullopt};
+  in.metrics = {{3, 1, "sparseness", 0.75}, {4, 1, "road-morf", std::nullopt}};
   int64_t unit = 0;
-  const auto back = decode_unit(encode_unit(42, rows), &unit);
+  const std::string bytes = encode_unit(42, in);
+  const UnitResult out = decode_unit(bytes, &unit);
+  const auto& back = out.curves;
   EXPECT_EQ(unit, 42);
   ASSERT_EQ(back.size(), 2u);
   EXPECT_EQ(back[0].scores, rows[0].scores);
@@ -189,6 +194,14 @@ TEST(Search, UnitMessagesRoundTrip) {
   EXPECT_EQ(*back[0].auc_normalized, 0.5);
   EXPECT_FALSE(back[1].auc_normalized.has_value());
   EXPECT_EQ(back[1].aopc, 2.0);
+  ASSERT_EQ(out.metrics.size(), 2u);
+  EXPECT_EQ(out.metrics[0].metric, "sparseness");
+  EXPECT_EQ(*out.metrics[0].value, 0.75);
+  EXPECT_EQ(out.metrics[1].config_id, 4);
+  EXPECT_FALSE(out.metrics[1].value.has_value());
+  // A truncated or padded message is refused, never read past its end.
+  EXPECT_THROW(decode_unit(bytes.substr(0, bytes.size() - 1), &unit), std::runtime_error);
+  EXPECT_THROW(decode_unit(bytes + "x", &unit), std::runtime_error);
 }
 
 TEST(Search, ChangedExperimentIsRefusedUnlessForced) {

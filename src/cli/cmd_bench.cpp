@@ -174,7 +174,7 @@ void run_bench_search(const BenchArgs& a) {
         UnitStats s;
         int64_t n = 0;
         for (const UnitRow& u : plan.units)
-          n += static_cast<int64_t>(compute_unit(plan, u, &s).size());
+          n += static_cast<int64_t>(compute_unit(plan, u, &s).curves.size());
         st = s;
         curves = n;
       },

@@ -56,4 +56,10 @@ void check_auc_kind(const std::string& kind) {
           "auc kind: expected auc, auc_normalized or aopc, got '" + kind + "'");
 }
 
+std::optional<double> curve_value(const CurveScores& s, const std::string& kind) {
+  if (kind == "aopc") return s.aopc;
+  if (kind == "auc_normalized") return s.auc_normalized;
+  return s.auc;
+}
+
 }  // namespace lrpbench

@@ -31,4 +31,8 @@ BatchScores score_batch(const std::vector<CurveScores>& per_image);
 
 void check_auc_kind(const std::string& kind);
 
+// The value of a curve under an AUC kind (auc | aopc | auc_normalized): nullopt where it is
+// undefined (auc_normalized with f_0 <= 0).
+std::optional<double> curve_value(const CurveScores& s, const std::string& kind);
+
 }  // namespace lrpbench

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <atomic>
+#include <map>
+#include <stdexcept>
 #include <set>
 
 #include "perturbation/order.h"
@@ -14,65 +16,47 @@
 
 namespace lrpbench {
 
-const char* better_name(Better b) {
-  switch (b) {
-    case Better::Lower:
-      return "lower";
-    case Better::Higher:
-      return "higher";
-    case Better::None:
-      return "none";
-  }
-  return "none";
-}
-
-void MetricOptions::check() const {
-  require(!road_fractions.empty(), "--road-fractions: at least one fraction needed");
-  for (size_t k = 0; k < road_fractions.size(); ++k) {
-    require(road_fractions[k] > 0 && road_fractions[k] < 1,
-            "--road-fractions: every fraction must lie in (0, 1)");
-    require(k == 0 || road_fractions[k] > road_fractions[k - 1],
-            "--road-fractions: fractions must be strictly increasing");
-  }
-  require(road_noise >= 0 && road_noise <= 1, "--road-noise: must lie in [0, 1]");
-  require(fc_runs >= 2 && fc_runs <= 100000, "--fc-runs: must lie in [2, 100000]");
-  require(!fc_subset || (*fc_subset >= 1 && *fc_subset <= (int64_t{1} << 30)),
-          "--fc-subset: must be at least 1");
-  require(!irof_region || (*irof_region >= 2 && *irof_region <= 4096),
-          "--irof-region: must lie in [2, 4096]");
-  require(ms_samples >= 1 && ms_samples <= 10000, "--ms-samples: must lie in [1, 10000]");
-  require(ms_radius > 0 && ms_radius <= 10, "--ms-radius: must lie in (0, 10]");
-  require(!pg_tolerance || (*pg_tolerance >= 0 && *pg_tolerance <= 4096),
-          "--pg-tolerance: must lie in [0, 4096]");
-  require(score == "logit" || score == "prob", "--score: logit or prob");
-  require(batch >= 1, "--batch: must be at least 1");
-}
-
 const std::vector<Metric>& metrics() {
-  // The registry: one line per metric.
-  static const std::vector<Metric> all = {
-      deletion_metric(),
-      insertion_metric(),
-      road_morf_metric(),
-      road_lerf_metric(),
-      irof_metric(),
-      faithfulness_correlation_metric(),
-      sparseness_metric(),
-      complexity_metric(),
-      max_sensitivity_metric(),
-      relevance_mass_metric(),
-      pointing_game_metric(),
-  };
+  static const std::vector<Metric> all = [] {
+    // The implementations: one line per metric of the catalogue.
+    const std::map<std::string, Metric> impl = {
+        {"pf-morf", pf_morf_metric()},
+        {"pf-lrf", pf_lrf_metric()},
+        {"pf-random", pf_random_metric()},
+        {"deletion", deletion_metric()},
+        {"insertion", insertion_metric()},
+        {"road-morf", road_morf_metric()},
+        {"road-lerf", road_lerf_metric()},
+        {"irof", irof_metric()},
+        {"faithfulness-correlation", faithfulness_correlation_metric()},
+        {"sparseness", sparseness_metric()},
+        {"complexity", complexity_metric()},
+        {"max-sensitivity", max_sensitivity_metric()},
+        {"relevance-mass", relevance_mass_metric()},
+        {"pointing-game", pointing_game_metric()},
+    };
+    std::vector<Metric> out;
+    for (const MetricInfo& info : metric_catalogue()) {
+      const auto it = impl.find(info.name);
+      if (it == impl.end() || !it->second.score)
+        throw std::logic_error("metric '" + info.name + "' has no implementation");
+      Metric m;
+      static_cast<MetricInfo&>(m) = info;
+      m.score = it->second.score;
+      out.push_back(std::move(m));
+    }
+    if (impl.size() != out.size())
+      throw std::logic_error("a metric implementation has no catalogue entry");
+    return out;
+  }();
   return all;
 }
 
 const Metric& find_metric(const std::string& name) {
-  std::string known;
-  for (const Metric& m : metrics()) {
-    if (m.name == name) return m;
-    known += (known.empty() ? "" : ", ") + m.name;
-  }
-  throw InputError("--metrics: unknown metric '" + name + "' (known: " + known + ")");
+  const MetricInfo& info = find_metric_info(name);  // throws for unknown names
+  for (const Metric& m : metrics())
+    if (m.name == info.name) return m;
+  throw std::logic_error("metric '" + name + "' has no implementation");
 }
 
 std::vector<const Metric*> parse_metrics(const std::string& comma_list) {

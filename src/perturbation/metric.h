@@ -17,38 +17,9 @@
 #include <vector>
 
 #include "model/network.h"
-#include "perturbation/settings.h"
+#include "perturbation/metric_catalogue.h"
 
 namespace lrpbench {
-
-enum class Better { Lower, Higher, None };
-const char* better_name(Better b);
-
-// What a metric needs beyond the relevance maps.
-enum class MetricNeeds {
-  Relevance,     // the maps alone (sparseness, complexity)
-  Mask,          // a ground-truth mask (localisation)
-  Forwards,      // forward passes of perturbed inputs
-  Explanations,  // explanations of other inputs under the same configurations
-};
-
-// The metric options of SPEC/docs (defaults as documented; unset optionals follow the image).
-struct MetricOptions {
-  std::vector<double> road_fractions = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
-  double road_noise = 0.01;
-  int64_t fc_runs = 100;
-  std::optional<int64_t> fc_subset;  // default floor(224 H W / 224^2 + 0.5)
-  std::optional<int64_t> irof_region;
-  int64_t ms_samples = 10;
-  double ms_radius = 0.02;
-  std::optional<int64_t> pg_tolerance;  // default max(1, floor(15 min(H, W) / 224))
-  uint64_t seed = 0;
-  std::string score = "logit";  // logit | prob: f(x) where a metric does not name one
-  int64_t batch = 64;           // forward batch
-  PFSettings pf;                // patches, patch scores and schedule of deletion / insertion
-  // Throws InputError naming the option.
-  void check() const;
-};
 
 // Explains inputs S x C x H x W (normalised, on the device) for the target under every
 // configuration of the call: S x K x C x H x W on the CPU.
@@ -65,17 +36,15 @@ struct MetricImage {
 
 using MetricValues = std::vector<std::optional<double>>;  // one per configuration
 
-struct Metric {
-  std::string name;
-  Better better = Better::None;
-  MetricNeeds needs = MetricNeeds::Relevance;
-  std::string summary;  // one line for --help and docs
+// A catalogue entry (perturbation/metric_catalogue.h) with its scoring function.
+struct Metric : MetricInfo {
   std::function<MetricValues(const MetricImage&, const at::Tensor& relevance,
                              const MetricOptions&)>
       score;
 };
 
-// Every registered metric, in documentation order.
+// Every metric of the catalogue with its implementation, in documentation order (a catalogue
+// entry without an implementation, or the reverse, is a std::logic_error at first use).
 const std::vector<Metric>& metrics();
 // The metric called `name`; throws InputError naming the known ones.
 const Metric& find_metric(const std::string& name);
@@ -119,13 +88,16 @@ uint64_t stream_key(uint64_t seed, const char* metric, int64_t index, int64_t k)
 at::Tensor normalised_pixel(const Network& net, double v, const at::TensorOptions& o);
 }  // namespace metric_detail
 
-// The metric files' factories (registered in metric.cpp).
+// The metric files' factories (their `score`; registered in metric.cpp).
 Metric sparseness_metric();
 Metric complexity_metric();
 Metric relevance_mass_metric();
 Metric pointing_game_metric();
 Metric faithfulness_correlation_metric();
 Metric max_sensitivity_metric();
+Metric pf_morf_metric();
+Metric pf_lrf_metric();
+Metric pf_random_metric();
 Metric deletion_metric();
 Metric insertion_metric();
 Metric irof_metric();

@@ -62,4 +62,48 @@ Consensus consensus(const std::vector<std::vector<double>>& scores) {
   return out;
 }
 
+std::vector<PairAgreement> agreement_pairs(const MetricTable& t) {
+  std::vector<PairAgreement> out;
+  for (size_t a = 0; a < t.names.size(); ++a)
+    for (size_t b = a + 1; b < t.names.size(); ++b) {
+      if (t.better[a] == 0 || t.better[b] == 0) continue;
+      std::vector<double> va, vb;
+      for (size_t c = 0; c < t.configs(); ++c)
+        if (t.means[a][c] && t.means[b][c]) {
+          va.push_back(t.better[a] * *t.means[a][c]);
+          vb.push_back(t.better[b] * *t.means[b][c]);
+        }
+      out.push_back({a, b, kendall_tau_b(va, vb), static_cast<int64_t>(va.size())});
+    }
+  return out;
+}
+
+std::optional<size_t> metric_optimum(const MetricTable& t, size_t m) {
+  if (t.better[m] == 0) return std::nullopt;
+  std::optional<size_t> best;
+  for (size_t c = 0; c < t.configs(); ++c)
+    if (t.means[m][c] &&
+        (!best || t.better[m] * *t.means[m][c] > t.better[m] * *t.means[m][*best]))
+      best = c;
+  return best;
+}
+
+std::optional<Consensus> table_consensus(const MetricTable& t) {
+  std::vector<size_t> directed, complete;
+  for (size_t m = 0; m < t.names.size(); ++m)
+    if (t.better[m] != 0) directed.push_back(m);
+  for (size_t c = 0; c < t.configs(); ++c)
+    if (std::all_of(directed.begin(), directed.end(), [&](size_t m) { return t.means[m][c]; }))
+      complete.push_back(c);
+  if (directed.empty() || complete.empty()) return std::nullopt;
+  std::vector<std::vector<double>> scores;
+  for (size_t m : directed) {
+    scores.emplace_back();
+    for (size_t c : complete) scores.back().push_back(t.better[m] * *t.means[m][c]);
+  }
+  Consensus out = consensus(scores);
+  out.config = complete[out.config];
+  return out;
+}
+
 }  // namespace lrpbench

@@ -2,7 +2,9 @@
 // How far metrics agree on a family's configurations (docs/method.md section 6,
 // "Agreement"): fractional ranks, Kendall's tau-b between two metrics' rankings, and the
 // consensus configuration (the best mean rank over the directed metrics).
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace lrpbench {
@@ -23,5 +25,32 @@ struct Consensus {
   double mean_rank = 0;
 };
 Consensus consensus(const std::vector<std::vector<double>>& scores);
+
+// A family's configurations under several metrics: means[m][c] the mean over images
+// (nullopt: undefined on every image, or not scored), better[m] the direction (+1 higher is
+// better, -1 lower, 0 none: left out of rankings, the matrix and the consensus).
+struct MetricTable {
+  std::vector<std::string> names;
+  std::vector<int> better;
+  std::vector<std::vector<std::optional<double>>> means;
+  size_t configs() const { return means.empty() ? 0 : means[0].size(); }
+};
+
+// Kendall's tau-b between every unordered pair of directed metrics (a before b in list order),
+// over the configurations with a mean under both; n = configurations ranked.
+struct PairAgreement {
+  size_t a = 0, b = 0;
+  std::optional<double> tau_b;
+  int64_t n = 0;
+};
+std::vector<PairAgreement> agreement_pairs(const MetricTable& t);
+
+// The best configuration under metric m (ties to the earlier one); nullopt when none has a
+// mean or the metric has no direction.
+std::optional<size_t> metric_optimum(const MetricTable& t, size_t m);
+
+// The consensus over the directed metrics, among configurations with a mean under each of
+// them; nullopt without a directed metric or such a configuration. `config` indexes t.
+std::optional<Consensus> table_consensus(const MetricTable& t);
 
 }  // namespace lrpbench

@@ -13,7 +13,10 @@
 #include "lrp/composite.h"
 #include "lrp/engine.h"
 #include "lrp/rule.h"
+#include "perturbation/auc.h"
 #include "perturbation/curves.h"
+#include "perturbation/metric.h"
+#include "report/agreement.h"
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
 #include "report/montage.h"
@@ -79,16 +82,26 @@ Stats stats_of(const std::vector<double>& v) {
   return s;
 }
 
-// Lower is better for auc / auc_normalized under MoRF, higher under LRF; aopc the other way.
-int better_sign(const std::string& order, const std::string& kind) {
-  if (order == "random") return 0;
-  const int s = order == "morf" ? -1 : 1;
-  return kind == "aopc" ? -s : s;
+// The metric of a PF order ("morf" -> "pf-morf"); other names are metrics already.
+std::string metric_of(const std::string& order_or_metric) {
+  for (Order o : {Order::Morf, Order::Lrf, Order::Random})
+    if (order_or_metric == order_name(o)) return "pf-" + order_or_metric;
+  return order_or_metric;
 }
 
-std::string direction_text(const std::string& order, const std::string& kind) {
-  const int s = better_sign(order, kind);
-  if (s == 0) return "random order: a control, expected flat (no better direction)";
+// +1 when higher is better, -1 when lower is, 0 for none (the random order, a control).
+// For pf-*: lower auc / auc_normalized is better under MoRF, higher under LRF; aopc reverses.
+int better_sign(const std::string& order_or_metric, const std::string& kind) {
+  const Better b = metric_better(find_metric_info(metric_of(order_or_metric)), kind);
+  return b == Better::Higher ? 1 : b == Better::Lower ? -1 : 0;
+}
+
+std::string direction_text(const std::string& order_or_metric, const std::string& kind) {
+  const int s = better_sign(order_or_metric, kind);
+  if (s == 0)
+    return order_or_metric == "random" || order_or_metric == "pf-random"
+               ? "random order: a control, expected flat (no better direction)"
+               : "no better direction";
   return std::string(s < 0 ? "lower" : "higher") + " is better";
 }
 
@@ -97,15 +110,81 @@ struct Run {
   std::vector<ConfigRow> configs;
   std::vector<ImageRow> images;
   std::vector<CurveRow> curves;
-  // value[(config, order)] = per-image values of the chosen AUC kind
+  std::vector<MetricRow> metric_rows;  // metrics beside the curves
+  std::vector<std::string> metrics;    // every metric of the run, in list order (pf-* too)
+  // values[(config, order or metric)] = per-image values (NaN: undefined); orders carry the
+  // chosen AUC kind and are also found under their metric name pf-<order>.
   std::map<std::pair<int64_t, std::string>, std::vector<double>> values;
   std::map<std::pair<int64_t, std::string>, std::vector<double>> mean_curve;
   double value_of(const CurveRow& c) const {
-    if (exp.auc_kind == "aopc") return c.aopc;
-    if (exp.auc_kind == "auc_normalized") return c.auc_normalized ? *c.auc_normalized : NAN;
-    return c.auc;
+    return curve_value({c.auc, c.aopc, c.auc_normalized}, exp.auc_kind).value_or(NAN);
+  }
+  const std::vector<double>* find(int64_t config, const std::string& order_or_metric) const {
+    auto it = values.find({config, order_or_metric});
+    return it == values.end() ? nullptr : &it->second;
   }
 };
+
+// The mean over the defined values (nullopt: none).
+std::optional<double> mean_of(const std::vector<double>* v) {
+  if (!v) return std::nullopt;
+  double sum = 0;
+  int64_t n = 0;
+  for (double x : *v)
+    if (!std::isnan(x)) {
+      sum += x;
+      ++n;
+    }
+  return n ? std::optional<double>(sum / static_cast<double>(n)) : std::nullopt;
+}
+
+// The family's parameters of a configuration as a JSON object in parameter order ({} for
+// reference points), numbers as std::to_chars writes them.
+std::string params_json(const Run& r, const ConfigRow& cf) {
+  if (cf.point != "grid") return "{}";
+  const Family* fam = nullptr;
+  for (const Family& f : r.exp.families)
+    if (f.name == cf.family) fam = &f;
+  if (!fam) return "{}";
+  const auto names = fam->axis_names();
+  return "{" + nlohmann::json(names[0]).dump() + ":" + format_number(cf.param1) + "," +
+         nlohmann::json(names[1]).dump() + ":" + format_number(cf.param2) + "}";
+}
+
+// RUN/metrics.csv: every (configuration, image, metric) value, pf-* from the curves.
+void write_metrics_csv(const std::string& dir, const Run& r) {
+  std::map<std::string, size_t> position;
+  for (size_t m = 0; m < r.metrics.size(); ++m) position[r.metrics[m]] = m;
+  struct Row {
+    int64_t config, image;
+    size_t metric;
+    double value;
+  };
+  std::vector<Row> rows;
+  for (const CurveRow& c : r.curves) {
+    const auto it = position.find("pf-" + c.order);
+    if (it != position.end()) rows.push_back({c.config_id, c.image_id, it->second, r.value_of(c)});
+  }
+  for (const MetricRow& m : r.metric_rows) {
+    const auto it = position.find(m.metric);
+    if (it != position.end())
+      rows.push_back({m.config_id, m.image_id, it->second, m.value.value_or(NAN)});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.config, a.image, a.metric) < std::tie(b.config, b.image, b.metric);
+  });
+  std::ostringstream out;
+  out << "family,point,config,params_json,image,metric,value\n";
+  for (const Row& row : rows) {
+    const ConfigRow& cf = r.configs[static_cast<size_t>(row.config)];
+    out << csv(cf.family) << "," << cf.point << "," << csv(cf.config) << ","
+        << csv(params_json(r, cf)) << ","
+        << csv(image_label(r.images[static_cast<size_t>(row.image)].image)) << ","
+        << r.metrics[row.metric] << ","
+        << (std::isnan(row.value) ? std::string() : format_number(row.value)) << "\n";
+  }
+  write_file_atomic(dir + "/metrics.csv", out.str());
+}
 
 void write_csvs(const std::string& dir, const Run& r) {
   std::ostringstream a;
@@ -121,6 +200,7 @@ void write_csvs(const std::string& dir, const Run& r) {
       << (std::isnan(v) ? std::string() : format_number(v)) << "\n";
   }
   write_file_atomic(dir + "/aucs.csv", a.str());
+  write_metrics_csv(dir, r);
   for (const Family& f : r.exp.families)
     for (Order o : r.exp.orders) {
       std::ostringstream g;
@@ -147,15 +227,16 @@ struct Best {
   Stats stats;
 };
 
-// Configurations of a family ranked best first for an order.
+// Configurations of a family ranked best first for an order or metric (stable: ties keep
+// the earlier configuration first).
 std::vector<Best> ranked(const Run& r, const Family& f, const std::string& order) {
   std::vector<Best> out;
   for (const ConfigRow& cf : r.configs) {
     if (cf.family != f.name || cf.point != "grid") continue;
-    auto it = r.values.find({cf.id, order});
-    if (it == r.values.end()) continue;
+    const std::vector<double>* values = r.find(cf.id, order);
+    if (!values) continue;
     std::vector<double> v;
-    for (double x : it->second)
+    for (double x : *values)
       if (!std::isnan(x)) v.push_back(x);
     if (!v.empty()) out.push_back({&cf, stats_of(v)});
   }
@@ -164,6 +245,11 @@ std::vector<Best> ranked(const Run& r, const Family& f, const std::string& order
     return s > 0 ? a.stats.mean > b.stats.mean : a.stats.mean < b.stats.mean;
   });
   return out;
+}
+
+// A metric's values are means of the AUC kind for pf-*, of the metric's value otherwise.
+std::string value_label(const Run& r, const std::string& metric) {
+  return find_metric_info(metric).pf_order ? r.exp.auc_kind : std::string("value");
 }
 
 void contour_plot(const std::string& png, const Run& r, const Family& f, const std::string& order,
@@ -177,8 +263,7 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
       for (const ConfigRow& cf : r.configs)
         if (cf.family == f.name && cf.point == "grid" && cf.i1 == static_cast<int64_t>(a) &&
             cf.i2 == static_cast<int64_t>(b)) {
-          auto it = r.values.find({cf.id, order});
-          if (it != r.values.end()) mean = stats_of(it->second).mean;
+          mean = mean_of(r.find(cf.id, order)).value_or(NAN);
         }
       d << a << " " << b << " " << (std::isnan(mean) ? std::string("NaN") : fmt(mean, 10)) << "\n";
     }
@@ -196,7 +281,7 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
   g << "set terminal pngcairo size 760,620 enhanced font 'Sans,10'\n"
     << "set output @@OUTPUT@@\n"
     << "set title "
-    << gnuplot_quote(f.name + ", " + order + ": mean " + r.exp.auc_kind + " (" +
+    << gnuplot_quote(f.name + ", " + order + ": mean " + value_label(r, metric_of(order)) + " (" +
                      direction_text(order, r.exp.auc_kind) + ")")
     << " noenhanced\n"
     << "set xlabel " << gnuplot_quote(axes[0]) << "\nset ylabel " << gnuplot_quote(axes[1]) << "\n"
@@ -263,6 +348,7 @@ Run read_run(const std::string& run, ReportSummary& summary) {
       r.configs = store.configs();
       r.images = store.images();
       r.curves = store.curves();
+      r.metric_rows = store.metric_values();
       summary.units = static_cast<int64_t>(store.units().size());
       summary.done = static_cast<int64_t>(store.done_units().size());
     } catch (...) {
@@ -271,8 +357,9 @@ Run read_run(const std::string& run, ReportSummary& summary) {
     }
     store.end_snapshot();
   }
-  require(!r.curves.empty(), "report: '" + run + "' has no finished work units yet" +
-                                 (summary.in_progress ? " (a search is writing it now)" : ""));
+  require(summary.done > 0, "report: '" + run + "' has no finished work units yet" +
+                                (summary.in_progress ? " (a search is writing it now)" : ""));
+  r.metrics = r.exp.metric_names();
   std::map<std::pair<int64_t, std::string>, int64_t> counts;
   for (const CurveRow& c : r.curves) {
     const auto key = std::make_pair(c.config_id, c.order);
@@ -284,70 +371,80 @@ Run read_run(const std::string& run, ReportSummary& summary) {
   }
   for (auto& [key, m] : r.mean_curve)
     for (double& v : m) v /= static_cast<double>(counts[key]);
+  std::map<std::pair<int64_t, std::string>, std::vector<double>> by_metric;
+  for (const auto& [key, v] : r.values) by_metric[{key.first, "pf-" + key.second}] = v;
+  for (const MetricRow& m : r.metric_rows)  // ordered by configuration, image, metric
+    by_metric[{m.config_id, m.metric}].push_back(m.value.value_or(NAN));
+  r.values.insert(by_metric.begin(), by_metric.end());
 
   return r;
 }
 
-// Each family's optimum (MoRF, or the first order) and worst configuration.
+// Each family's optimum and worst configuration under the objective.
 struct Choices {
   std::map<std::string, const ConfigRow*> optimum, worst;
 };
 
 // The table of the best configurations; returns each family's optimum and worst.
 Choices best_section(std::ostream& h, const Run& r) {
-  // Best configurations.
-  h << "<h2>Best configurations</h2><p>The three best grid points per family and order (MoRF: "
-    << direction_text("morf", r.exp.auc_kind) << "; LRF: " << direction_text("lrf", r.exp.auc_kind)
-    << "), then the reference points under every "
-       "order.</p><table><tr><th>family</th><th>order</th><th>rank</th><th>"
-    << "params</th><th>config</th><th>mean " << html(r.exp.auc_kind)
-    << "</th><th>std over images</th><th>n</th></tr>\n";
+  const std::string objective = r.exp.objective_name();
+  h << "<h2>Best configurations</h2><p>The three best grid points per family and directed "
+       "metric, then the reference points under every metric. The objective, <b>"
+    << html(objective) << "</b> (" << direction_text(objective, r.exp.auc_kind)
+    << "), picks each family's optimum.</p><table><tr><th>family</th><th>metric</th>"
+       "<th>rank</th><th>params</th><th>config</th><th>mean</th><th>std over images</th>"
+       "<th>n</th></tr>\n";
   Choices c;
-  auto& optimum = c.optimum;
-  auto& worst = c.worst;
+  for (const Family& f : r.exp.families) {
+    const auto rk = ranked(r, f, objective);
+    if (rk.empty()) continue;
+    c.optimum[f.name] = rk.front().config;
+    c.worst[f.name] = rk.back().config;
+  }
   for (const Family& f : r.exp.families)
-    for (Order o : r.exp.orders) {
-      const auto rk = ranked(r, f, order_name(o));
-      if (rk.empty()) continue;
-      if (!optimum.count(f.name) || o == Order::Morf) {
-        optimum[f.name] = rk.front().config;
-        worst[f.name] = rk.back().config;
-      }
-      if (o == Order::Random) continue;  // a control: no better direction to rank by
+    for (const std::string& m : r.metrics) {
+      if (better_sign(m, r.exp.auc_kind) == 0) continue;  // a control: no direction to rank by
+      const auto rk = ranked(r, f, m);
       for (size_t i = 0; i < std::min<size_t>(3, rk.size()); ++i)
-        h << "<tr><td>" << f.name << "</td><td>" << order_name(o) << "</td><td>" << i + 1
-          << "</td><td>" << f.axis_names()[0] << "=" << fmt(rk[i].config->param1) << ", "
-          << f.axis_names()[1] << "=" << fmt(rk[i].config->param2) << "</td><td><code>"
-          << html(rk[i].config->config) << "</code></td><td>" << fmt(rk[i].stats.mean, 6)
-          << "</td><td>" << fmt(rk[i].stats.std, 4) << "</td><td>" << rk[i].stats.n
-          << "</td></tr>\n";
+        h << "<tr><td>" << f.name << "</td><td>" << html(m) << " (" << html(value_label(r, m))
+          << ")</td><td>" << i + 1 << "</td><td>" << f.axis_names()[0] << "="
+          << fmt(rk[i].config->param1) << ", " << f.axis_names()[1] << "="
+          << fmt(rk[i].config->param2) << "</td><td><code>" << html(rk[i].config->config)
+          << "</code></td><td>" << fmt(rk[i].stats.mean, 6) << "</td><td>"
+          << fmt(rk[i].stats.std, 4) << "</td><td>" << rk[i].stats.n << "</td></tr>\n";
     }
   for (const ConfigRow& cf : r.configs)
     if (cf.point == "reference")
-      for (Order o : r.exp.orders) {
-        auto it = r.values.find({cf.id, order_name(o)});
-        if (it == r.values.end()) continue;
-        const Stats s = stats_of(it->second);
-        h << "<tr><td>reference</td><td>" << order_name(o) << "</td><td></td><td>" << html(cf.spec)
-          << "</td><td><code>" << html(cf.config) << "</code></td><td>" << fmt(s.mean, 6)
-          << "</td><td>" << fmt(s.std, 4) << "</td><td>" << s.n << "</td></tr>\n";
+      for (const std::string& m : r.metrics) {
+        const std::vector<double>* v = r.find(cf.id, m);
+        if (!v) continue;
+        std::vector<double> defined;
+        for (double x : *v)
+          if (!std::isnan(x)) defined.push_back(x);
+        const Stats st = stats_of(defined);
+        h << "<tr><td>reference</td><td>" << html(m) << "</td><td></td><td>" << html(cf.spec)
+          << "</td><td><code>" << html(cf.config) << "</code></td><td>"
+          << (st.n ? fmt(st.mean, 6) : std::string("undefined")) << "</td><td>"
+          << fmt(st.std, 4) << "</td><td>" << st.n << "</td></tr>\n";
       }
   h << "</table>\n";
-
   return c;
 }
 
 void contour_section(std::ostream& h, const Run& r, const std::string& rep) {
-  // Contour plots.
-  h << "<h2>Mean " << html(r.exp.auc_kind) << " over the grid</h2><p>Axes are evenly spaced by "
-    << "position (0, then log-spaced values); the optimum is marked.</p><div class='figs'>\n";
+  // Contour plots: one per family and metric (PF orders under their order's name).
+  h << "<h2>Means over the grid</h2><p>Per family and metric (PF orders: the mean "
+    << html(r.exp.auc_kind) << "). Axes are evenly spaced by position (0, then log-spaced "
+    << "values); each metric's optimum is marked.</p><div class='figs'>\n";
   for (const Family& f : r.exp.families)
-    for (Order o : r.exp.orders) {
-      const auto rk = ranked(r, f, order_name(o));
+    for (const std::string& m : r.metrics) {
+      const auto pf = find_metric_info(m).pf_order;
+      const std::string key = pf ? order_name(*pf) : m;
+      const auto rk = ranked(r, f, key);
       if (rk.empty()) continue;
-      const std::string name = "contour_" + f.name + "_" + order_name(o) + ".png";
-      contour_plot(rep + "/" + name, r, f, order_name(o),
-                   o == Order::Random ? nullptr : &rk.front());
+      const std::string name = "contour_" + f.name + "_" + key + ".png";
+      contour_plot(rep + "/" + name, r, f, key,
+                   better_sign(key, r.exp.auc_kind) == 0 ? nullptr : &rk.front());
       h << "<img src='" << name << "' width='560'>\n";
     }
   h << "</div>\n";
@@ -401,9 +498,151 @@ void curves_section(std::ostream& h, const Run& r, const std::string& rep, const
 
 }
 
+// A family's grid configurations (id order) under every metric of the run.
+MetricTable family_table(const Run& r, const Family& f, std::vector<const ConfigRow*>* configs) {
+  MetricTable t;
+  for (const ConfigRow& cf : r.configs)
+    if (cf.family == f.name && cf.point == "grid") configs->push_back(&cf);
+  for (const std::string& m : r.metrics) {
+    t.names.push_back(m);
+    t.better.push_back(better_sign(m, r.exp.auc_kind));
+    t.means.emplace_back();
+    for (const ConfigRow* cf : *configs) t.means.back().push_back(mean_of(r.find(cf->id, m)));
+  }
+  return t;
+}
+
+// The Kendall tau-b matrix of a family's directed metrics as a figure.
+void tau_figure(const std::string& png, const std::string& family, const MetricTable& t,
+                const std::vector<PairAgreement>& pairs) {
+  std::vector<size_t> directed;
+  for (size_t m = 0; m < t.names.size(); ++m)
+    if (t.better[m] != 0) directed.push_back(m);
+  const size_t n = directed.size();
+  std::vector<std::vector<double>> tau(n, std::vector<double>(n, NAN));
+  for (size_t i = 0; i < n; ++i) tau[i][i] = 1;
+  auto at_of = [&](size_t m) {
+    return static_cast<size_t>(std::find(directed.begin(), directed.end(), m) - directed.begin());
+  };
+  for (const PairAgreement& p : pairs)
+    if (p.tau_b) tau[at_of(p.a)][at_of(p.b)] = tau[at_of(p.b)][at_of(p.a)] = *p.tau_b;
+  std::ostringstream d;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j)
+      d << j << " " << i << " " << (std::isnan(tau[i][j]) ? std::string("NaN") : fmt(tau[i][j], 6))
+        << (j + 1 == n ? "\n\n" : "\n");
+  std::string tics = "(";
+  for (size_t i = 0; i < n; ++i) tics += (i ? ", " : "") + gnuplot_quote(t.names[directed[i]]) + " " + std::to_string(i);
+  tics += ")";
+  const size_t side = std::max<size_t>(520, 70 * n + 220);
+  std::ostringstream g;
+  g << "set terminal pngcairo size " << side << "," << side << " enhanced font 'Sans,10'\n"
+    << "set output @@OUTPUT@@\n"
+    << "set title " << gnuplot_quote(family + ": Kendall tau-b between the metrics' rankings")
+    << " noenhanced\nset xtics " << tics << " rotate by -40 noenhanced\nset ytics " << tics
+    << " noenhanced\nset xrange [-0.5:" << n - 0.5 << "]\nset yrange [" << n - 0.5
+    << ":-0.5]\nset cbrange [-1:1]\nset palette defined (-1 'blue', 0 'white', 1 'red')\n"
+    << "set key off\nset view map\nplot " << gnuplot_quote(png + ".dat")
+    << " using 1:2:3 with image, '' using 1:2:(sprintf('%.2f', $3)) with labels\n";
+  render_gnuplot_png(png, g.str(), {{png + ".dat", d.str()}});
+}
+
+// Per family: each metric's optimum with its value under every other metric, the consensus
+// configuration and the Kendall tau-b matrix (figure, RUN/agreement.csv). Returns the
+// configurations whose heatmaps the report shows side by side (title, configuration).
+std::vector<std::pair<std::string, const ConfigRow*>> agreement_section(std::ostream& h,
+                                                                       const Run& r,
+                                                                       const std::string& run,
+                                                                       const std::string& rep) {
+  std::ostringstream csv_out;
+  csv_out.precision(17);
+  csv_out << "family,metric_a,metric_b,tau_b,n\n";
+  std::vector<std::pair<std::string, const ConfigRow*>> shown;
+  h << "<h2>How far the metrics agree</h2><p>Per family: the optimum of every metric (row) "
+       "and its mean under every metric (column; undefined values are left out of means), the "
+       "consensus (the best mean rank over the directed metrics), and Kendall's tau-b between "
+       "the rankings of the configurations by their means (1: the same order, -1: reversed). "
+       "Metrics without a better direction are left out of rankings. Files: "
+       "<a href='../agreement.csv'>agreement.csv</a>, <a href='../metrics.csv'>metrics.csv</a>."
+       "</p>\n";
+  for (const Family& f : r.exp.families) {
+    std::vector<const ConfigRow*> configs;
+    const MetricTable t = family_table(r, f, &configs);
+    if (configs.empty()) continue;
+    const std::vector<PairAgreement> pairs = agreement_pairs(t);
+    for (const PairAgreement& p : pairs)
+      csv_out << csv(f.name) << "," << t.names[p.a] << "," << t.names[p.b] << ","
+              << (p.tau_b ? format_number(*p.tau_b) : std::string()) << "," << p.n << "\n";
+    h << "<h3>" << html(f.name) << "</h3><table><tr><th>optimum of</th><th>config</th>";
+    for (const std::string& m : t.names)
+      h << "<th>" << html(m) << "<br><small>" << direction_text(m, r.exp.auc_kind)
+        << "</small></th>";
+    h << "</tr>\n";
+    auto row = [&](const std::string& title, size_t c) {
+      h << "<tr><td>" << html(title) << "</td><td><code>" << html(configs[c]->config)
+        << "</code></td>";
+      for (size_t m = 0; m < t.names.size(); ++m)
+        h << "<td>" << (t.means[m][c] ? fmt(*t.means[m][c], 5) : std::string("undefined"))
+          << "</td>";
+      h << "</tr>\n";
+    };
+    for (size_t m = 0; m < t.names.size(); ++m)
+      if (const auto best = metric_optimum(t, m)) {
+        row(t.names[m] + (t.names[m] == r.exp.objective_name() ? " (objective)" : ""), *best);
+        shown.push_back({f.name + ": " + t.names[m], configs[*best]});
+      }
+    if (const auto cons = table_consensus(t)) {
+      row("consensus (mean rank " + fmt(cons->mean_rank, 4) + ")", cons->config);
+      shown.push_back({f.name + ": consensus", configs[cons->config]});
+    }
+    h << "</table>\n";
+    if (!pairs.empty()) {
+      const std::string name = "agreement_" + f.name + ".png";
+      tau_figure(rep + "/" + name, f.name, t, pairs);
+      h << "<img src='" << name << "' width='560'>\n";
+    }
+  }
+  write_file_atomic(run + "/agreement.csv", csv_out.str());
+  return shown;
+}
+
+// The first image beside its heatmaps at each metric's optimum (and the consensus), one row
+// per family.
+void optima_heatmaps(std::ostream& h, const Plan& plan, const std::string& rep,
+                     const std::vector<std::pair<std::string, const ConfigRow*>>& optima) {
+  if (optima.empty()) return;
+  std::vector<Composite> comps;
+  for (const auto& o : optima) comps.push_back(plan.composites[static_cast<size_t>(o.second->id)]);
+  const Explanation ex = explain(plan.net, plan.x.narrow(0, 0, 1), {plan.images[0].target}, comps,
+                                 ExplainOptions{false});
+  const at::Tensor pixels = denormalize(plan.x[0], plan.net.mean, plan.net.std);
+  HeatmapStyle plain;
+  plain.overlay = true;  // zero relevance over the image: the input itself, in grey
+  write_png(rep + "/input_0.png", render_heatmap(at::zeros_like(plan.x[0]), pixels, plain));
+  h << "<h2>Heatmaps at each metric's optimum</h2><p>The first image (image "
+    << html(image_label(plan.images[0].image))
+    << ", in grey) and its relevance under each metric's optimum and the consensus.</p>"
+       "<table>\n";
+  std::string family;
+  for (size_t k = 0; k < optima.size(); ++k) {
+    write_png(rep + "/optimum_" + std::to_string(k) + ".png",
+              render_heatmap(ex.relevance[0][static_cast<int64_t>(k)], pixels, HeatmapStyle{}));
+    const std::string fam = optima[k].second->family;
+    if (fam != family) {
+      h << (family.empty() ? "" : "</tr>\n") << "<tr><td>" << html(fam)
+        << "<br><img src='input_0.png' width='120'></td>";
+      family = fam;
+    }
+    h << "<td>" << html(optima[k].first.substr(fam.size() + 2)) << "<br><img src='optimum_" << k
+      << ".png' width='120' title='" << html(optima[k].second->config) << "'></td>";
+  }
+  h << "</tr></table>\n";
+}
+
 // Heatmaps of the first images at the optima, reference points and worst configurations,
 // recomputed from the experiment (the store keeps no relevance).
-void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, const Choices& c) {
+void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, const Choices& c,
+                      const std::vector<std::pair<std::string, const ConfigRow*>>& optima) {
   const auto& optimum = c.optimum;
   const auto& worst = c.worst;
   // Heatmaps and perturbed images: recomputed for the first images.
@@ -458,6 +697,7 @@ void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, con
     }
     h << "</table>\n<h2>Perturbed images at the penultimate MoRF step</h2><p>First image; one "
          "column per composite above, in the same order.</p><img src='penultimate.png'>\n";
+    optima_heatmaps(h, plan, rep, optima);
   } catch (const InputError& e) {
     h << "<p>Heatmaps unavailable: " << html(e.what()) << "</p>\n";
   }
@@ -490,11 +730,14 @@ ReportSummary write_report(const std::string& run) {
 
   const Choices choices = best_section(h, r);
   contour_section(h, r, rep);
+  const auto optima = agreement_section(h, r, run, rep);
   box_section(h, r, rep);
   curves_section(h, r, rep, choices);
-  heatmaps_section(h, r, rep, choices);
+  heatmaps_section(h, r, rep, choices, optima);
   h << "<h2>Files</h2><p><a href='../aucs.csv'>aucs.csv</a> (every curve's " << html(r.exp.auc_kind)
-    << "), grid_&lt;family&gt;_&lt;order&gt;.csv (mean and population std per grid point), "
+    << "), <a href='../metrics.csv'>metrics.csv</a> (every configuration, image and metric), "
+       "<a href='../agreement.csv'>agreement.csv</a> (Kendall tau-b per family and metric pair), "
+       "grid_&lt;family&gt;_&lt;order&gt;.csv (mean and population std per grid point), "
        "results.sqlite (everything).</p></body></html>\n";
   write_file_atomic(rep + "/index.html", h.str());
   return summary;

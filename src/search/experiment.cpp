@@ -27,6 +27,30 @@ std::vector<std::string> Family::axis_names() const {
   return {"g1", "g2"};
 }
 
+nlohmann::json metric_options_json(const MetricOptions& o) {
+  auto opt = [](const std::optional<int64_t>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  return {{"road_fractions", o.road_fractions}, {"road_noise", o.road_noise},
+          {"fc_runs", o.fc_runs},               {"fc_subset", opt(o.fc_subset)},
+          {"irof_region", opt(o.irof_region)},  {"ms_samples", o.ms_samples},
+          {"ms_radius", o.ms_radius},           {"pg_tolerance", opt(o.pg_tolerance)}};
+}
+
+MetricOptions metric_options_from_json(const nlohmann::json& j) {
+  auto opt = [&](const char* key) {
+    return j.at(key).is_null() ? std::optional<int64_t>() : j.at(key).get<int64_t>();
+  };
+  MetricOptions o;
+  o.road_fractions = j.at("road_fractions").get<std::vector<double>>();
+  o.road_noise = j.at("road_noise");
+  o.fc_runs = j.at("fc_runs");
+  o.fc_subset = opt("fc_subset");
+  o.irof_region = opt("irof_region");
+  o.ms_samples = j.at("ms_samples");
+  o.ms_radius = j.at("ms_radius");
+  o.pg_tolerance = opt("pg_tolerance");
+  return o;
+}
+
 std::vector<double> parse_axis_values(const std::string& text, const std::string& where) {
   std::smatch m;
   static const std::regex log_re(
@@ -74,8 +98,45 @@ nlohmann::json Experiment::definition() const {
           {"pf", pfj},
           {"batch", pf.batch},
           {"auc", auc_kind}};
-  if (!normalize.empty()) out["normalize"] = normalize;  // absent keeps older definitions equal
+  // Absent keys keep the definitions of older experiments equal.
+  if (!normalize.empty()) out["normalize"] = normalize;
+  if (!data.boxes.empty()) out["data"]["boxes"] = data.boxes;
+  if (!metric_list.empty())
+    out["metrics"] = {{"list", metric_list}, {"options", metric_options_json(metric_options)}};
+  if (!objective.empty()) out["objective"] = objective;
   return out;
+}
+
+std::vector<std::string> Experiment::metric_names() const {
+  if (!metric_list.empty()) return metric_list;
+  std::vector<std::string> out;
+  for (Order o : orders) out.push_back(std::string("pf-") + order_name(o));
+  return out;
+}
+
+std::vector<std::string> Experiment::extra_metrics() const {
+  std::vector<std::string> out;
+  for (const std::string& n : metric_list)
+    if (!find_metric_info(n).pf_order) out.push_back(n);
+  return out;
+}
+
+std::string Experiment::objective_name() const {
+  if (!objective.empty()) return objective;
+  const std::vector<std::string> names = metric_names();
+  for (const std::string& n : names)
+    if (metric_better(find_metric_info(n), auc_kind) != Better::None) return n;
+  return names.empty() ? std::string() : names.front();
+}
+
+MetricOptions Experiment::metric_settings() const {
+  MetricOptions o = metric_options;
+  o.seed = pf.seed;
+  o.score = pf.score == "prob" ? "prob" : "logit";
+  o.batch = pf.batch;
+  o.pf = pf;
+  o.auc_kind = auc_kind;
+  return o;
 }
 
 namespace {
@@ -120,6 +181,30 @@ class Reader {
            "expected a value from " + std::to_string(min) + " to " + std::to_string(max) +
                ", got " + std::to_string(v));
     return v;
+  }
+
+  double real(const toml::table& t, const std::string& sec, const std::string& key,
+              double def) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_number()) fail(*n, sec + key, "expected a number");
+    const double v = *n->value<double>();
+    if (!std::isfinite(v)) fail(*n, sec + key, "expected a finite number");
+    return v;
+  }
+
+  std::vector<double> reals(const toml::table& t, const std::string& sec, const std::string& key,
+                            const std::vector<double>& def) const {
+    const toml::node* n = t.get(key);
+    if (!n) return def;
+    if (!n->is_array()) fail(*n, sec + key, "expected a list of numbers");
+    if (n->as_array()->size() > kMaxAxisValues) fail(*n, sec + key, "too many values");
+    std::vector<double> out;
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_number()) fail(e, sec + key, "expected a list of numbers");
+      out.push_back(*e.value<double>());
+    }
+    return out;
   }
 
   std::vector<std::string> strings(const toml::table& t, const std::string& sec,
@@ -219,13 +304,15 @@ void read_data(const Reader& r, const toml::table& root, const std::string& sour
   const toml::table& data = r.section(root, "data");
   r.check_known(
       data, "data",
-      {"dataset", "split", "imagenet", "folder", "labels", "class", "count", "resize", "target"});
+      {"dataset", "split", "imagenet", "folder", "labels", "boxes", "class", "count", "resize",
+       "target"});
   DataSpec& d = x.data;
   d.dataset = r.str(data, "data.", "dataset", "");
   d.split = r.str(data, "data.", "split", "test");
   d.imagenet = r.str(data, "data.", "imagenet", "");
   d.folder = r.str(data, "data.", "folder", "");
   d.labels = r.str(data, "data.", "labels", "");
+  d.boxes = r.str(data, "data.", "boxes", "");
   d.count = r.integer(data, "data.", "count", 0, 0, kMaxImages);
   d.resize = r.str(data, "data.", "resize", "256-crop224");
   d.target = r.str(data, "data.", "target", "auto");
@@ -347,6 +434,74 @@ void read_run_and_auc(const Reader& r, const toml::table& root, Experiment& x) {
   checked(r, a, "auc.", "kind", [&] { check_auc_kind(x.auc_kind); });
 }
 
+// [metrics]: the list (the single source of what is computed; its pf-* entries are the PF
+// orders) and the metric options, checked where they are written.
+void read_metrics(const Reader& r, const toml::table& root, Experiment& x) {
+  const toml::table& m = r.section(root, "metrics");
+  r.check_known(m, "metrics",
+                {"list", "road_fractions", "road_noise", "fc_runs", "fc_subset", "irof_region",
+                 "ms_samples", "ms_radius", "pg_tolerance"});
+  if (!m.empty() && !m.get("list")) r.fail(*root.get("metrics"), "metrics.list", "missing");
+  if (m.empty()) return;
+  x.metric_list = r.strings(m, "metrics.", "list");
+  const toml::node& list = *m.get("list");
+  if (x.metric_list.empty()) r.fail(list, "metrics.list", "empty list");
+  std::vector<Order> orders;
+  std::set<std::string> seen;
+  for (const std::string& name : x.metric_list) {
+    if (!seen.insert(name).second) r.fail(list, "metrics.list", "'" + name + "' given twice");
+    try {
+      if (const auto o = find_metric_info(name).pf_order) orders.push_back(*o);
+    } catch (const InputError& e) {
+      std::string msg = e.what();
+      if (msg.rfind("--metrics: ", 0) == 0) msg = msg.substr(11);
+      r.fail(list, "metrics.list", msg);
+    }
+  }
+  const toml::table& pf = r.section(root, "pf");
+  if (pf.get("orders") && orders != x.orders)
+    r.fail(*pf.get("orders"), "pf.orders",
+           "disagrees with the pf-* entries of [metrics] list (give the orders there only)");
+  x.orders = orders;
+  MetricOptions& o = x.metric_options;
+  o.road_fractions = r.reals(m, "metrics.", "road_fractions", o.road_fractions);
+  o.road_noise = r.real(m, "metrics.", "road_noise", o.road_noise);
+  o.fc_runs = r.integer(m, "metrics.", "fc_runs", o.fc_runs, 2, 100000);
+  if (m.get("fc_subset")) o.fc_subset = r.integer(m, "metrics.", "fc_subset", 1, 1, int64_t{1} << 30);
+  if (m.get("irof_region")) o.irof_region = r.integer(m, "metrics.", "irof_region", 16, 2, 4096);
+  o.ms_samples = r.integer(m, "metrics.", "ms_samples", o.ms_samples, 1, 10000);
+  o.ms_radius = r.real(m, "metrics.", "ms_radius", o.ms_radius);
+  if (m.get("pg_tolerance")) o.pg_tolerance = r.integer(m, "metrics.", "pg_tolerance", 1, 0, 4096);
+  try {
+    o.check();
+  } catch (const InputError& e) {
+    // Point at the key the message is about (messages start with the CLI option name).
+    const std::string msg = e.what();
+    for (const char* key : {"road_fractions", "road_noise", "ms_radius"}) {
+      std::string opt = std::string("--") + key;
+      std::replace(opt.begin(), opt.end(), '_', '-');
+      if (msg.rfind(opt, 0) == 0 && m.get(key))
+        r.fail(*m.get(key), std::string("metrics.") + key, msg.substr(opt.size() + 2));
+    }
+    throw;
+  }
+}
+
+// [search] objective: a metric of the list with a better direction.
+void read_search(const Reader& r, const toml::table& root, Experiment& x) {
+  const toml::table& s = r.section(root, "search");
+  r.check_known(s, "search", {"objective"});
+  x.objective = r.str(s, "search.", "objective", "");
+  if (x.objective.empty()) return;
+  const std::vector<std::string> names = x.metric_names();
+  if (std::find(names.begin(), names.end(), x.objective) == names.end())
+    r.fail(*s.get("objective"), "search.objective",
+           "'" + x.objective + "' is not in [metrics] list (or, without one, [pf] orders as pf-<order>)");
+  if (metric_better(find_metric_info(x.objective), x.auc_kind) == Better::None)
+    r.fail(*s.get("objective"), "search.objective",
+           "'" + x.objective + "' has no better direction to optimise");
+}
+
 }  // namespace
 
 Experiment parse_experiment_text(const std::string& text, const std::string& source) {
@@ -358,7 +513,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
                      std::string(e.description()));
   }
   const Reader r(source);
-  r.check_known(root, "", {"model", "data", "family", "reference", "pf", "run", "auc"});
+  r.check_known(root, "",
+                {"model", "data", "family", "reference", "pf", "run", "auc", "metrics", "search"});
   Experiment x;
   x.source = source;
 
@@ -367,6 +523,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   read_families(r, root, x);
   read_pf(r, root, source, x);
   read_run_and_auc(r, root, x);
+  read_metrics(r, root, x);
+  read_search(r, root, x);
   if (x.families.empty() && x.references.empty())
     throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
   uint64_t configurations = 0;
@@ -383,8 +541,19 @@ Experiment parse_experiment_file(const std::string& path) {
   return parse_experiment_text(read_file(path, "experiment file", kMaxExperimentBytes), path);
 }
 
+namespace {
+
+// [metrics] with every registered metric at its defaults (fashion-thesis-metrics).
+std::string every_metric_toml() {
+  std::string list;
+  for (const MetricInfo& m : metric_catalogue()) list += (list.empty() ? "\"" : ", \"") + m.name + "\"";
+  return "[metrics]\nlist = [" + list + "]\n";
+}
+
+}  // namespace
+
 std::vector<std::string> experiment_preset_names() {
-  return {"fashion-thesis", "vgg16-thesis"};
+  return {"fashion-thesis", "fashion-thesis-metrics", "vgg16-thesis"};
 }
 
 Experiment preset_experiment(const std::string& name, const std::string& weights,
@@ -405,14 +574,14 @@ batch = 64
 [auc]
 kind = "auc"
 )TOML";
-  if (name == "fashion-thesis") {
+  if (name == "fashion-thesis" || name == "fashion-thesis-metrics") {
     require(weights.empty() && imagenet.empty(),
-            "--preset fashion-thesis uses a shipped model and Fashion-MNIST: drop "
+            "--preset " + name + " uses a shipped model and Fashion-MNIST: drop "
             "--weights / --imagenet");
     const std::string m = model.empty() ? "fashion-vgg" : model;
     const bool file = m.find('/') != std::string::npos || m.find('.') != std::string::npos;
     require(is_embedded_model(m) || file,
-            "--model: --preset fashion-thesis runs on fashion-vgg (default), fashion-resnet or "
+            "--model: --preset " + name + " runs on fashion-vgg (default), fashion-resnet or "
             "a 1-channel model FILE, not '" + m + "'");
     require(file || normalize.empty(), "--normalize goes with --model FILE");
     nlohmann::json path = m, norm = normalize;  // JSON strings are valid TOML basic strings
@@ -435,8 +604,8 @@ radius = 3
 patch = 2
 schedule = "quadratic"
 score = "logit"
-)TOML" + families,
-                                 "preset fashion-thesis");
+)TOML" + families + (name == "fashion-thesis" ? "" : every_metric_toml()),
+                                 "preset " + name);
   }
   if (name == "vgg16-thesis") {
     require(model.empty() || model == "vgg16",
@@ -506,6 +675,13 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
     x.pf.seed = pf.at("seed");
     x.pf.batch = d.at("batch");
     x.auc_kind = d.at("auc");
+    x.data.boxes = data.value("boxes", "");
+    if (d.contains("metrics")) {
+      x.metric_list = d.at("metrics").at("list").get<std::vector<std::string>>();
+      x.metric_options = metric_options_from_json(d.at("metrics").at("options"));
+      for (const std::string& n : x.metric_list) find_metric_info(n);
+    }
+    x.objective = d.value("objective", "");
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": corrupt run definition (" + std::string(e.what()) + ")");
   }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "perturbation/metric_catalogue.h"
 #include "perturbation/order.h"
 #include "perturbation/settings.h"
 
@@ -23,6 +24,7 @@ struct DataSpec {
   std::string imagenet;  // val/<wnid>/*.JPEG
   std::string folder;    // a folder of images (with `labels` = LOC_val_solution.csv)
   std::string labels;
+  std::string boxes;  // LOC_val_solution.csv for the localisation metrics' masks (optional)
   int64_t class_index = -1;  // -1: every class
   int64_t count = 0;         // 0: all
   std::string resize = "256-crop224";
@@ -40,9 +42,27 @@ struct Experiment {
   std::vector<Order> orders;
   PFSettings pf;
   std::string auc_kind = "auc";
+  // [metrics] list: the metrics computed (pf-* entries are the PF orders). Empty: the list
+  // is pf-<order> for each of `orders` (experiments without [metrics]).
+  std::vector<std::string> metric_list;
+  MetricOptions metric_options;  // seed, score, batch, pf and auc_kind come from the above
+  std::string objective;         // [search] objective; empty: the list's first directed metric
+
+  // The metric names computed, in list order.
+  std::vector<std::string> metric_names() const;
+  // The metrics that are not pf-* (computed beside the curves), in list order.
+  std::vector<std::string> extra_metrics() const;
+  // The objective: `objective`, or the first metric with a better direction.
+  std::string objective_name() const;
+  // The metric options with the run's seed, score, batch, PF settings and AUC kind.
+  MetricOptions metric_settings() const;
   // Everything that changes results, as JSON (stored in the run; compared on resume).
   nlohmann::json definition() const;
 };
+
+// The metric options of a run definition ([metrics] keys), and back.
+nlohmann::json metric_options_json(const MetricOptions& o);
+MetricOptions metric_options_from_json(const nlohmann::json& j);
 
 // Axis values: a list, or "log(a,b,n)" / "log(a,b,n)+0" (0 and n values
 // std::pow(10.0, a + (b-a)*k/(n-1))). Throws InputError naming `where`.

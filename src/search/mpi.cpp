@@ -28,17 +28,30 @@ T get(const std::string& in, size_t& pos) {
   return v;
 }
 
+void put_string(std::string& out, const std::string& s) {
+  put(out, static_cast<int64_t>(s.size()));
+  out += s;
+}
+
+std::string get_string(const std::string& in, size_t& pos) {
+  const auto len = static_cast<size_t>(get<int64_t>(in, pos));
+  if (len > in.size() - pos) throw std::runtime_error("corrupt unit message");
+  std::string s = in.substr(pos, len);
+  pos += len;
+  return s;
+}
+
 }  // namespace
 
-std::string encode_unit(int64_t unit, const std::vector<CurveRow>& curves) {
+std::string encode_unit(int64_t unit, const UnitResult& result) {
+  const std::vector<CurveRow>& curves = result.curves;
   std::string out;
   put(out, unit);
   put(out, static_cast<int64_t>(curves.size()));
   for (const CurveRow& c : curves) {
     put(out, c.config_id);
     put(out, c.image_id);
-    put(out, static_cast<int64_t>(c.order.size()));
-    out += c.order;
+    put_string(out, c.order);
     put(out, static_cast<int64_t>(c.scores.size()));
     out.append(reinterpret_cast<const char*>(c.scores.data()), c.scores.size() * sizeof(double));
     put(out, c.auc);
@@ -46,21 +59,29 @@ std::string encode_unit(int64_t unit, const std::vector<CurveRow>& curves) {
     put(out, static_cast<uint8_t>(c.auc_normalized.has_value()));
     put(out, c.auc_normalized.value_or(0.0));
   }
+  put(out, static_cast<int64_t>(result.metrics.size()));
+  for (const MetricRow& m : result.metrics) {
+    put(out, m.config_id);
+    put(out, m.image_id);
+    put_string(out, m.metric);
+    put(out, static_cast<uint8_t>(m.value.has_value()));
+    put(out, m.value.value_or(0.0));
+  }
   return out;
 }
 
-std::vector<CurveRow> decode_unit(const std::string& in, int64_t* unit) {
+UnitResult decode_unit(const std::string& in, int64_t* unit) {
   size_t pos = 0;
   *unit = get<int64_t>(in, pos);
-  const int64_t n = get<int64_t>(in, pos);
-  std::vector<CurveRow> out(static_cast<size_t>(n));
+  const auto n = static_cast<uint64_t>(get<int64_t>(in, pos));
+  if (n > in.size()) throw std::runtime_error("corrupt unit message");
+  UnitResult result;
+  std::vector<CurveRow>& out = result.curves;
+  out.resize(static_cast<size_t>(n));
   for (CurveRow& c : out) {
     c.config_id = get<int64_t>(in, pos);
     c.image_id = get<int64_t>(in, pos);
-    const auto len = static_cast<size_t>(get<int64_t>(in, pos));
-    if (pos + len > in.size()) throw std::runtime_error("corrupt unit message");
-    c.order = in.substr(pos, len);
-    pos += len;
+    c.order = get_string(in, pos);
     const auto k = static_cast<size_t>(get<int64_t>(in, pos));
     if (pos + k * sizeof(double) > in.size()) throw std::runtime_error("corrupt unit message");
     c.scores.resize(k);
@@ -72,7 +93,19 @@ std::vector<CurveRow> decode_unit(const std::string& in, int64_t* unit) {
     const double norm = get<double>(in, pos);
     if (has) c.auc_normalized = norm;
   }
-  return out;
+  const auto m = static_cast<uint64_t>(get<int64_t>(in, pos));
+  if (m > in.size()) throw std::runtime_error("corrupt unit message");
+  result.metrics.resize(static_cast<size_t>(m));
+  for (MetricRow& r : result.metrics) {
+    r.config_id = get<int64_t>(in, pos);
+    r.image_id = get<int64_t>(in, pos);
+    r.metric = get_string(in, pos);
+    const bool has = get<uint8_t>(in, pos) != 0;
+    const double v = get<double>(in, pos);
+    if (has) r.value = v;
+  }
+  if (pos != in.size()) throw std::runtime_error("corrupt unit message");
+  return result;
 }
 
 #ifdef LRPBENCH_WITH_MPI
@@ -129,8 +162,8 @@ int64_t run_search_mpi(const Experiment& exp, const at::Device& device, const Se
                    MPI_STATUS_IGNORE);
           if (st.MPI_TAG == kTagResult) {
             int64_t unit = 0;
-            const auto curves = decode_unit(msg, &unit);
-            sink(unit, curves);
+            const UnitResult result = decode_unit(msg, &unit);
+            sink(unit, result);
           }
           int64_t work = -1;
           if (next < pending.size() &&

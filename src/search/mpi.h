@@ -13,8 +13,8 @@ bool mpi_launched();
 // the other ranks compute units until told to stop. Each rank uses its own GPU with CUDA.
 int64_t run_search_mpi(const Experiment& exp, const at::Device& device, const SearchOptions& opt);
 
-// Serialises a unit's curves (for the wire).
-std::string encode_unit(int64_t unit, const std::vector<CurveRow>& curves);
-std::vector<CurveRow> decode_unit(const std::string& bytes, int64_t* unit);
+// Serialises a unit's result (for the wire); a malformed message throws std::runtime_error.
+std::string encode_unit(int64_t unit, const UnitResult& result);
+UnitResult decode_unit(const std::string& bytes, int64_t* unit);
 
 }  // namespace lrpbench

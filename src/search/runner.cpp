@@ -15,6 +15,8 @@
 #include "data/fashion_mnist.h"
 #include "data/image.h"
 #include "data/image_folder.h"
+#include "data/input.h"
+#include "data/loc_csv.h"
 #include "lrp/composite.h"
 #include "lrp/engine.h"
 #include "model/canonize.h"
@@ -22,6 +24,7 @@
 #include "perturbation/auc.h"
 #include "perturbation/curves.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/sha256.h"
 
 namespace lrpbench {
@@ -29,7 +32,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void load_images(const Experiment& exp, const Network& net, Plan& plan) {
+void load_images(const Experiment& exp, const Network& net, Plan& plan,
+                 std::vector<std::pair<std::string, ResizeGeometry>>* files) {
   const DataSpec& d = exp.data;
   std::vector<at::Tensor> pixels;
   if (!d.dataset.empty()) {
@@ -48,7 +52,9 @@ void load_images(const Experiment& exp, const Network& net, Plan& plan) {
         !d.imagenet.empty() ? list_imagenet_folder(d.imagenet, d.class_index, d.count)
                             : list_flat_folder(d.folder, d.labels, d.class_index, d.count);
     for (const ImageRef& r : refs) {
-      pixels.push_back(load_image(r.path, net.in_channels, d.resize, net.default_size));
+      ResizeGeometry g;
+      pixels.push_back(load_image(r.path, net.in_channels, d.resize, net.default_size, &g));
+      files->push_back({fs::path(r.path).stem().string(), g});
       require(pixels.back().sizes() == pixels.front().sizes(),
               r.path + ": image size differs from the others; set [data] resize");
       plan.images.push_back(
@@ -79,6 +85,33 @@ void resolve_targets(const Experiment& exp, Plan& plan) {
   }
 }
 
+// Ground-truth masks for the localisation metrics: the Fashion-MNIST foreground, or the target
+// class's boxes ([data] boxes, else a folder's labels file) mapped like the pixels.
+void load_masks(const Experiment& exp, const std::vector<std::pair<std::string, ResizeGeometry>>& files,
+                Plan& plan) {
+  const Metric* needs = nullptr;
+  for (const Metric* m : plan.extra)
+    if (m->needs == MetricNeeds::Mask) needs = m;
+  if (!needs) return;
+  const std::string boxes_file = !exp.data.boxes.empty() ? exp.data.boxes : exp.data.labels;
+  if (!files.empty() && !boxes_file.empty()) {
+    const auto boxes = parse_loc_boxes(read_file(boxes_file, "[data] boxes", kMaxLabelFileBytes),
+                                       boxes_file);
+    for (const ImageRow& im : plan.images) {
+      const auto& [id, g] = files[static_cast<size_t>(im.id)];
+      const auto it = boxes.find(id);
+      plan.masks.push_back(it == boxes.end() ? at::Tensor() : box_mask(it->second, im.target, g));
+    }
+  } else {
+    for (const ImageRow& im : plan.images) plan.masks.push_back(fashion_foreground(plan.net, plan.x[im.id]));
+  }
+  require(std::any_of(plan.masks.begin(), plan.masks.end(),
+                      [](const at::Tensor& t) { return t.defined(); }),
+          exp.source + ": [metrics] list: " + needs->name +
+              " needs ground-truth masks ([data] boxes = LOC_val_solution.csv for ImageNet "
+              "images; Fashion-MNIST inputs use their foreground)");
+}
+
 // Composites per explain call: bounded so that the widest layer's rows stay ~16 M floats.
 size_t composite_chunk(const at::Tensor& x) {
   const int64_t per_row = x.size(1) * x.size(2) * x.size(3) * 64;  // ~64 channels at full size
@@ -87,8 +120,10 @@ size_t composite_chunk(const at::Tensor& x) {
 
 class Progress {
  public:
-  Progress(int64_t total_curves, int64_t done_curves)
-      : total_(total_curves),
+  // `what`: the items counted ("curves", or "values" with metrics beside the curves).
+  Progress(int64_t total_curves, int64_t done_curves, std::string what)
+      : what_(std::move(what)),
+        total_(total_curves),
         done_(done_curves),
         start_done_(done_curves),
         tty_(isatty(STDERR_FILENO)),
@@ -108,20 +143,22 @@ class Progress {
     if (tty_) {
       std::string bar(30, ' ');
       for (int i = 0; i < static_cast<int>(frac * 30); ++i) bar[static_cast<size_t>(i)] = '#';
-      std::snprintf(line, sizeof line, "\r[%s] %lld/%lld curves  %.0f curves/s  ETA %.0f s   ",
+      std::snprintf(line, sizeof line, "\r[%s] %lld/%lld %s  %.0f %s/s  ETA %.0f s   ",
                     bar.c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
-                    rate, eta);
+                    what_.c_str(), rate, what_.c_str(), eta);
       std::cerr << line << std::flush;
       if (done_ >= total_) std::cerr << "\n";
     } else {
       std::snprintf(
-          line, sizeof line, "search: %lld/%lld curves (%.1f%%), %.0f curves/s, ETA %.0f s\n",
-          static_cast<long long>(done_), static_cast<long long>(total_), 100 * frac, rate, eta);
+          line, sizeof line, "search: %lld/%lld %s (%.1f%%), %.0f %s/s, ETA %.0f s\n",
+          static_cast<long long>(done_), static_cast<long long>(total_), what_.c_str(), 100 * frac,
+          rate, what_.c_str(), eta);
       std::cerr << line << std::flush;
     }
   }
 
  private:
+  std::string what_;
   int64_t total_, done_, start_done_;
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_;
@@ -134,8 +171,11 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   plan.exp = exp;
   plan.loaded = load_model(exp.model, exp.weights, exp.pf.seed, exp.normalize);
   plan.net = canonize(plan.loaded.net).to(device);
-  load_images(exp, plan.net, plan);
+  std::vector<std::pair<std::string, ResizeGeometry>> files;
+  load_images(exp, plan.net, plan, &files);
   resolve_targets(exp, plan);
+  for (const std::string& name : exp.extra_metrics()) plan.extra.push_back(&find_metric(name));
+  load_masks(exp, files, plan);
   if (plan.exp.pf.patch == 0) plan.exp.pf.patch = default_patch(plan.x.size(2), plan.x.size(3));
   make_grid(plan.x.size(2), plan.x.size(3), plan.exp.pf.patch);
   for (const Family& f : exp.families)
@@ -179,48 +219,91 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   return plan;
 }
 
-std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit, UnitStats* stats) {
+namespace {
+
+// The configurations a work unit scores.
+std::vector<const ConfigRow*> unit_configs(const Plan& plan, const UnitRow& unit) {
   std::vector<const ConfigRow*> configs;
   for (const ConfigRow& c : plan.configs)
     if (unit.family == "reference" ? c.point == "reference"
                                    : (c.point == "grid" && c.family == unit.family))
       configs.push_back(&c);
-  const ImageRow& im = plan.images.at(static_cast<size_t>(unit.image_id));
-  const at::Tensor x = plan.x.narrow(0, im.id, 1);
-  // Relevance of every configuration, in fixed chunks of composites.
-  std::vector<at::Tensor> rel;
-  const size_t chunk = composite_chunk(x);
+  return configs;
+}
+
+// Relevance of inputs S x C x H x W for `target` under every configuration, in fixed chunks
+// of composites: S x K x C x H x W on the CPU.
+at::Tensor explain_configs(const Plan& plan, const std::vector<const ConfigRow*>& configs,
+                           const at::Tensor& inputs, int64_t target, UnitStats* stats) {
+  std::vector<at::Tensor> parts;
+  const size_t chunk =
+      std::max<size_t>(1, composite_chunk(inputs) / static_cast<size_t>(inputs.size(0)));
   for (size_t c0 = 0; c0 < configs.size(); c0 += chunk) {
     std::vector<Composite> comps;
     for (size_t c = c0; c < std::min(configs.size(), c0 + chunk); ++c)
       comps.push_back(plan.composites[static_cast<size_t>(configs[c]->id)]);
+    const std::vector<int64_t> targets(static_cast<size_t>(inputs.size(0)), target);
     const Explanation ex =
-        explain(plan.net, x.to(plan.net.device()), {im.target}, comps, ExplainOptions{false});
-    const at::Tensor r = ex.relevance[0].to(at::kCPU);
+        explain(plan.net, inputs.to(plan.net.device()), targets, comps, ExplainOptions{false});
+    parts.push_back(ex.relevance.to(at::kCPU));
     if (stats) {
       stats->composites += static_cast<int64_t>(comps.size());
       stats->backward_rows += ex.shared_rows;
     }
-    for (int64_t k = 0; k < r.size(0); ++k) rel.push_back(r[k]);
   }
-  const ImageContext ctx =
-      make_context(x[0], plan.net.mean, plan.net.std, plan.exp.pf.patch, seed_index(im));
-  PFImageJobs jobs{&ctx, im.target, {}};
-  for (size_t c = 0; c < configs.size(); ++c)
-    for (Order o : plan.exp.orders) jobs.jobs.push_back({o, rel[c]});
-  const PFOutcome pf = score_curves(plan.net, {jobs}, plan.exp.pf);
-  if (stats) {
-    stats->points += pf.stats.points;
-    stats->forwards += pf.stats.forwards;
+  return at::cat(parts, 1);
+}
+
+// The metrics beside the curves, for every configuration of the unit at once.
+std::vector<MetricRow> unit_metrics(const Plan& plan, const std::vector<const ConfigRow*>& configs,
+                                    const ImageRow& im, const at::Tensor& rel) {
+  std::vector<MetricRow> out;
+  if (plan.extra.empty()) return out;
+  MetricImage img;
+  img.net = &plan.net;
+  img.x = plan.x.narrow(0, im.id, 1).to(plan.net.device());
+  img.target = im.target;
+  img.index = seed_index(im);
+  if (!plan.masks.empty()) img.mask = plan.masks[static_cast<size_t>(im.id)];
+  img.explain = [&](const at::Tensor& inputs) {
+    return explain_configs(plan, configs, inputs, im.target, nullptr);
+  };
+  const MetricOptions opt = plan.exp.metric_settings();
+  for (const Metric* m : plan.extra) {
+    const MetricValues v = m->score(img, rel, opt);
+    for (size_t c = 0; c < configs.size(); ++c) out.push_back({configs[c]->id, im.id, m->name, v[c]});
   }
-  std::vector<CurveRow> out;
-  for (size_t c = 0; c < configs.size(); ++c)
-    for (size_t o = 0; o < plan.exp.orders.size(); ++o) {
-      const PFCurve& curve = pf.curves[0][c * plan.exp.orders.size() + o];
-      const CurveScores s = score_curve(curve.scores, curve.fraction);
-      out.push_back({configs[c]->id, im.id, order_name(plan.exp.orders[o]), curve.scores, s.auc,
-                     s.aopc, s.auc_normalized});
+  return out;
+}
+
+}  // namespace
+
+UnitResult compute_unit(const Plan& plan, const UnitRow& unit, UnitStats* stats) {
+  const std::vector<const ConfigRow*> configs = unit_configs(plan, unit);
+  const ImageRow& im = plan.images.at(static_cast<size_t>(unit.image_id));
+  const at::Tensor x = plan.x.narrow(0, im.id, 1);
+  const at::Tensor rel = explain_configs(plan, configs, x, im.target, stats)[0];  // K x C x H x W
+  UnitResult out;
+  if (!plan.exp.orders.empty()) {
+    const ImageContext ctx =
+        make_context(x[0], plan.net.mean, plan.net.std, plan.exp.pf.patch, seed_index(im));
+    PFImageJobs jobs{&ctx, im.target, {}};
+    for (size_t c = 0; c < configs.size(); ++c)
+      for (Order o : plan.exp.orders) jobs.jobs.push_back({o, rel[static_cast<int64_t>(c)]});
+    const PFOutcome pf = score_curves(plan.net, {jobs}, plan.exp.pf);
+    if (stats) {
+      stats->points += pf.stats.points;
+      stats->forwards += pf.stats.forwards;
     }
+    for (size_t c = 0; c < configs.size(); ++c)
+      for (size_t o = 0; o < plan.exp.orders.size(); ++o) {
+        const PFCurve& curve = pf.curves[0][c * plan.exp.orders.size() + o];
+        const CurveScores s = score_curve(curve.scores, curve.fraction);
+        out.curves.push_back({configs[c]->id, im.id, order_name(plan.exp.orders[o]), curve.scores,
+                              s.auc, s.aopc, s.auc_normalized});
+      }
+  }
+  out.metrics = unit_metrics(plan, configs, im, rel);
   return out;
 }
 
@@ -362,24 +445,22 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
   int64_t total = 0, finished = 0;
   for (const UnitRow& u : plan.units) {
     if (u.id % opt.shard_count != opt.shard_index) continue;
-    int64_t n = 0;
-    for (const ConfigRow& c : plan.configs)
-      n += u.family == "reference" ? c.point == "reference" : c.family == u.family;
-    const int64_t curves = n * static_cast<int64_t>(exp.orders.size());
+    const int64_t curves = static_cast<int64_t>(unit_configs(plan, u).size()) *
+                           static_cast<int64_t>(exp.orders.size() + plan.extra.size());
     total += curves;
     if (done.count(u.id))
       finished += curves;
     else
       pending.push_back(&u);
   }
-  Progress progress(total, finished);
+  Progress progress(total, finished, plan.extra.empty() ? "curves" : "values");
   const UnitTrace trace;
   int64_t computed = 0;
-  const UnitSink sink = [&](int64_t unit, const std::vector<CurveRow>& curves) {
-    store->write_unit(unit, curves);
+  const UnitSink sink = [&](int64_t unit, const UnitResult& result) {
+    store->write_unit(unit, result);
     trace.mark("commit", unit);
     ++computed;
-    progress.add(static_cast<int64_t>(curves.size()));
+    progress.add(static_cast<int64_t>(result.curves.size() + result.metrics.size()));
   };
   if (executor) {
     (*executor)(plan, pending, sink);

@@ -9,6 +9,7 @@
 
 #include "lrp/composite.h"
 #include "model/weights.h"
+#include "perturbation/metric.h"
 #include "search/experiment.h"
 #include "search/store.h"
 
@@ -23,6 +24,8 @@ struct Plan {
   std::vector<ConfigRow> configs;
   std::vector<Composite> composites;  // composites[config id], parsed once
   std::vector<UnitRow> units;
+  std::vector<const Metric*> extra;  // metrics beside the PF curves ([metrics] list)
+  std::vector<at::Tensor> masks;     // per image, H x W bool (undefined: none); when needed
 };
 
 // The index that seeds an image's random order and random modes: its dataset index, else
@@ -39,8 +42,8 @@ struct UnitStats {
   int64_t points = 0, forwards = 0;           // PF points requested, images forwarded
 };
 
-// Every curve of one work unit.
-std::vector<CurveRow> compute_unit(const Plan& plan, const UnitRow& unit,
+// Every curve and metric value of one work unit.
+UnitResult compute_unit(const Plan& plan, const UnitRow& unit,
                                    UnitStats* stats = nullptr);
 
 // What identifies a run's results: the experiment, the device and the thread count.
@@ -54,7 +57,7 @@ struct SearchOptions {
 };
 
 // Receives a finished unit's curves (writes them to the store).
-using UnitSink = std::function<void(int64_t unit, const std::vector<CurveRow>& curves)>;
+using UnitSink = std::function<void(int64_t unit, const UnitResult& result)>;
 // Computes the pending units and hands each result to the sink (e.g. spread over MPI ranks).
 using Executor = std::function<void(const Plan& plan, const std::vector<const UnitRow*>& pending,
                                     const UnitSink& sink)>;

@@ -32,6 +32,32 @@ CREATE TABLE IF NOT EXISTS curves (
   PRIMARY KEY (config_id, image_id, ord));
 )";
 
+// Metric values (added with the metrics; stores made before them lack it, and get it when
+// opened for writing).
+const char* kMetricsSchema = R"(
+CREATE TABLE IF NOT EXISTS metric_values (
+  config_id INTEGER NOT NULL, image_id INTEGER NOT NULL, metric TEXT NOT NULL,
+  unit INTEGER NOT NULL, value REAL, PRIMARY KEY (config_id, image_id, metric));
+)";
+
+const std::vector<std::string> kMetricColumns = {"config_id", "image_id", "metric", "unit",
+                                                 "value"};
+
+const std::vector<std::pair<const char*, const char*>>& metric_row_checks() {
+  static const std::vector<std::pair<const char*, const char*>> c = {
+      {"SELECT COUNT(*) FROM metric_values WHERE config_id NOT IN (SELECT id FROM configs) OR "
+       "image_id NOT IN (SELECT id FROM images) OR unit NOT IN (SELECT id FROM units)",
+       "metric rows refer to configurations, images or work units that do not exist"},
+      {"SELECT COUNT(*) FROM metric_values m JOIN units u ON u.id = m.unit "
+       "WHERE u.image_id != m.image_id",
+       "metric rows disagree with their work unit's image"},
+      {"SELECT COUNT(*) FROM metric_values WHERE typeof(metric) != 'text' OR "
+       "(value IS NOT NULL AND (typeof(value) NOT IN ('real', 'integer') OR "
+       "abs(value) > 1.7976931348623157e308))",
+       "metric rows are malformed or hold non-finite values"}};
+  return c;
+}
+
 const std::vector<std::pair<std::string, std::vector<std::string>>>& tables() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> t = {
       {"meta", {"key", "value"}},
@@ -192,7 +218,7 @@ Store::Store(const std::string& path, Mode mode, const std::string& way_out,
     if ((mode == Mode::Create && !exists) || shell) {
       exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
       // Schema and definition in one transaction: a store is whole or has no tables.
-      exec(std::string("BEGIN IMMEDIATE;") + kSchema);
+      exec(std::string("BEGIN IMMEDIATE;") + kSchema + kMetricsSchema);
       if (!definition.empty()) {
         Statement st(db_, "INSERT INTO meta (key, value) VALUES ('definition', ?)");
         st.bind(1, definition);
@@ -202,6 +228,7 @@ Store::Store(const std::string& path, Mode mode, const std::string& way_out,
     } else {
       exec("PRAGMA synchronous=NORMAL;");
       verify();
+      if (mode == Mode::ReadWrite && !has_table("metric_values")) exec(kMetricsSchema);
     }
   } catch (const SqlError& e) {
     sqlite3_close(db_);
@@ -249,9 +276,31 @@ void Store::verify() const {
     const int64_t n = st.step() ? st.i64(0) : 0;
     if (n > 0) corrupt(std::to_string(n) + " " + what);
   }
+  if (has_table("metric_values")) {
+    Statement st(db_, "PRAGMA table_info(metric_values)");
+    std::set<std::string> have;
+    while (st.step()) have.insert(st.text(1));
+    for (const std::string& c : kMetricColumns)
+      if (!have.count(c)) corrupt("table 'metric_values' has no column '" + c + "'");
+    for (const auto& [sql, what] : metric_row_checks()) {
+      Statement q(db_, sql);
+      const int64_t n = q.step() ? q.i64(0) : 0;
+      if (n > 0) corrupt(std::to_string(n) + " " + what);
+    }
+  }
   const auto def = meta("definition");
   if (!def) corrupt("no run definition: not made by lrpbench search");
   if (!nlohmann::json::accept(*def)) corrupt("its run definition is not valid JSON");
+}
+
+bool Store::has_table(const std::string& name) const {
+  try {
+    Statement st(db_, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+    st.bind(1, name);
+    return st.step() && st.i64(0) > 0;
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
 }
 
 std::optional<std::string> Store::meta(const std::string& key) const {
@@ -390,7 +439,8 @@ std::set<int64_t> Store::done_units() const {
   return out;
 }
 
-void Store::write_unit(int64_t unit, const std::vector<CurveRow>& curves) {
+void Store::write_unit(int64_t unit, const UnitResult& result) {
+  const std::vector<CurveRow>& curves = result.curves;
   transaction(db_, path_,
               "work unit " + std::to_string(unit) +
                   " rolled back; run the same command again to resume",
@@ -411,6 +461,22 @@ void Store::write_unit(int64_t unit, const std::vector<CurveRow>& curves) {
                   c.bind(8, r.aopc);
                   c.step();
                   c.reset();
+                }
+                if (!result.metrics.empty()) {
+                  Statement m(db_,
+                              "INSERT OR REPLACE INTO metric_values VALUES (?, ?, ?, ?, ?)");
+                  for (const MetricRow& r : result.metrics) {
+                    m.bind(1, r.config_id);
+                    m.bind(2, r.image_id);
+                    m.bind(3, r.metric);
+                    m.bind(4, unit);
+                    if (r.value && std::isfinite(*r.value))
+                      m.bind(5, *r.value);
+                    else
+                      m.bind_null(5);
+                    m.step();
+                    m.reset();
+                  }
                 }
                 Statement u(db_, "UPDATE units SET done = 1 WHERE id = ?");
                 u.bind(1, unit);
@@ -451,6 +517,28 @@ std::vector<CurveRow> Store::curves() const {
   return out;
 }
 
+std::vector<MetricRow> Store::metric_values() const {
+  std::vector<MetricRow> out;
+  if (!has_table("metric_values")) return out;
+  try {
+    Statement st(db_,
+                 "SELECT m.config_id, m.image_id, m.metric, m.value FROM metric_values m "
+                 "JOIN units u ON u.id = m.unit WHERE u.done = 1 "
+                 "ORDER BY m.config_id, m.image_id, m.metric");
+    while (st.step()) {
+      MetricRow r{st.i64(0), st.i64(1), st.text(2), std::nullopt};
+      if (!st.null(3)) {
+        r.value = st.f64(3);
+        if (!std::isfinite(*r.value)) corrupt("a metric value is not finite");
+      }
+      out.push_back(std::move(r));
+    }
+  } catch (const SqlError& e) {
+    corrupt(e.what());
+  }
+  return out;
+}
+
 void Store::merge_from(const std::string& other) {
   try {
     Statement at(db_, "ATTACH DATABASE ? AS other");
@@ -464,6 +552,17 @@ void Store::merge_from(const std::string& other) {
       exec(
           "INSERT OR IGNORE INTO curves SELECT c.* FROM other.curves c JOIN other.units u "
           "ON u.id = c.unit WHERE u.done = 1");
+      bool other_metrics = false;
+      {
+        Statement st(db_, "SELECT COUNT(*) FROM other.sqlite_master WHERE type = 'table' AND "
+                          "name = 'metric_values'");
+        other_metrics = st.step() && st.i64(0) > 0;
+      }
+      if (other_metrics)
+        exec(
+            "INSERT OR IGNORE INTO metric_values (config_id, image_id, metric, unit, value) "
+            "SELECT m.config_id, m.image_id, m.metric, m.unit, m.value FROM "
+            "other.metric_values m JOIN other.units u ON u.id = m.unit WHERE u.done = 1");
       exec("UPDATE units SET done = 1 WHERE id IN (SELECT id FROM other.units WHERE done = 1)");
     });
   } catch (...) {
@@ -521,6 +620,16 @@ std::string Store::dump() const {
         out += (k ? "," : "") + num(v);
       }
       out += "\n";
+    }
+    // Metric values (absent from stores without any: their dumps are as before).
+    if (has_table("metric_values")) {
+      Statement m(db_,
+                  "SELECT config_id, image_id, metric, unit, value FROM metric_values "
+                  "ORDER BY config_id, image_id, metric");
+      while (m.step())
+        out += "metric " + std::to_string(m.i64(0)) + " image=" + std::to_string(m.i64(1)) +
+               " metric=" + m.text(2) + " unit=" + std::to_string(m.i64(3)) +
+               " value=" + (m.null(4) ? std::string("null") : num(m.f64(4))) + "\n";
     }
   } catch (const SqlError& e) {
     end_snapshot();

@@ -38,6 +38,20 @@ struct CurveRow {
   std::optional<double> auc_normalized;
 };
 
+// One metric's value for one (configuration, image); nullopt where it is undefined (SPEC:
+// null, counted, left out of means).
+struct MetricRow {
+  int64_t config_id = 0, image_id = 0;
+  std::string metric;
+  std::optional<double> value;
+};
+
+// What a work unit computes: its PF curves and the other metrics' values.
+struct UnitResult {
+  std::vector<CurveRow> curves;
+  std::vector<MetricRow> metrics;
+};
+
 struct UnitRow {
   int64_t id = 0, image_id = 0;
   std::string family;  // family name, or "reference"
@@ -76,10 +90,13 @@ class Store {
   std::set<int64_t> done_units() const;
   // The curves of one unit and its completion, atomically. A failed write (a full disk)
   // rolls the unit back and throws OutputError naming the store.
-  void write_unit(int64_t unit, const std::vector<CurveRow>& curves);
+  void write_unit(int64_t unit, const UnitResult& result);
   // Curves of finished units; a malformed row (scores blob, non-finite value) is an
   // InputError.
   std::vector<CurveRow> curves() const;
+  // Metric values of finished units (stores made before metrics existed have none); a
+  // non-finite value is an InputError.
+  std::vector<MetricRow> metric_values() const;
   // Copies every finished unit of `other` (same plan) into this store.
   void merge_from(const std::string& other_path);
 
@@ -97,6 +114,7 @@ class Store {
   std::string path_, way_out_;
   void exec(const std::string& sql) const;
   void verify() const;
+  bool has_table(const std::string& name) const;
   [[noreturn]] void corrupt(const std::string& reason) const;
 };
 

@@ -10,10 +10,6 @@ namespace lrpbench {
 
 Metric complexity_metric() {
   Metric m;
-  m.name = "complexity";
-  m.better = Better::Lower;
-  m.needs = MetricNeeds::Relevance;
-  m.summary = "entropy of |r| / sum |r| over pixels: 0 for one pixel, ln n for a uniform map";
   m.score = [](const MetricImage&, const at::Tensor& relevance, const MetricOptions&) {
     const at::Tensor r = metric_detail::pixel_relevance(relevance).abs().flatten(1).contiguous();
     MetricValues out;

@@ -68,10 +68,6 @@ MetricValues curve_aucs(const MetricImage& img, const at::Tensor& relevance,
 
 Metric deletion_metric() {
   Metric m;
-  m.name = "deletion";
-  m.better = Better::Lower;
-  m.needs = MetricNeeds::Forwards;
-  m.summary = "AUC of the probability as patches turn black in MoRF order (over the fraction)";
   m.score = [](const MetricImage& img, const at::Tensor& rel, const MetricOptions& opt) {
     return curve_aucs(img, rel, opt, false);
   };
@@ -80,10 +76,6 @@ Metric deletion_metric() {
 
 Metric insertion_metric() {
   Metric m;
-  m.name = "insertion";
-  m.better = Better::Higher;
-  m.needs = MetricNeeds::Forwards;
-  m.summary = "AUC of the probability as patches return into a blurred copy in MoRF order";
   m.score = [](const MetricImage& img, const at::Tensor& rel, const MetricOptions& opt) {
     return curve_aucs(img, rel, opt, true);
   };

@@ -49,11 +49,6 @@ std::optional<double> pearson(const std::vector<double>& a, const std::vector<do
 
 Metric faithfulness_correlation_metric() {
   Metric m;
-  m.name = "faithfulness-correlation";
-  m.better = Better::Higher;
-  m.needs = MetricNeeds::Forwards;
-  m.summary = "Pearson correlation of the relevance of random pixel subsets with the score drop "
-              "when they are set to 0";
   m.score = [](const MetricImage& img, const at::Tensor& relevance, const MetricOptions& opt) {
     const at::Tensor r = metric_detail::pixel_relevance(relevance).flatten(1).contiguous();
     const int64_t h = img.x.size(2), w = img.x.size(3), pixels = h * w;

@@ -37,10 +37,6 @@ std::vector<std::vector<int64_t>> slic_segments(const at::Tensor& x, const Netwo
 
 Metric irof_metric() {
   Metric m;
-  m.name = "irof";
-  m.better = Better::Higher;
-  m.needs = MetricNeeds::Forwards;
-  m.summary = "1 - AUC of f_k / f_0 (probability) as SLIC superpixels are removed by mean relevance";
   m.score = [](const MetricImage& img, const at::Tensor& relevance, const MetricOptions& opt) {
     const int64_t h = img.x.size(2), w = img.x.size(3), ch = img.x.size(1);
     const int64_t region = opt.irof_region ? *opt.irof_region

@@ -18,10 +18,6 @@ bool has_mask(const MetricImage& img) {
 
 Metric relevance_mass_metric() {
   Metric m;
-  m.name = "relevance-mass";
-  m.better = Better::Higher;
-  m.needs = MetricNeeds::Mask;
-  m.summary = "share of the positive relevance inside the mask";
   m.score = [](const MetricImage& img, const at::Tensor& relevance, const MetricOptions&) {
     const at::Tensor r = metric_detail::pixel_relevance(relevance).clamp_min(0);
     MetricValues out;
@@ -42,10 +38,6 @@ Metric relevance_mass_metric() {
 
 Metric pointing_game_metric() {
   Metric m;
-  m.name = "pointing-game";
-  m.better = Better::Higher;
-  m.needs = MetricNeeds::Mask;
-  m.summary = "1 if the first maximum of r lies within pg_tolerance pixels of the mask, else 0";
   m.score = [](const MetricImage& img, const at::Tensor& relevance, const MetricOptions& opt) {
     const at::Tensor r = metric_detail::pixel_relevance(relevance);
     const int64_t h = r.size(1), w = r.size(2);

@@ -11,10 +11,6 @@ namespace lrpbench {
 
 Metric max_sensitivity_metric() {
   Metric m;
-  m.name = "max-sensitivity";
-  m.better = Better::Lower;
-  m.needs = MetricNeeds::Explanations;
-  m.summary = "max over noisy copies of ||r(x + d) - r(x)|| / ||r(x)|| (r summed over channels)";
   m.score = [](const MetricImage& img, const at::Tensor& relevance, const MetricOptions& opt) {
     require(static_cast<bool>(img.explain),
             "max-sensitivity explains noisy inputs: it needs --composite, not --relevance");

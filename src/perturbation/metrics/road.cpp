@@ -141,11 +141,6 @@ MetricValues road(const MetricImage& img, const at::Tensor& relevance, const Met
 
 Metric road_morf_metric() {
   Metric m;
-  m.name = "road-morf";
-  m.better = Better::Lower;
-  m.needs = MetricNeeds::Forwards;
-  m.summary = "AUC of the probability over fractions of the most relevant pixels removed and "
-              "imputed (ROAD)";
   m.score = [](const MetricImage& img, const at::Tensor& rel, const MetricOptions& opt) {
     return road(img, rel, opt, true);
   };
@@ -154,11 +149,6 @@ Metric road_morf_metric() {
 
 Metric road_lerf_metric() {
   Metric m;
-  m.name = "road-lerf";
-  m.better = Better::Higher;
-  m.needs = MetricNeeds::Forwards;
-  m.summary = "AUC of the probability over fractions of the least relevant pixels removed and "
-              "imputed (ROAD)";
   m.score = [](const MetricImage& img, const at::Tensor& rel, const MetricOptions& opt) {
     return road(img, rel, opt, false);
   };

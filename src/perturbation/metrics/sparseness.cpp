@@ -7,10 +7,6 @@ namespace lrpbench {
 
 Metric sparseness_metric() {
   Metric m;
-  m.name = "sparseness";
-  m.better = Better::Higher;
-  m.needs = MetricNeeds::Relevance;
-  m.summary = "Gini index of |r| over pixels: (n-1)/n for one pixel, 0 for a uniform map";
   m.score = [](const MetricImage&, const at::Tensor& relevance, const MetricOptions&) {
     const at::Tensor r = metric_detail::pixel_relevance(relevance).abs().flatten(1);
     MetricValues out;
