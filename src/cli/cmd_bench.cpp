@@ -29,6 +29,7 @@ struct BenchArgs {
   PFOptions pf;
   std::string composite = "tutorial";
   int repeats = 5;
+  int64_t search_images = 5;  // bench metrics: images of the fashion-thesis comparison
 };
 
 // The 4x4 Tutorial sub-grid: every fifth value of log(-4,0,15)+0 on both axes.
@@ -226,6 +227,27 @@ void run_bench_search(const BenchArgs& a) {
   std::cout << j.dump(2) << std::endl;
 }
 
+// fashion-thesis on the first `images` images with every metric (fashion-thesis-metrics)
+// against PF only, each timed once over every work unit, PF first.
+void search_all_against_pf(int64_t images, const at::Device& device, nlohmann::json& out) {
+  auto time_units = [&](const char* preset) {
+    Experiment exp = preset_experiment(preset, "", "");
+    exp.data.count = images;
+    const Plan plan = make_plan(exp, device);
+    return median_ms(
+        [&] {
+          for (const UnitRow& u : plan.units) compute_unit(plan, u);
+        },
+        1, 0);
+  };
+  const double pf = time_units("fashion-thesis");
+  const double all = time_units("fashion-thesis-metrics");
+  out["search_images"] = images;
+  out["search_pf_ms"] = pf;
+  out["search_all_ms"] = all;
+  out["ratio_all_pf"] = all / pf;
+}
+
 // Per metric: one image under the 16 configurations of the Tutorial sub-grid scored in one
 // call (as a search unit would: shared perturbations, one engine call for max-sensitivity)
 // against the same 16 values one configuration at a time (evaluate's code path).
@@ -284,6 +306,7 @@ void run_bench_metrics(const BenchArgs& a, const MetricCliOptions& mo) {
                         {"ms_one_by_one", apart / static_cast<double>(grid.size())},
                         {"ratio", shared / apart}};
   }
+  if (a.search_images > 0) search_all_against_pf(a.search_images, device, out);
   out["model"] = m.net.arch;
   out["threads"] = at::get_num_threads();
   std::cout << out.dump(2) << std::endl;
@@ -332,6 +355,9 @@ void add_bench_command(CLI::App& app) {
   add_pf_options(me, margs->pf);
   add_metric_options(me, *mopts);
   add_bounded_option(me, "--repeats", margs->repeats, 1, 1000, "timed repetitions (default 5)");
+  add_bounded_option(me, "--search-images", margs->search_images, 0, 50,
+                     "images of the fashion-thesis run with every metric against PF only, "
+                     "timed once each (default 5; 0 skips it)");
   me->callback([margs, mopts] { run_bench_metrics(*margs, *mopts); });
 }
 

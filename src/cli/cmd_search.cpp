@@ -58,12 +58,16 @@ void run_search_command(const SearchArgs& a, const CLI::App& sub) {
 void add_search_command(CLI::App& app) {
   auto a = std::make_shared<SearchArgs>();
   CLI::App* sub = app.add_subcommand(
-      "search", "grid-search LRP hyperparameters by PF-AUC into RUN/results.sqlite (resumable)");
+      "search",
+      "grid-search LRP hyperparameters by PF-AUC and other metrics into RUN/results.sqlite "
+      "(resumable)");
   add_common_options(sub, a->common);
   sub->add_option("experiment", a->experiment, "experiment file (TOML)");
-  sub->add_option("--preset", a->preset, "fashion-thesis or vgg16-thesis");
+  sub->add_option("--preset", a->preset,
+                  "fashion-thesis, fashion-thesis-metrics (the same under every metric) or "
+                  "vgg16-thesis");
   sub->add_option("--model", a->model,
-                  "model for --preset fashion-thesis: fashion-vgg (default), fashion-resnet or a "
+                  "model for --preset fashion-thesis(-metrics): fashion-vgg (default), fashion-resnet or a "
                   "1-channel model FILE (TorchScript or ONNX)");
   sub->add_option("--normalize", a->normalize,
                   "input normalisation of --model FILE (default fashion-mnist)");
