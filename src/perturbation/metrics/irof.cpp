@@ -62,12 +62,13 @@ Metric irof_metric() {
         opt.batch);
     const double f0 = ends[0], fs = ends[1];
     const at::Tensor r = metric_detail::pixel_relevance(relevance).flatten(1).contiguous();
-    MetricValues out;
+    if (!(f0 > 0)) return MetricValues(static_cast<size_t>(r.size(0)), std::nullopt);
+    // Every configuration's removal order; a set of removed segments that several
+    // configurations reach (their first segments agree) is rendered and forwarded once.
+    std::map<std::string, size_t> index;  // removed-segment flags -> unique image
+    std::vector<at::Tensor> images;
+    std::vector<std::vector<size_t>> image_of(static_cast<size_t>(r.size(0)));
     for (int64_t k = 0; k < r.size(0); ++k) {
-      if (!(f0 > 0)) {
-        out.push_back(std::nullopt);
-        continue;
-      }
       const double* v = r[k].data_ptr<double>();
       std::vector<double> mean;
       for (const auto& seg : segs) {
@@ -78,14 +79,22 @@ Metric irof_metric() {
       std::vector<size_t> order = identity;
       std::stable_sort(order.begin(), order.end(),
                        [&](size_t a, size_t b) { return mean[a] > mean[b]; });
-      std::vector<at::Tensor> steps;
-      for (int64_t j = 1; j < s; ++j) steps.push_back(removed(order, j));
-      std::vector<double> f = {f0};
-      if (!steps.empty()) {
-        const std::vector<double> mid = metric_detail::scores(
-            *img.net, at::stack(steps).to(img.x.device()), img.target, "prob", opt.batch);
-        f.insert(f.end(), mid.begin(), mid.end());
+      std::string flags(segs.size(), '\0');
+      for (int64_t j = 1; j < s; ++j) {
+        flags[order[static_cast<size_t>(j - 1)]] = 1;
+        const auto [it, fresh] = index.emplace(flags, images.size());
+        if (fresh) images.push_back(removed(order, j));
+        image_of[static_cast<size_t>(k)].push_back(it->second);
       }
+    }
+    std::vector<double> mid;
+    if (!images.empty())
+      mid = metric_detail::scores(*img.net, at::stack(images).to(img.x.device()), img.target,
+                                  "prob", opt.batch);
+    MetricValues out;
+    for (const std::vector<size_t>& ids : image_of) {
+      std::vector<double> f = {f0};
+      for (size_t id : ids) f.push_back(mid[id]);
       f.push_back(fs);
       double auc = 0;
       for (int64_t j = 0; j < s; ++j) auc += (f[j] / f0 + f[j + 1] / f0) / 2 / static_cast<double>(s);

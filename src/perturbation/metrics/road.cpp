@@ -7,6 +7,10 @@
 // (image, fraction) noise field to the imputed pixels; probability of the target; trapezoid
 // AUC over the given fractions. The noise fields do not depend on the configuration.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <map>
+#include <string>
 
 #include <Eigen/Sparse>
 #include <Eigen/IterativeLinearSolvers>
@@ -105,7 +109,12 @@ MetricValues road(const MetricImage& img, const at::Tensor& relevance, const Met
     noise.push_back(at::randn({ch, h, w}, gen, at::TensorOptions().dtype(at::kDouble)));
   }
   const at::Tensor r = metric_detail::pixel_relevance(relevance).flatten(1).contiguous();
-  MetricValues out;
+  // The removed pixel sets of every (configuration, fraction); configurations that remove the
+  // same pixels at a fraction share one imputed image and its forward pass.
+  const size_t fractions = opt.road_fractions.size();
+  std::map<std::string, size_t> index;    // removed flags -> unique image
+  std::vector<std::pair<std::string, size_t>> sets;  // unique: flags, fraction
+  std::vector<std::vector<size_t>> image_of(static_cast<size_t>(r.size(0)));
   for (int64_t k = 0; k < r.size(0); ++k) {
     const double* v = r[k].data_ptr<double>();
     std::vector<int64_t> order(static_cast<size_t>(h * w));
@@ -113,25 +122,40 @@ MetricValues road(const MetricImage& img, const at::Tensor& relevance, const Met
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
       return morf ? v[a] > v[b] : v[a] < v[b];
     });
-    std::vector<at::Tensor> images;
-    for (size_t f = 0; f < opt.road_fractions.size(); ++f) {
+    for (size_t f = 0; f < fractions; ++f) {
       const int64_t count = std::min<int64_t>(
           h * w - 1,
           static_cast<int64_t>(std::floor(opt.road_fractions[f] * static_cast<double>(h * w) + 0.5)));
-      std::vector<uint8_t> removed(static_cast<size_t>(h * w), 0);
+      std::string removed(static_cast<size_t>(h * w), '\0');
       for (int64_t i = 0; i < count; ++i) removed[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
+      removed += static_cast<char>(f);  // the noise field differs per fraction
+      const auto [it, fresh] = index.emplace(removed, sets.size());
+      if (fresh) sets.push_back({removed, f});
+      image_of[static_cast<size_t>(k)].push_back(it->second);
+    }
+  }
+  // Imputed images, in parallel (each its own sparse system).
+  std::vector<at::Tensor> images(sets.size());
+  at::parallel_for(0, static_cast<int64_t>(sets.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const auto& [flags, f] = sets[static_cast<size_t>(i)];
+      const std::vector<uint8_t> removed(flags.begin(), flags.end() - 1);
       const at::Tensor mask =
           at::tensor(std::vector<int64_t>(removed.begin(), removed.end()), at::kLong)
               .view({1, h, w})
               .to(at::kDouble);
       const at::Tensor imputed = road_impute(pixels, removed) + noise[f] * opt.road_noise * mask;
-      images.push_back(((imputed - mean) / std).to(at::kFloat));
+      images[static_cast<size_t>(i)] = ((imputed - mean) / std).to(at::kFloat);
     }
-    const std::vector<double> f = metric_detail::scores(
-        net, at::stack(images).to(img.x.device()), img.target, "prob", opt.batch);
+  });
+  const std::vector<double> scores = metric_detail::scores(
+      net, at::stack(images).to(img.x.device()), img.target, "prob", opt.batch);
+  MetricValues out;
+  for (const std::vector<size_t>& ids : image_of) {
     double auc = 0;
-    for (size_t j = 0; j + 1 < f.size(); ++j)
-      auc += (opt.road_fractions[j + 1] - opt.road_fractions[j]) * (f[j] + f[j + 1]) / 2;
+    for (size_t j = 0; j + 1 < ids.size(); ++j)
+      auc += (opt.road_fractions[j + 1] - opt.road_fractions[j]) *
+             (scores[ids[j]] + scores[ids[j + 1]]) / 2;
     out.push_back(auc);
   }
   return out;
