@@ -8,6 +8,8 @@
 #include "model/canonize.h"
 #include "model/network.h"
 #include "model/weights.h"
+#include "search/experiment.h"
+#include "util/error.h"
 
 namespace lrpbench::test {
 
@@ -98,6 +100,17 @@ points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
 orders = ["morf", "lrf", "random"]
 patch = 2
 )TOML";
+}
+
+// The message of the InputError that parsing an experiment text ("exp.toml") throws, or
+// "(no error)".
+inline std::string experiment_error(const std::string& text) {
+  try {
+    parse_experiment_text(text, "exp.toml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 // Runs a shell command; returns its exit code and fills `err` with its stderr.

@@ -249,34 +249,25 @@ TEST(Search, SecondProcessOnTheSameRunIsRefused) {
   EXPECT_NE(err.find("in use by another lrpbench process"), std::string::npos) << err;
 }
 
-std::string experiment_error(const std::string& text) {
-  try {
-    parse_experiment_text(text, "exp.toml");
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Experiment, ErrorsNameFileLineAndKey) {
-  std::string e = experiment_error(
+  std::string e = test::experiment_error(
       "[model]\nname = \"fashion-vgg\"\ncolour = 3\n[[family]]\nname=\"tutorial\"\n");
   EXPECT_NE(e.find("exp.toml:3: unknown key 'model.colour'"), std::string::npos) << e;
-  e = experiment_error(
+  e = test::experiment_error(
       "[data]\ndataset = \"fashion-mnist\"\n[[family]]\nname = \"tutorial\"\nvalues = "
       "\"log(-4,0)+0\"\n");
   EXPECT_NE(e.find("exp.toml:5"), std::string::npos) << e;
   EXPECT_NE(e.find("bad range"), std::string::npos) << e;
-  e = experiment_error("[model]\nname = \"vgg16\"\n[data]\nimagenet = \"/x\"\n");
+  e = test::experiment_error("[model]\nname = \"vgg16\"\n[data]\nimagenet = \"/x\"\n");
   EXPECT_NE(e.find("exp.toml:1: key 'model.weights'"), std::string::npos) << e;
-  e = experiment_error(
+  e = test::experiment_error(
       "[data]\ndataset = \"fashion-mnist\"\n[pf]\nmode = \"blur\"\n[[family]]\nname = "
       "\"tutorial\"\n");
   EXPECT_NE(e.find("exp.toml:4: key 'pf.mode'"), std::string::npos) << e;
-  e = experiment_error(
+  e = test::experiment_error(
       "[data]\ndataset = \"fashion-mnist\"\n[[family]]\nname = \"tutorial\"\nvalues = [0, -1]\n");
   EXPECT_NE(e.find("exp.toml:5"), std::string::npos) << e;
-  e = experiment_error("[data\n");
+  e = test::experiment_error("[data\n");
   EXPECT_NE(e.find("exp.toml:1"), std::string::npos) << e;
 }
 

@@ -294,15 +294,6 @@ TEST(SearchMetrics, CorruptMetricRowsAreRefused) {
   EXPECT_NE(err.find("metric rows refer to"), std::string::npos) << err;
 }
 
-std::string experiment_error(const std::string& text) {
-  try {
-    parse_experiment_text(text, "exp.toml");
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 const std::string kBase = R"TOML([data]
 dataset = "fashion-mnist"
 count = 2
@@ -312,34 +303,34 @@ values = [0, 0.25]
 )TOML";
 
 TEST(SearchMetrics, ExperimentKeysAreCheckedWhereTheyAreWritten) {
-  EXPECT_EQ(experiment_error(kBase + "[metrics]\nlist = [\"pf-morf\", \"flatness\"]\n"),
+  EXPECT_EQ(test::experiment_error(kBase + "[metrics]\nlist = [\"pf-morf\", \"flatness\"]\n"),
             "exp.toml:8: key 'metrics.list': unknown metric 'flatness' (known: pf-morf, pf-lrf, "
             "pf-random, deletion, insertion, road-morf, road-lerf, irof, faithfulness-correlation, "
             "sparseness, complexity, max-sensitivity, relevance-mass, pointing-game)");
-  EXPECT_NE(experiment_error(kBase + "[metrics]\nlist = [\"sparseness\", \"sparseness\"]\n")
+  EXPECT_NE(test::experiment_error(kBase + "[metrics]\nlist = [\"sparseness\", \"sparseness\"]\n")
                 .find("key 'metrics.list': 'sparseness' given twice"),
             std::string::npos);
-  EXPECT_NE(experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\nroad_fractions = [0.5, "
+  EXPECT_NE(test::experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\nroad_fractions = [0.5, "
                                      "0.2]\n")
                 .find("exp.toml:9: key 'metrics.road_fractions': fractions must be strictly "
                       "increasing"),
             std::string::npos);
-  EXPECT_NE(experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\nfc_runs = 1\n")
+  EXPECT_NE(test::experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\nfc_runs = 1\n")
                 .find("key 'metrics.fc_runs'"),
             std::string::npos);
-  EXPECT_NE(experiment_error(kBase + "[pf]\norders = [\"morf\"]\n[metrics]\nlist = [\"pf-lrf\"]\n")
+  EXPECT_NE(test::experiment_error(kBase + "[pf]\norders = [\"morf\"]\n[metrics]\nlist = [\"pf-lrf\"]\n")
                 .find("key 'pf.orders': disagrees with the pf-* entries"),
             std::string::npos);
-  EXPECT_NE(experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\n[search]\nobjective = "
+  EXPECT_NE(test::experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\n[search]\nobjective = "
                                      "\"pf-morf\"\n")
                 .find("exp.toml:10: key 'search.objective': 'pf-morf' is not in [metrics] list"),
             std::string::npos);
-  EXPECT_NE(experiment_error(kBase + "[search]\nobjective = \"pf-random\"\n")
+  EXPECT_NE(test::experiment_error(kBase + "[search]\nobjective = \"pf-random\"\n")
                 .find("'pf-random' has no better direction"),
             std::string::npos);
-  EXPECT_NE(experiment_error(kBase + "[metrics]\nroad_noise = 0.1\n").find("key 'metrics.list': missing"),
+  EXPECT_NE(test::experiment_error(kBase + "[metrics]\nroad_noise = 0.1\n").find("key 'metrics.list': missing"),
             std::string::npos);
-  EXPECT_NE(experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\nsamples = 3\n")
+  EXPECT_NE(test::experiment_error(kBase + "[metrics]\nlist = [\"sparseness\"]\nsamples = 3\n")
                 .find("unknown key 'metrics.samples'"),
             std::string::npos);
 }
