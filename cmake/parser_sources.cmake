@@ -26,6 +26,7 @@ set(PARSER_SOURCES
   ${LRPBENCH_ROOT}/src/perturbation/settings.cpp
   ${LRPBENCH_ROOT}/src/perturbation/auc.cpp
   ${LRPBENCH_ROOT}/src/perturbation/metric_catalogue.cpp
+  ${LRPBENCH_ROOT}/src/search/space.cpp
   ${LRPBENCH_ROOT}/src/search/experiment.cpp
   ${LRPBENCH_ROOT}/src/search/store.cpp
 )

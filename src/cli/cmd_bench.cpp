@@ -165,8 +165,9 @@ void run_bench_search(const BenchArgs& a) {
   const at::Device device = setup_runtime(a.common);
   Experiment exp = preset_experiment("fashion-thesis", "", "");
   exp.data.count = 5;
-  const std::vector<double> all = exp.families[0].values1;
-  for (Family& f : exp.families) f.values1 = f.values2 = {all[0], all[5], all[10], all[15]};
+  const std::vector<double> all = exp.families[0].params[0].values();
+  const std::vector<double> sub = {all[0], all[5], all[10], all[15]};
+  for (Family& f : exp.families) f = builtin_family(f.name, sub, sub);
   const Plan plan = make_plan(exp, device);
   UnitStats st;
   int64_t curves = 0;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "data/image.h"
@@ -138,17 +139,31 @@ std::optional<double> mean_of(const std::vector<double>* v) {
   return n ? std::optional<double>(sum / static_cast<double>(n)) : std::nullopt;
 }
 
+// Whether a family's configurations form a grid over two axes (grid CSVs and contour plots).
+bool two_axis_grid(const Run& r, const Family& f) {
+  return r.exp.search.strategy == "grid" && f.params.size() == 2 && f.discrete();
+}
+
 // The family's parameters of a configuration as a JSON object in parameter order ({} for
 // reference points), numbers as std::to_chars writes them.
 std::string params_json(const Run& r, const ConfigRow& cf) {
-  if (cf.point != "grid") return "{}";
   const Family* fam = nullptr;
   for (const Family& f : r.exp.families)
     if (f.name == cf.family) fam = &f;
-  if (!fam) return "{}";
-  const auto names = fam->axis_names();
-  return "{" + nlohmann::json(names[0]).dump() + ":" + format_number(cf.param1) + "," +
-         nlohmann::json(names[1]).dump() + ":" + format_number(cf.param2) + "}";
+  if (cf.point == "reference" || !fam || fam->params.size() != cf.params.size()) return "{}";
+  std::string out = "{";
+  for (size_t k = 0; k < cf.params.size(); ++k)
+    out += (k ? "," : "") + nlohmann::json(fam->params[k].name).dump() + ":" +
+           format_number(cf.params[k]);
+  return out + "}";
+}
+
+// "name=value, ..." of a configuration's parameters.
+std::string params_text(const Family& f, const ConfigRow& cf) {
+  std::string out;
+  for (size_t k = 0; k < cf.params.size() && k < f.params.size(); ++k)
+    out += (k ? ", " : "") + f.params[k].name + "=" + fmt(cf.params[k]);
+  return out;
 }
 
 // RUN/metrics.csv: every (configuration, image, metric) value, pf-* from the curves.
@@ -186,6 +201,67 @@ void write_metrics_csv(const std::string& dir, const Run& r) {
   write_file_atomic(dir + "/metrics.csv", out.str());
 }
 
+// RUN/trials.csv (every configuration of a family with its objective mean) and
+// RUN/search.json (the strategy's cost and the winner), docs/method.md section 4a.
+void write_search_outputs(const std::string& dir, const Run& r) {
+  const std::string objective = r.exp.objective_name();
+  const int sign = better_sign(objective, r.exp.auc_kind);
+  std::ostringstream t;
+  t << "family,config,params_json,rung_or_generation,images,objective_values\n";
+  int64_t evaluations = 0, curves = 0;
+  std::set<std::pair<int64_t, int64_t>> pairs;
+  for (const CurveRow& c : r.curves)
+    if (r.configs[static_cast<size_t>(c.config_id)].point != "reference") {
+      ++curves;
+      pairs.insert({c.config_id, c.image_id});
+    }
+  for (const MetricRow& m : r.metric_rows)
+    if (r.configs[static_cast<size_t>(m.config_id)].point != "reference")
+      pairs.insert({m.config_id, m.image_id});
+  evaluations = static_cast<int64_t>(pairs.size());
+  const ConfigRow* winner = nullptr;
+  double winner_value = 0;
+  for (const ConfigRow& cf : r.configs) {
+    if (cf.point == "reference") continue;
+    const std::vector<double>* v = r.find(cf.id, objective);
+    const int64_t images = v ? static_cast<int64_t>(v->size()) : 0;
+    const std::optional<double> mean = mean_of(v);
+    t << csv(cf.family) << "," << csv(cf.config) << "," << csv(params_json(r, cf)) << ",0,"
+      << images << "," << (mean ? format_number(*mean) : std::string()) << "\n";
+    // Among the configurations scored on every search image.
+    if (mean && images == static_cast<int64_t>(r.images.size()) &&
+        (!winner || sign * *mean > sign * winner_value)) {
+      winner = &cf;
+      winner_value = *mean;
+    }
+  }
+  write_file_atomic(dir + "/trials.csv", t.str());
+  nlohmann::json grid_curves = nullptr;
+  bool discrete = true;
+  uint64_t grid = 0;
+  for (const Family& f : r.exp.families) {
+    discrete = discrete && f.discrete();
+    grid += f.grid_size();
+  }
+  if (discrete)
+    grid_curves = static_cast<int64_t>(grid * r.images.size() * r.exp.orders.size());
+  nlohmann::json j = {{"strategy", r.exp.search.strategy},
+                      {"objective", objective},
+                      {"evaluations", evaluations},
+                      {"curves", curves},
+                      {"grid_curves", grid_curves},
+                      {"winner", nullptr}};
+  if (winner) {
+    nlohmann::json params = nlohmann::json::parse(params_json(r, *winner));
+    j["winner"] = {{"family", winner->family},
+                   {"config", winner->config},
+                   {"params", params},
+                   {"search_value", winner_value},
+                   {"holdout_value", nullptr}};
+  }
+  write_file_atomic(dir + "/search.json", j.dump(2) + "\n");
+}
+
 void write_csvs(const std::string& dir, const Run& r) {
   std::ostringstream a;
   a.precision(17);
@@ -194,15 +270,17 @@ void write_csvs(const std::string& dir, const Run& r) {
     const ConfigRow& cf = r.configs[static_cast<size_t>(c.config_id)];
     const double v = r.value_of(c);
     a << csv(cf.family) << "," << cf.point << "," << csv(cf.config) << ","
-      << (cf.point == "grid" ? format_number(cf.param1) : "") << ","
-      << (cf.point == "grid" ? format_number(cf.param2) : "") << ","
+      << (cf.i1 >= 0 ? format_number(cf.param1) : "") << ","
+      << (cf.i1 >= 0 ? format_number(cf.param2) : "") << ","
       << csv(image_label(r.images[static_cast<size_t>(c.image_id)].image)) << "," << c.order << ","
       << (std::isnan(v) ? std::string() : format_number(v)) << "\n";
   }
   write_file_atomic(dir + "/aucs.csv", a.str());
   write_metrics_csv(dir, r);
+  write_search_outputs(dir, r);
   for (const Family& f : r.exp.families)
     for (Order o : r.exp.orders) {
+      if (!two_axis_grid(r, f)) continue;
       std::ostringstream g;
       g.precision(17);
       g << "param1,param2,mean_auc,std_auc,n\n";
@@ -232,7 +310,7 @@ struct Best {
 std::vector<Best> ranked(const Run& r, const Family& f, const std::string& order) {
   std::vector<Best> out;
   for (const ConfigRow& cf : r.configs) {
-    if (cf.family != f.name || cf.point != "grid") continue;
+    if (cf.family != f.name || cf.point == "reference") continue;
     const std::vector<double>* values = r.find(cf.id, order);
     if (!values) continue;
     std::vector<double> v;
@@ -257,8 +335,9 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
   const std::string data = png + ".dat";
   std::ostringstream d;
   d.precision(10);
-  for (size_t a = 0; a < f.values1.size(); ++a) {
-    for (size_t b = 0; b < f.values2.size(); ++b) {
+  const std::vector<double> values1 = f.params[0].values(), values2 = f.params[1].values();
+  for (size_t a = 0; a < values1.size(); ++a) {
+    for (size_t b = 0; b < values2.size(); ++b) {
       double mean = NAN;
       for (const ConfigRow& cf : r.configs)
         if (cf.family == f.name && cf.point == "grid" && cf.i1 == static_cast<int64_t>(a) &&
@@ -276,7 +355,7 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
       t += (i ? ", " : "") + gnuplot_quote(fmt(v[i], 2)) + " " + std::to_string(i);
     return t + ")";
   };
-  const auto axes = f.axis_names();
+  const auto axes = f.param_names();
   std::ostringstream g;
   g << "set terminal pngcairo size 760,620 enhanced font 'Sans,10'\n"
     << "set output @@OUTPUT@@\n"
@@ -285,9 +364,9 @@ void contour_plot(const std::string& png, const Run& r, const Family& f, const s
                      direction_text(order, r.exp.auc_kind) + ")")
     << " noenhanced\n"
     << "set xlabel " << gnuplot_quote(axes[0]) << "\nset ylabel " << gnuplot_quote(axes[1]) << "\n"
-    << "set xtics " << tics(f.values1) << "\nset ytics " << tics(f.values2) << "\n"
-    << "set xrange [-0.5:" << f.values1.size() - 0.5
-    << "]\nset yrange [-0.5:" << f.values2.size() - 0.5 << "]\n"
+    << "set xtics " << tics(values1) << "\nset ytics " << tics(values2) << "\n"
+    << "set xrange [-0.5:" << values1.size() - 0.5
+    << "]\nset yrange [-0.5:" << values2.size() - 0.5 << "]\n"
     << "set palette rgb 33,13,10\nset key off\n"
     // Contour lines: traced into a table by splot, then drawn over the cell image.
     << "set contour base\nset cntrparam levels 8\nunset surface\nset view map\n"
@@ -407,9 +486,8 @@ Choices best_section(std::ostream& h, const Run& r) {
       const auto rk = ranked(r, f, m);
       for (size_t i = 0; i < std::min<size_t>(3, rk.size()); ++i)
         h << "<tr><td>" << f.name << "</td><td>" << html(m) << " (" << html(value_label(r, m))
-          << ")</td><td>" << i + 1 << "</td><td>" << f.axis_names()[0] << "="
-          << fmt(rk[i].config->param1) << ", " << f.axis_names()[1] << "="
-          << fmt(rk[i].config->param2) << "</td><td><code>" << html(rk[i].config->config)
+          << ")</td><td>" << i + 1 << "</td><td>" << html(params_text(f, *rk[i].config))
+          << "</td><td><code>" << html(rk[i].config->config)
           << "</code></td><td>" << fmt(rk[i].stats.mean, 6) << "</td><td>"
           << fmt(rk[i].stats.std, 4) << "</td><td>" << rk[i].stats.n << "</td></tr>\n";
     }
@@ -438,6 +516,7 @@ void contour_section(std::ostream& h, const Run& r, const std::string& rep) {
     << "values); each metric's optimum is marked.</p><div class='figs'>\n";
   for (const Family& f : r.exp.families)
     for (const std::string& m : r.metrics) {
+      if (!two_axis_grid(r, f)) continue;
       const auto pf = find_metric_info(m).pf_order;
       const std::string key = pf ? order_name(*pf) : m;
       const auto rk = ranked(r, f, key);
@@ -458,7 +537,7 @@ void box_section(std::ostream& h, const Run& r, const std::string& rep) {
     for (Order o : r.exp.orders) {
       std::vector<double> all;
       for (const ConfigRow& cf : r.configs)
-        if (cf.family == f.name && cf.point == "grid") {
+        if (cf.family == f.name && cf.point != "reference") {
           auto it = r.values.find({cf.id, order_name(o)});
           if (it != r.values.end()) all.insert(all.end(), it->second.begin(), it->second.end());
         }
@@ -502,7 +581,7 @@ void curves_section(std::ostream& h, const Run& r, const std::string& rep, const
 MetricTable family_table(const Run& r, const Family& f, std::vector<const ConfigRow*>* configs) {
   MetricTable t;
   for (const ConfigRow& cf : r.configs)
-    if (cf.family == f.name && cf.point == "grid") configs->push_back(&cf);
+    if (cf.family == f.name && cf.point != "reference") configs->push_back(&cf);
   for (const std::string& m : r.metrics) {
     t.names.push_back(m);
     t.better.push_back(better_sign(m, r.exp.auc_kind));

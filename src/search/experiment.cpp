@@ -18,13 +18,49 @@
 
 namespace lrpbench {
 
-std::string Family::composite(double v1, double v2) const {
-  return name + "(" + format_number(v1) + "," + format_number(v2) + ")";
+std::string Family::composite(const std::vector<double>& values) const {
+  return fill_template(templ, param_names(), values);
 }
 
-std::vector<std::string> Family::axis_names() const {
-  if (name == "tutorial") return {"gamma", "eps"};
-  return {"g1", "g2"};
+std::vector<std::string> Family::param_names() const {
+  std::vector<std::string> out;
+  for (const ParamDecl& p : params) out.push_back(p.name);
+  return out;
+}
+
+bool Family::discrete() const {
+  return std::all_of(params.begin(), params.end(), [](const ParamDecl& p) { return p.discrete(); });
+}
+
+uint64_t Family::grid_size() const {
+  uint64_t n = 1;
+  for (const ParamDecl& p : params) {
+    const uint64_t k = p.values().size();
+    n = k == 0 || n > (uint64_t{1} << 40) / k ? (uint64_t{1} << 40) : n * k;
+  }
+  return n;
+}
+
+std::vector<size_t> Family::grid_point(uint64_t i) const {
+  std::vector<size_t> out(params.size());
+  for (size_t k = params.size(); k-- > 0;) {
+    const uint64_t n = params[k].values().size();
+    out[k] = static_cast<size_t>(i % n);
+    i /= n;
+  }
+  return out;
+}
+
+Family builtin_family(const std::string& name, const std::vector<double>& values1,
+                      const std::vector<double>& values2) {
+  Family f;
+  f.name = name;
+  f.builtin = true;
+  const bool tutorial = name == "tutorial";
+  f.templ = tutorial ? "tutorial({gamma},{eps})" : "decreasing-gamma({g1},{g2})";
+  f.params = {list_param(tutorial ? "gamma" : "g1", values1),
+              list_param(tutorial ? "eps" : "g2", values2)};
+  return f;
 }
 
 nlohmann::json metric_options_json(const MetricOptions& o) {
@@ -65,17 +101,25 @@ std::vector<double> parse_axis_values(const std::string& text, const std::string
               n <= static_cast<long>(kMaxAxisValues),
           where + ": bad range '" + text + "' (n from 1 to " + std::to_string(kMaxAxisValues) +
               ")");
-  std::vector<double> out;
-  if (m[4].matched) out.push_back(0.0);
-  for (long k = 0; k < n; ++k)
-    out.push_back(n == 1 ? std::pow(10.0, a) : std::pow(10.0, a + (b - a) * k / (n - 1)));
-  return out;
+  return log_axis(a, b, n, m[4].matched);
 }
 
 nlohmann::json Experiment::definition() const {
   nlohmann::json fam = nlohmann::json::array();
-  for (const Family& f : families)
-    fam.push_back({{"name", f.name}, {"values1", f.values1}, {"values2", f.values2}});
+  for (const Family& f : families) {
+    if (f.builtin) {
+      fam.push_back({{"name", f.name},
+                     {"values1", f.params[0].values()},
+                     {"values2", f.params[1].values()}});
+      continue;
+    }
+    nlohmann::json params = nlohmann::json::array();
+    for (const ParamDecl& p : f.params)
+      params.push_back({p.name, p.discrete() && p.kind == ParamDecl::Kind::List
+                                    ? nlohmann::json(p.list)
+                                    : nlohmann::json(p.text)});
+    fam.push_back({{"name", f.name}, {"template", f.templ}, {"params", params}});
+  }
   nlohmann::json ord = nlohmann::json::array();
   for (Order o : orders) ord.push_back(order_name(o));
   nlohmann::json pfj = pf.to_json();
@@ -104,6 +148,8 @@ nlohmann::json Experiment::definition() const {
   if (!metric_list.empty())
     out["metrics"] = {{"list", metric_list}, {"options", metric_options_json(metric_options)}};
   if (!objective.empty()) out["objective"] = objective;
+  if (search.strategy != "grid")
+    out["search"] = {{"strategy", search.strategy}, {"budget", search.budget}};
   return out;
 }
 
@@ -346,24 +392,90 @@ void read_data(const Reader& r, const toml::table& root, const std::string& sour
 
 }
 
-void read_families(const Reader& r, const toml::table& root, Experiment& x) {
+// A template family: `template` with {name} placeholders and one declaration per placeholder
+// in [family.params] (a string, or a list of numbers).
+Family read_template_family(const Reader& r, const toml::table& t, const toml::node& e,
+                            const std::string& source, const SearchSpec& search) {
+  Family f;
+  f.name = r.str(t, "family.", "name", "");
+  const toml::node& tn = *t.get("template");
+  f.templ = r.str(t, "family.", "template", "");
+  f.line = static_cast<int>(tn.source().begin.line);
+  const std::string at_template =
+      source + ":" + std::to_string(f.line) + ": key 'family.template'";
+  const std::vector<std::string> names = template_placeholders(f.templ, at_template);
+  if (names.empty()) r.fail(tn, "family.template", "no {parameter} placeholder");
+  const toml::table* decl = t.get("params") ? t.get("params")->as_table() : nullptr;
+  if (t.get("params") && !decl) r.fail(*t.get("params"), "family.params", "expected a table");
+  static const toml::table none;
+  const toml::table& params = decl ? *decl : none;
+  for (const auto& [k, v] : params) {
+    const std::string key(k.str());
+    if (std::find(names.begin(), names.end(), key) == names.end())
+      r.fail(v, "family.params." + key, "the template has no placeholder {" + key + "}");
+  }
+  for (const std::string& name : names) {
+    const toml::node* n = params.get(name);
+    if (!n)
+      r.fail(tn, "family.template",
+             "placeholder {" + name + "} has no declaration in [family.params]");
+    const std::string where =
+        source + ":" + std::to_string(n->source().begin.line) + ": key 'family.params." + name + "'";
+    if (n->is_string()) {
+      f.params.push_back(parse_param(name, std::string(*n->value<std::string>()), where));
+    } else if (n->is_array()) {
+      std::vector<double> values;
+      for (const auto& v : *n->as_array()) {
+        if (!v.is_number() || !std::isfinite(*v.value<double>()))
+          r.fail(v, "family.params." + name, "expected finite numbers");
+        values.push_back(*v.value<double>());
+      }
+      if (values.empty() || values.size() > kMaxAxisValues)
+        r.fail(*n, "family.params." + name,
+               "expected 1 to " + std::to_string(kMaxAxisValues) + " values");
+      f.params.push_back(list_param(name, values));
+    } else {
+      r.fail(*n, "family.params." + name, "expected a declaration string or a list of numbers");
+    }
+    if (search.strategy == "grid" && !f.params.back().discrete())
+      r.fail(*n, "family.params." + name,
+             "the grid strategy needs discrete parameters (give a count, log(a,b,n), or a list)");
+  }
+  (void)e;
+  return f;
+}
+
+void read_families(const Reader& r, const toml::table& root, const std::string& source,
+                   Experiment& x) {
   if (const toml::node* fams = root.get("family")) {
     if (!fams->is_array_of_tables()) r.fail(*fams, "family", "expected [[family]] tables");
     for (const auto& e : *fams->as_array()) {
       const toml::table& t = *e.as_table();
-      r.check_known(t, "family", {"name", "values", "values1", "values2"});
       Family f;
-      f.name = r.str(t, "family.", "name", "");
-      if (f.name != "tutorial" && f.name != "decreasing-gamma")
-        r.fail(t.get("name") ? *t.get("name") : e, "family.name",
-               "expected tutorial or decreasing-gamma, got '" + f.name + "'");
-      if (t.get("values") && (t.get("values1") || t.get("values2")))
-        r.fail(*t.get("values"), "family.values",
-               "give either values (both axes) or values1 / values2, not both");
-      const std::vector<double> both =
-          r.axis(t, "family.", "values", parse_axis_values("log(-4,0,15)+0", ""));
-      f.values1 = r.axis(t, "family.", "values1", both);
-      f.values2 = r.axis(t, "family.", "values2", both);
+      if (t.get("template")) {
+        r.check_known(t, "family", {"name", "template", "params"});
+        const std::string name = r.str(t, "family.", "name", "");
+        bool ok = !name.empty() && name.size() <= 64 && name != "reference";
+        for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+        if (!ok)
+          r.fail(t.get("name") ? *t.get("name") : e, "family.name",
+                 "expected a name of letters, digits, - and _ (not 'reference')");
+        f = read_template_family(r, t, e, source, x.search);
+      } else {
+        r.check_known(t, "family", {"name", "values", "values1", "values2"});
+        const std::string name = r.str(t, "family.", "name", "");
+        if (name != "tutorial" && name != "decreasing-gamma")
+          r.fail(t.get("name") ? *t.get("name") : e, "family.name",
+                 "expected tutorial or decreasing-gamma (or give a template), got '" + name + "'");
+        if (t.get("values") && (t.get("values1") || t.get("values2")))
+          r.fail(*t.get("values"), "family.values",
+                 "give either values (both axes) or values1 / values2, not both");
+        const std::vector<double> both =
+            r.axis(t, "family.", "values", parse_axis_values("log(-4,0,15)+0", ""));
+        f = builtin_family(name, r.axis(t, "family.", "values1", both),
+                           r.axis(t, "family.", "values2", both));
+        f.line = static_cast<int>(e.source().begin.line);
+      }
       for (const Family& g : x.families)
         if (g.name == f.name) r.fail(e, "family.name", "family '" + f.name + "' given twice");
       x.families.push_back(f);
@@ -487,10 +599,26 @@ void read_metrics(const Reader& r, const toml::table& root, Experiment& x) {
   }
 }
 
+// [search] strategy and budget (read before the families, whose parameters they constrain).
+void read_strategy(const Reader& r, const toml::table& root, Experiment& x) {
+  const toml::table& s = r.section(root, "search");
+  r.check_known(s, "search", {"objective", "strategy", "budget"});
+  x.search.strategy = r.str(s, "search.", "strategy", "grid");
+  if (x.search.strategy != "grid" && x.search.strategy != "random" &&
+      x.search.strategy != "sobol")
+    r.fail(*s.get("strategy"), "search.strategy",
+           "expected grid, random or sobol, got '" + x.search.strategy +
+               "' (halving, cmaes and nsga2 are not in this build yet)");
+  x.search.budget = r.integer(s, "search.", "budget", 0, 1, static_cast<int64_t>(kMaxConfigurations));
+  if (x.search.strategy == "grid" && s.get("budget"))
+    r.fail(*s.get("budget"), "search.budget", "goes with strategy random or sobol");
+  if (x.search.strategy != "grid" && !s.get("budget"))
+    r.fail(*s.get("strategy"), "search.budget", "strategy " + x.search.strategy + " needs a budget");
+}
+
 // [search] objective: a metric of the list with a better direction.
 void read_search(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& s = r.section(root, "search");
-  r.check_known(s, "search", {"objective"});
   x.objective = r.str(s, "search.", "objective", "");
   if (x.objective.empty()) return;
   const std::vector<std::string> names = x.metric_names();
@@ -520,7 +648,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
 
   read_model(r, root, source, x);
   read_data(r, root, source, x);
-  read_families(r, root, x);
+  read_strategy(r, root, x);
+  read_families(r, root, source, x);
   read_pf(r, root, source, x);
   read_run_and_auc(r, root, x);
   read_metrics(r, root, x);
@@ -528,7 +657,9 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   if (x.families.empty() && x.references.empty())
     throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
   uint64_t configurations = 0;
-  for (const Family& f : x.families) configurations += f.values1.size() * f.values2.size();
+  for (const Family& f : x.families)
+    configurations += x.search.strategy == "grid" ? f.grid_size()
+                                                  : static_cast<uint64_t>(x.search.budget);
   if (configurations > kMaxConfigurations)
     throw InputError(source + ": the grid has " + std::to_string(configurations) +
                      " configurations, more than " + std::to_string(kMaxConfigurations));
@@ -657,9 +788,23 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
     x.data.count = data.at("count");
     x.data.resize = data.at("resize");
     x.data.target = data.at("target");
-    for (const auto& f : d.at("families"))
-      x.families.push_back({f.at("name"), f.at("values1").get<std::vector<double>>(),
-                            f.at("values2").get<std::vector<double>>()});
+    for (const auto& f : d.at("families")) {
+      if (!f.contains("template")) {
+        x.families.push_back(builtin_family(f.at("name"), f.at("values1").get<std::vector<double>>(),
+                                            f.at("values2").get<std::vector<double>>()));
+        continue;
+      }
+      Family fam;
+      fam.name = f.at("name");
+      fam.templ = f.at("template");
+      for (const auto& p : f.at("params")) {
+        const std::string name = p.at(0);
+        fam.params.push_back(p.at(1).is_array()
+                                 ? list_param(name, p.at(1).get<std::vector<double>>())
+                                 : parse_param(name, p.at(1).get<std::string>(), source));
+      }
+      x.families.push_back(fam);
+    }
     x.references = d.at("references").get<std::vector<std::string>>();
     for (const auto& o : d.at("orders")) x.orders.push_back(parse_order(o.get<std::string>()));
     const auto& pf = d.at("pf");
@@ -682,6 +827,10 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
       for (const std::string& n : x.metric_list) find_metric_info(n);
     }
     x.objective = d.value("objective", "");
+    if (d.contains("search")) {
+      x.search.strategy = d.at("search").at("strategy");
+      x.search.budget = d.at("search").at("budget");
+    }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": corrupt run definition (" + std::string(e.what()) + ")");
   }

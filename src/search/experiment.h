@@ -7,15 +7,39 @@
 #include "perturbation/metric_catalogue.h"
 #include "perturbation/order.h"
 #include "perturbation/settings.h"
+#include "search/space.h"
 
 namespace lrpbench {
 
+// A family: a composite template with one declared parameter per placeholder (docs/method.md
+// section 4a). The built-in families are templates too: tutorial = "tutorial({gamma},{eps})",
+// decreasing-gamma = "decreasing-gamma({g1},{g2})", declared by the values / values1 / values2
+// keys (their run definition is what it was before templates).
 struct Family {
-  std::string name;  // tutorial (gamma, eps) | decreasing-gamma (g1, g2)
-  std::vector<double> values1, values2;
-  // The composite text of the point (v1, v2).
-  std::string composite(double v1, double v2) const;
-  std::vector<std::string> axis_names() const;
+  std::string name;
+  std::string templ;
+  std::vector<ParamDecl> params;  // in order of first appearance in the template
+  bool builtin = false;           // declared by values keys
+  int line = 0;                   // its line in the experiment file (messages)
+
+  // The composite text at the given parameter values (parameter order).
+  std::string composite(const std::vector<double>& values) const;
+  std::vector<std::string> param_names() const;
+  bool discrete() const;  // every parameter discrete
+  // The grid (discrete parameters): the number of combinations, and combination i (the first
+  // parameter varies slowest) as value indices.
+  uint64_t grid_size() const;
+  std::vector<size_t> grid_point(uint64_t i) const;
+};
+
+// tutorial / decreasing-gamma on the two axes.
+Family builtin_family(const std::string& name, const std::vector<double>& values1,
+                      const std::vector<double>& values2);
+
+// [search]: the strategy (docs/method.md section 4a).
+struct SearchSpec {
+  std::string strategy = "grid";  // grid | random | sobol
+  int64_t budget = 0;             // random / sobol: configurations per family
 };
 
 struct DataSpec {
@@ -47,6 +71,7 @@ struct Experiment {
   std::vector<std::string> metric_list;
   MetricOptions metric_options;  // seed, score, batch, pf and auc_kind come from the above
   std::string objective;         // [search] objective; empty: the list's first directed metric
+  SearchSpec search;
 
   // The metric names computed, in list order.
   std::vector<std::string> metric_names() const;

@@ -23,6 +23,7 @@
 #include "model/weights.h"
 #include "perturbation/auc.h"
 #include "perturbation/curves.h"
+#include "search/sampling.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/sha256.h"
@@ -112,6 +113,62 @@ void load_masks(const Experiment& exp, const std::vector<std::pair<std::string, 
               "images; Fashion-MNIST inputs use their foreground)");
 }
 
+// Every corner of a family's box must give a composite for the model: checked before anything
+// runs (at most 2^12 corners; beyond, the all-low and all-high ones).
+void check_corners(const Experiment& exp, const Family& f, const Plan& plan) {
+  const size_t d = f.params.size();
+  const uint64_t corners = d <= 12 ? (uint64_t{1} << d) : 2;
+  for (uint64_t c = 0; c < corners; ++c) {
+    std::vector<double> v;
+    std::string where;
+    for (size_t k = 0; k < d; ++k) {
+      const bool high = d <= 12 ? ((c >> k) & 1) != 0 : c == 1;
+      v.push_back(value_at(f.params[k], high ? std::nextafter(1.0, 0.0) : 0.0));
+      where += (k ? ", " : "") + f.params[k].name + "=" + format_number(v.back());
+    }
+    const std::string spec = f.composite(v);
+    try {
+      parse_composite(spec, plan.loaded.net);
+    } catch (const InputError& e) {
+      throw InputError(exp.source + ":" + std::to_string(f.line) + ": key 'family.template': at " +
+                       where + " the composite '" + spec + "' does not parse: " + e.what());
+    }
+  }
+}
+
+// The configurations of family `fi`: its grid points, or its sampled trials.
+void add_family(const Experiment& exp, size_t fi, Plan& plan) {
+  const Family& f = exp.families[fi];
+  if (!f.builtin) check_corners(exp, f, plan);
+  const std::vector<std::vector<double>> points = family_points(exp, fi);
+  const bool grid = exp.search.strategy == "grid";
+  std::vector<std::vector<double>> axes;
+  for (const ParamDecl& p : f.params) axes.push_back(grid ? p.values() : std::vector<double>());
+  for (size_t i = 0; i < points.size(); ++i) {
+    ConfigRow c;
+    c.id = static_cast<int64_t>(plan.configs.size());
+    c.family = f.name;
+    c.point = grid ? "grid" : "trial";
+    c.params = points[i];
+    if (grid && f.params.size() == 2) {  // a two-axis grid: positions and values
+      const std::vector<size_t> at = f.grid_point(i);
+      c.i1 = static_cast<int64_t>(at[0]);
+      c.i2 = static_cast<int64_t>(at[1]);
+      c.param1 = points[i][0];
+      c.param2 = points[i][1];
+    }
+    c.spec = f.composite(points[i]);
+    try {
+      plan.composites.push_back(parse_composite(c.spec, plan.loaded.net));
+    } catch (const InputError& e) {
+      throw InputError(exp.source + ":" + std::to_string(f.line) + ": family '" + f.name +
+                       "': the composite '" + c.spec + "' does not parse: " + e.what());
+    }
+    c.config = canonical_form(plan.composites.back(), plan.loaded.net);
+    plan.configs.push_back(c);
+  }
+}
+
 // Composites per explain call: bounded so that the widest layer's rows stay ~16 M floats.
 size_t composite_chunk(const at::Tensor& x) {
   const int64_t per_row = x.size(1) * x.size(2) * x.size(3) * 64;  // ~64 channels at full size
@@ -178,22 +235,7 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   load_masks(exp, files, plan);
   if (plan.exp.pf.patch == 0) plan.exp.pf.patch = default_patch(plan.x.size(2), plan.x.size(3));
   make_grid(plan.x.size(2), plan.x.size(3), plan.exp.pf.patch);
-  for (const Family& f : exp.families)
-    for (size_t a = 0; a < f.values1.size(); ++a)
-      for (size_t b = 0; b < f.values2.size(); ++b) {
-        ConfigRow c;
-        c.id = static_cast<int64_t>(plan.configs.size());
-        c.family = f.name;
-        c.point = "grid";
-        c.i1 = static_cast<int64_t>(a);
-        c.i2 = static_cast<int64_t>(b);
-        c.param1 = f.values1[a];
-        c.param2 = f.values2[b];
-        c.spec = f.composite(c.param1, c.param2);
-        plan.composites.push_back(parse_composite(c.spec, plan.loaded.net));
-        c.config = canonical_form(plan.composites.back(), plan.loaded.net);
-        plan.configs.push_back(c);
-      }
+  for (size_t fi = 0; fi < exp.families.size(); ++fi) add_family(exp, fi, plan);
   for (const std::string& r : exp.references) {
     ConfigRow c;
     c.id = static_cast<int64_t>(plan.configs.size());
@@ -226,7 +268,7 @@ std::vector<const ConfigRow*> unit_configs(const Plan& plan, const UnitRow& unit
   std::vector<const ConfigRow*> configs;
   for (const ConfigRow& c : plan.configs)
     if (unit.family == "reference" ? c.point == "reference"
-                                   : (c.point == "grid" && c.family == unit.family))
+                                   : (c.point != "reference" && c.family == unit.family))
       configs.push_back(&c);
   return configs;
 }

@@ -32,30 +32,49 @@ CREATE TABLE IF NOT EXISTS curves (
   PRIMARY KEY (config_id, image_id, ord));
 )";
 
-// Metric values (added with the metrics; stores made before them lack it, and get it when
-// opened for writing).
-const char* kMetricsSchema = R"(
-CREATE TABLE IF NOT EXISTS metric_values (
+// Tables added after the first stores (stores made before them lack them: readers treat them
+// as empty, and a store opened for writing gets them, empty): schema, columns, row checks.
+struct OptionalTable {
+  const char* name;
+  const char* schema;
+  std::vector<std::string> columns;
+  std::vector<std::pair<const char*, const char*>> checks;
+};
+
+const std::vector<OptionalTable>& optional_tables() {
+  static const std::vector<OptionalTable> t = {
+      {"metric_values",
+       R"(CREATE TABLE IF NOT EXISTS metric_values (
   config_id INTEGER NOT NULL, image_id INTEGER NOT NULL, metric TEXT NOT NULL,
-  unit INTEGER NOT NULL, value REAL, PRIMARY KEY (config_id, image_id, metric));
-)";
+  unit INTEGER NOT NULL, value REAL, PRIMARY KEY (config_id, image_id, metric));)",
+       {"config_id", "image_id", "metric", "unit", "value"},
+       {{"SELECT COUNT(*) FROM metric_values WHERE config_id NOT IN (SELECT id FROM configs) OR "
+         "image_id NOT IN (SELECT id FROM images) OR unit NOT IN (SELECT id FROM units)",
+         "metric rows refer to configurations, images or work units that do not exist"},
+        {"SELECT COUNT(*) FROM metric_values m JOIN units u ON u.id = m.unit "
+         "WHERE u.image_id != m.image_id",
+         "metric rows disagree with their work unit's image"},
+        {"SELECT COUNT(*) FROM metric_values WHERE typeof(metric) != 'text' OR "
+         "(value IS NOT NULL AND (typeof(value) NOT IN ('real', 'integer') OR "
+         "abs(value) > 1.7976931348623157e308))",
+         "metric rows are malformed or hold non-finite values"}}},
+      {"config_params",
+       R"(CREATE TABLE IF NOT EXISTS config_params (
+  config_id INTEGER PRIMARY KEY, params TEXT NOT NULL);)",
+       {"config_id", "params"},
+       {{"SELECT COUNT(*) FROM config_params WHERE config_id NOT IN (SELECT id FROM configs)",
+         "parameter rows refer to configurations that do not exist"},
+        {"SELECT COUNT(*) FROM config_params WHERE typeof(params) != 'text' OR "
+         "NOT json_valid(params) OR json_type(params) != 'array'",
+         "parameter rows are not JSON arrays"}}},
+  };
+  return t;
+}
 
-const std::vector<std::string> kMetricColumns = {"config_id", "image_id", "metric", "unit",
-                                                 "value"};
-
-const std::vector<std::pair<const char*, const char*>>& metric_row_checks() {
-  static const std::vector<std::pair<const char*, const char*>> c = {
-      {"SELECT COUNT(*) FROM metric_values WHERE config_id NOT IN (SELECT id FROM configs) OR "
-       "image_id NOT IN (SELECT id FROM images) OR unit NOT IN (SELECT id FROM units)",
-       "metric rows refer to configurations, images or work units that do not exist"},
-      {"SELECT COUNT(*) FROM metric_values m JOIN units u ON u.id = m.unit "
-       "WHERE u.image_id != m.image_id",
-       "metric rows disagree with their work unit's image"},
-      {"SELECT COUNT(*) FROM metric_values WHERE typeof(metric) != 'text' OR "
-       "(value IS NOT NULL AND (typeof(value) NOT IN ('real', 'integer') OR "
-       "abs(value) > 1.7976931348623157e308))",
-       "metric rows are malformed or hold non-finite values"}};
-  return c;
+std::string optional_schema() {
+  std::string out;
+  for (const OptionalTable& t : optional_tables()) out += std::string(t.schema) + "\n";
+  return out;
 }
 
 const std::vector<std::pair<std::string, std::vector<std::string>>>& tables() {
@@ -88,7 +107,7 @@ const std::vector<std::pair<const char*, const char*>>& row_checks() {
        "image ids are not 0 .. N-1"},
       {"SELECT COUNT(*) FROM units WHERE done NOT IN (0, 1) OR typeof(id) != 'integer'",
        "work units have a malformed id or done flag"},
-      {"SELECT COUNT(*) FROM configs WHERE point NOT IN ('grid', 'reference') OR "
+      {"SELECT COUNT(*) FROM configs WHERE point NOT IN ('grid', 'trial', 'reference') OR "
        "typeof(id) != 'integer' OR typeof(spec) != 'text' OR typeof(config) != 'text'",
        "configuration rows are malformed"},
       {"SELECT COUNT(*) FROM images WHERE typeof(id) != 'integer' OR typeof(image) != 'text' OR "
@@ -218,7 +237,7 @@ Store::Store(const std::string& path, Mode mode, const std::string& way_out,
     if ((mode == Mode::Create && !exists) || shell) {
       exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
       // Schema and definition in one transaction: a store is whole or has no tables.
-      exec(std::string("BEGIN IMMEDIATE;") + kSchema + kMetricsSchema);
+      exec(std::string("BEGIN IMMEDIATE;") + kSchema + optional_schema());
       if (!definition.empty()) {
         Statement st(db_, "INSERT INTO meta (key, value) VALUES ('definition', ?)");
         st.bind(1, definition);
@@ -228,7 +247,9 @@ Store::Store(const std::string& path, Mode mode, const std::string& way_out,
     } else {
       exec("PRAGMA synchronous=NORMAL;");
       verify();
-      if (mode == Mode::ReadWrite && !has_table("metric_values")) exec(kMetricsSchema);
+      if (mode == Mode::ReadWrite)
+        for (const OptionalTable& t : optional_tables())
+          if (!has_table(t.name)) exec(t.schema);
     }
   } catch (const SqlError& e) {
     sqlite3_close(db_);
@@ -276,13 +297,14 @@ void Store::verify() const {
     const int64_t n = st.step() ? st.i64(0) : 0;
     if (n > 0) corrupt(std::to_string(n) + " " + what);
   }
-  if (has_table("metric_values")) {
-    Statement st(db_, "PRAGMA table_info(metric_values)");
+  for (const OptionalTable& t : optional_tables()) {
+    if (!has_table(t.name)) continue;
+    Statement st(db_, std::string("PRAGMA table_info(") + t.name + ")");
     std::set<std::string> have;
     while (st.step()) have.insert(st.text(1));
-    for (const std::string& c : kMetricColumns)
-      if (!have.count(c)) corrupt("table 'metric_values' has no column '" + c + "'");
-    for (const auto& [sql, what] : metric_row_checks()) {
+    for (const std::string& c : t.columns)
+      if (!have.count(c)) corrupt(std::string("table '") + t.name + "' has no column '" + c + "'");
+    for (const auto& [sql, what] : t.checks) {
       Statement q(db_, sql);
       const int64_t n = q.step() ? q.i64(0) : 0;
       if (n > 0) corrupt(std::to_string(n) + " " + what);
@@ -358,7 +380,7 @@ void Store::write_plan(const std::vector<ConfigRow>& configs, const std::vector<
       c.bind(1, r.id);
       c.bind(2, r.family);
       c.bind(3, r.point);
-      if (r.point == "grid") {
+      if (r.point == "grid" && r.i1 >= 0) {
         c.bind(4, r.i1);
         c.bind(5, r.i2);
         c.bind(6, r.param1);
@@ -370,6 +392,18 @@ void Store::write_plan(const std::vector<ConfigRow>& configs, const std::vector<
       c.bind(9, r.config);
       c.step();
       c.reset();
+    }
+    // Parameters that param1 / param2 do not hold (templates of other than two parameters,
+    // sampled trials).
+    Statement pr(db_, "INSERT OR IGNORE INTO config_params VALUES (?, ?)");
+    for (const ConfigRow& r : configs) {
+      if (r.params.empty() || (r.point == "grid" && r.i1 >= 0)) continue;
+      std::string json = "[";
+      for (size_t k = 0; k < r.params.size(); ++k) json += (k ? "," : "") + num(r.params[k]);
+      pr.bind(1, r.id);
+      pr.bind(2, json + "]");
+      pr.step();
+      pr.reset();
     }
     Statement im(db_, "INSERT OR IGNORE INTO images VALUES (?, ?, ?, ?)");
     for (const ImageRow& r : images) {
@@ -397,9 +431,33 @@ std::vector<ConfigRow> Store::configs() const {
     Statement st(
         db_,
         "SELECT id, family, point, i1, i2, param1, param2, spec, config FROM configs ORDER BY id");
-    while (st.step())
-      out.push_back({st.i64(0), st.text(1), st.text(2), st.null(3) ? -1 : st.i64(3),
-                     st.null(4) ? -1 : st.i64(4), st.f64(5), st.f64(6), st.text(7), st.text(8)});
+    while (st.step()) {
+      ConfigRow r;
+      r.id = st.i64(0);
+      r.family = st.text(1);
+      r.point = st.text(2);
+      r.i1 = st.null(3) ? -1 : st.i64(3);
+      r.i2 = st.null(4) ? -1 : st.i64(4);
+      r.param1 = st.f64(5);
+      r.param2 = st.f64(6);
+      r.spec = st.text(7);
+      r.config = st.text(8);
+      if (r.point == "grid" && r.i1 >= 0) r.params = {r.param1, r.param2};
+      out.push_back(std::move(r));
+    }
+    if (has_table("config_params")) {
+      Statement p(db_, "SELECT config_id, params FROM config_params ORDER BY config_id");
+      while (p.step()) {
+        const auto id = static_cast<size_t>(p.i64(0));
+        const nlohmann::json j = nlohmann::json::parse(p.text(1), nullptr, false);
+        if (id >= out.size() || !j.is_array()) corrupt("a parameter row is malformed");
+        out[id].params.clear();
+        for (const auto& v : j) {
+          if (!v.is_number()) corrupt("a parameter row holds a non-number");
+          out[id].params.push_back(v.get<double>());
+        }
+      }
+    }
   } catch (const SqlError& e) {
     corrupt(e.what());
   }
@@ -596,6 +654,10 @@ std::string Store::dump() const {
              " i1=" + std::to_string(c.i1) + " i2=" + std::to_string(c.i2) + " param1=" +
              num(c.param1) + " param2=" + num(c.param2) + " spec=" + c.spec +
              " config=" + c.config + "\n";
+    if (has_table("config_params")) {
+      Statement p(db_, "SELECT config_id, params FROM config_params ORDER BY config_id");
+      while (p.step()) out += "params " + std::to_string(p.i64(0)) + " " + p.text(1) + "\n";
+    }
     for (const ImageRow& i : images())
       out += "image " + std::to_string(i.id) + " id=" + i.image + " label=" +
              std::to_string(i.label) + " target=" + std::to_string(i.target) + "\n";

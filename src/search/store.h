@@ -16,9 +16,11 @@ namespace lrpbench {
 struct ConfigRow {
   int64_t id = 0;
   std::string family;        // empty for reference points
-  std::string point;         // "grid" or "reference"
-  int64_t i1 = -1, i2 = -1;  // axis positions (grid points)
+  std::string point;         // "grid", "trial" (sampled) or "reference"
+  int64_t i1 = -1, i2 = -1;  // axis positions (grid points of two-parameter families)
   double param1 = 0, param2 = 0;
+  std::vector<double> params;  // the family's parameter values in parameter order (none:
+                               // reference points)
   std::string spec;    // composite text as given
   std::string config;  // canonical form
 };

@@ -1,0 +1,313 @@
+// Search spaces: parameter declarations, templates, the sampled strategies (random, sobol),
+// template families in the search, trials.csv and search.json.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "helpers.h"
+#include "search/experiment.h"
+#include "search/sampling.h"
+#include "search/space.h"
+#include "search/store.h"
+#include "util/error.h"
+
+namespace lrpbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string param_error(const std::string& text) {
+  try {
+    parse_param("p", text, "here");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Space, DeclarationsGiveTheirValues) {
+  EXPECT_EQ(parse_param("p", "log(-4,0,15)+0", "").values(), log_axis(-4, 0, 15, true));
+  EXPECT_EQ(log_axis(-4, 0, 15, true).size(), 16u);
+  EXPECT_EQ(log_axis(-4, 0, 15, true)[1], 1e-4);
+  EXPECT_EQ(log_axis(-4, 0, 15, true)[15], 1.0);
+  EXPECT_EQ(parse_param("p", "lin(0, 1, 5)", "").values(),
+            (std::vector<double>{0, 0.25, 0.5, 0.75, 1}));
+  const ParamDecl log = parse_param("p", "log(-4,0)", "");
+  EXPECT_FALSE(log.discrete());
+  EXPECT_EQ(log.lower(), -4);
+  EXPECT_EQ(log.upper(), 0);
+  EXPECT_DOUBLE_EQ(log.value(-2), 0.01);
+  const ParamDecl log0 = parse_param("p", "log0(-4,0)", "");
+  EXPECT_EQ(log0.lower(), -5);  // u in [a-1, b]: 0 below a
+  EXPECT_EQ(log0.value(-4.5), 0.0);
+  EXPECT_DOUBLE_EQ(log0.value(-3), 1e-3);
+  const ParamDecl lin = parse_param("p", "lin(0,1)", "");
+  EXPECT_EQ(lin.value(0.3), 0.3);
+  EXPECT_EQ(lin.value(7), 1.0);  // clamped to the box
+  // value_at: internal coordinate t in [0, 1) of the box
+  EXPECT_EQ(value_at(log0, 0.0), 0.0);
+  EXPECT_DOUBLE_EQ(value_at(log0, 0.6), 1e-2);  // u = -5 + 0.6 * 5 = -2
+  EXPECT_EQ(value_at(parse_param("p", "lin(0,1,3)", ""), 0.99), 1.0);
+  EXPECT_EQ(value_at(list_param("p", {3, 5}), 0.49), 3.0);
+}
+
+TEST(Space, BadDeclarationsAndTemplatesAreRefused) {
+  EXPECT_NE(param_error("log0(-4,0,5)").find("log0 is continuous"), std::string::npos);
+  EXPECT_NE(param_error("log(-4,0)+0").find("+0 goes with a discrete log(a,b,n)"),
+            std::string::npos);
+  EXPECT_NE(param_error("lin(0,1,3)+0").find("+0 goes with log(a,b,n) only"), std::string::npos);
+  EXPECT_NE(param_error("lin(1,0)").find("needs a < b"), std::string::npos);
+  EXPECT_NE(param_error("exp(0,1)").find("here: bad declaration 'exp(0,1)'"), std::string::npos);
+  EXPECT_NE(param_error("log(0,1,0)").find("n from 1 to"), std::string::npos);
+  EXPECT_EQ(template_placeholders("0:zbox;1-4:gamma({g1});5-:epsilon({e});9:gamma({g1})", ""),
+            (std::vector<std::string>{"g1", "e"}));
+  EXPECT_THROW(template_placeholders("gamma({g1)", "w"), InputError);
+  EXPECT_THROW(template_placeholders("gamma(g1})", "w"), InputError);
+  EXPECT_THROW(template_placeholders("gamma({1g})", "w"), InputError);
+  EXPECT_EQ(fill_template("a({x});b({y},{x})", {"x", "y"}, {0.1, 1e-4}), "a(0.1);b(1e-04,0.1)");
+}
+
+const std::string kHead = R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 2
+)TOML";
+
+TEST(Space, TemplateFamiliesAreCheckedWhereTheyAreWritten) {
+  EXPECT_EQ(test::experiment_error(kHead + R"TOML([[family]]
+name = "b"
+template = "0:zbox;1-:gamma({g})"
+[family.params]
+h = [0]
+)TOML"),
+            "exp.toml:9: key 'family.params.h': the template has no placeholder {h}");
+  EXPECT_EQ(test::experiment_error(kHead + R"TOML([[family]]
+name = "b"
+template = "0:zbox;1-:gamma({g});5-:epsilon({e})"
+[family.params]
+g = [0]
+)TOML"),
+            "exp.toml:7: key 'family.template': placeholder {e} has no declaration in "
+            "[family.params]");
+  EXPECT_NE(test::experiment_error(kHead + R"TOML([[family]]
+name = "b"
+template = "0:zbox;1-:gamma({g})"
+[family.params]
+g = "log(-4,0)"
+)TOML")
+                .find("exp.toml:9: key 'family.params.g': the grid strategy needs discrete"),
+            std::string::npos);
+  EXPECT_NE(test::experiment_error(kHead + R"TOML([[family]]
+name = "b"
+template = "0:zbox;1-:gamma({g})"
+[family.params]
+g = "log(-4,0)"
+[search]
+strategy = "cmaes"
+)TOML")
+                .find("key 'search.strategy': expected grid, random or sobol"),
+            std::string::npos);
+  EXPECT_NE(test::experiment_error(kHead + R"TOML([[family]]
+name = "b"
+template = "0:zbox;1-:gamma({g})"
+[family.params]
+g = "log(-4,0)"
+[search]
+strategy = "random"
+)TOML")
+                .find("key 'search.budget': strategy random needs a budget"),
+            std::string::npos);
+  EXPECT_NE(test::experiment_error(kHead + R"TOML([[family]]
+name = "tutorial"
+template = "tutorial({g},{e})"
+values = [0]
+)TOML")
+                .find("unknown key 'family.values'"),
+            std::string::npos);
+}
+
+TEST(Space, BuiltinFamiliesAreTemplatesWithTheirOldDefinitions) {
+  const Experiment x = parse_experiment_text(kHead + R"TOML([[family]]
+name = "tutorial"
+values1 = [0, 0.25]
+values2 = "log(-2,0,2)"
+)TOML",
+                                             "a.toml");
+  const Family& f = x.families[0];
+  EXPECT_EQ(f.templ, "tutorial({gamma},{eps})");
+  EXPECT_EQ(f.composite({0.25, 0.01}), "tutorial(0.25,0.01)");
+  EXPECT_EQ(f.grid_size(), 4u);
+  EXPECT_EQ(f.grid_point(1), (std::vector<size_t>{0, 1}));  // the first parameter slowest
+  const nlohmann::json fam = x.definition()["families"][0];
+  EXPECT_EQ(fam, (nlohmann::json{{"name", "tutorial"},
+                                 {"values1", {0.0, 0.25}},
+                                 {"values2", {0.01, 1.0}}}));
+  EXPECT_FALSE(x.definition().contains("search"));
+  // A template family round-trips through the stored definition.
+  const Experiment t = parse_experiment_text(kHead + R"TOML([[family]]
+name = "blocks"
+template = "0:zbox;1-4:gamma({g1});5-:epsilon({e})"
+[family.params]
+g1 = "log0(-4,0)"
+e = [0.01, 0.25]
+[search]
+strategy = "sobol"
+budget = 5
+)TOML",
+                                             "b.toml");
+  const nlohmann::json d = t.definition();
+  EXPECT_EQ(d["search"]["strategy"], "sobol");
+  EXPECT_EQ(experiment_from_definition(d, "stored").definition(), d);
+}
+
+TEST(Space, SampledStrategiesAreSeededAndStayInTheirBox) {
+  Experiment x = parse_experiment_text(kHead + R"TOML([[family]]
+name = "blocks"
+template = "0:zbox;1-4:gamma({g1});5-:epsilon({e})"
+[family.params]
+g1 = "log0(-4,0)"
+e = [0.01, 0.25, 1]
+[search]
+strategy = "sobol"
+budget = 400
+)TOML",
+                                       "b.toml");
+  for (const char* strategy : {"sobol", "random"}) {
+    x.search.strategy = strategy;
+    const auto a = family_points(x, 0), b = family_points(x, 0);
+    ASSERT_EQ(a.size(), 400u);
+    EXPECT_EQ(a, b) << strategy;  // same seed, same draws
+    int zeros = 0;
+    std::map<double, int> e;
+    for (const auto& p : a) {
+      ASSERT_EQ(p.size(), 2u);
+      EXPECT_TRUE(p[0] == 0 || (p[0] >= 1e-4 && p[0] <= 1)) << p[0];
+      zeros += p[0] == 0;
+      ++e[p[1]];
+    }
+    // log0(-4,0): u uniform in [-5, 0], zero below -4: a fifth of the draws.
+    EXPECT_NEAR(zeros / 400.0, 0.2, 0.06) << strategy;
+    ASSERT_EQ(e.size(), 3u) << strategy;  // a discrete parameter draws its values only
+    for (const auto& [v, n] : e) EXPECT_NEAR(n / 400.0, 1.0 / 3, 0.08) << strategy << " " << v;
+    x.pf.seed = 1;
+    EXPECT_NE(family_points(x, 0), a) << strategy;  // another seed, other draws
+    x.pf.seed = 0;
+  }
+  // Sobol points are spread more evenly than random ones: in 1-D, the first 64 points (after
+  // the origin) leave no bin of 1/32 empty.
+  Experiment one = parse_experiment_text(kHead + R"TOML([[family]]
+name = "one"
+template = "0:zbox;1-:epsilon({e})"
+[family.params]
+e = "lin(0,1)"
+[search]
+strategy = "sobol"
+budget = 64
+)TOML",
+                                         "c.toml");
+  std::set<int> bins;
+  for (const auto& p : family_points(one, 0)) bins.insert(static_cast<int>(p[0] * 32));
+  EXPECT_EQ(bins.size(), 32u);
+}
+
+std::string tmp(const std::string& name) {
+  return ::testing::TempDir() + "/lrpbench_" + std::to_string(getpid()) + "_" + name;
+}
+
+TEST(Space, TemplateGridSearchStoresParamsAndNamesItsWinner) {
+  const std::string exp = tmp("blocks.toml"), run = tmp("blocks_run"), s0 = tmp("blocks_s0"),
+                    s1 = tmp("blocks_s1"), merged = tmp("blocks_merged");
+  for (const auto& r : {run, s0, s1, merged}) fs::remove_all(r);
+  std::ofstream(exp) << kHead + R"TOML([[family]]
+name = "blocks"
+template = "0:zbox;1-4:gamma({g1});5-9:gamma({g2});10-:epsilon({e})"
+[family.params]
+g1 = [0, 0.25]
+g2 = "log(-2,0,2)+0"
+e = "lin(0.1,0.3,2)"
+[reference]
+points = ["zero"]
+[pf]
+orders = ["morf"]
+patch = 2
+)TOML";
+  const std::string search = test::binary() + " search " + exp + " --threads 2 --out ";
+  std::string err;
+  ASSERT_EQ(test::run_command(search + run, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  const Store st(run + "/results.sqlite");
+  const std::vector<ConfigRow> configs = st.configs();
+  ASSERT_EQ(configs.size(), 2u * 3 * 2 + 1);
+  EXPECT_EQ(configs[1].params, (std::vector<double>{0, 0, 0.3}));  // e varies fastest
+  EXPECT_EQ(configs[1].spec, "0:zbox;1-4:gamma(0);5-9:gamma(0);10-:epsilon(0.3)");
+  EXPECT_EQ(configs[11].params, (std::vector<double>{0.25, 1, 0.3}));
+  EXPECT_EQ(configs[1].i1, -1);  // not a two-axis grid
+  EXPECT_TRUE(configs.back().params.empty());
+  // trials.csv and search.json: the winner is the best mean MoRF AUC of the trials.
+  std::ifstream trials(run + "/trials.csv");
+  std::string line;
+  std::getline(trials, line);
+  EXPECT_EQ(line, "family,config,params_json,rung_or_generation,images,objective_values");
+  double best = INFINITY;
+  int rows = 0;
+  while (std::getline(trials, line)) {
+    ++rows;
+    const size_t last = line.rfind(',');
+    best = std::min(best, std::stod(line.substr(last + 1)));
+    EXPECT_NE(line.find(",0,2,"), std::string::npos) << line;
+  }
+  EXPECT_EQ(rows, 12);
+  std::ifstream sj(run + "/search.json");
+  const nlohmann::json j = nlohmann::json::parse(sj);
+  EXPECT_EQ(j["strategy"], "grid");
+  EXPECT_EQ(j["curves"], 12 * 2);
+  EXPECT_EQ(j["grid_curves"], 12 * 2);
+  EXPECT_EQ(j["evaluations"], 12 * 2);
+  EXPECT_EQ(j["winner"]["search_value"].get<double>(), best);
+  EXPECT_EQ(j["winner"]["params"].size(), 3u);
+  EXPECT_TRUE(j["winner"]["holdout_value"].is_null());
+  // aucs.csv leaves param1 / param2 empty for a family of three parameters.
+  std::ifstream aucs(run + "/aucs.csv");
+  std::getline(aucs, line);
+  std::getline(aucs, line);
+  EXPECT_NE(line.find(",,,"), std::string::npos) << line;
+  // Shards and merge keep the parameters.
+  ASSERT_EQ(test::run_command(search + s0 + " --shard 0/2", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + s1 + " --shard 1/2", &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " merge " + s0 + " " + s1 + " --out " + merged, &err),
+            0)
+      << err;
+  const std::string dump = Store(run + "/results.sqlite").dump();
+  EXPECT_NE(dump.find("\nparams 11 [0.25,1,0.3]\n"), std::string::npos);
+  EXPECT_EQ(Store(merged + "/results.sqlite").dump(), dump);
+}
+
+TEST(Space, ATemplateThatFailsAtACornerIsRefusedBeforeAnythingRuns) {
+  const std::string exp = tmp("corner.toml"), run = tmp("corner_run");
+  fs::remove_all(run);
+  std::ofstream(exp) << kHead + R"TOML([[family]]
+name = "neg"
+template = "0:zbox;1-:gamma({g})"
+[family.params]
+g = "lin(-1,1)"
+[search]
+strategy = "random"
+budget = 3
+)TOML";
+  std::string err;
+  EXPECT_EQ(test::run_command(test::binary() + " search " + exp + " --out " + run, &err), 2);
+  EXPECT_NE(err.find("corner.toml:7: key 'family.template': at g=-1 the composite "
+                     "'0:zbox;1-:gamma(-1)' does not parse"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(fs::exists(run));
+}
+
+}  // namespace
+}  // namespace lrpbench
