@@ -29,4 +29,5 @@ set(PARSER_SOURCES
   ${LRPBENCH_ROOT}/src/search/space.cpp
   ${LRPBENCH_ROOT}/src/search/experiment.cpp
   ${LRPBENCH_ROOT}/src/search/store.cpp
+  ${LRPBENCH_ROOT}/src/search/winners.cpp
 )

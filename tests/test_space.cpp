@@ -311,3 +311,107 @@ budget = 3
 
 }  // namespace
 }  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+// The rows of aucs.csv: (config, image) -> auc, for one order.
+std::map<std::pair<std::string, std::string>, double> aucs_of(const std::string& run) {
+  std::ifstream in(run + "/aucs.csv");
+  std::string line;
+  std::getline(in, line);
+  std::map<std::pair<std::string, std::string>, double> out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f(1);
+    for (char c : line) {
+      if (c == ',')
+        f.emplace_back();
+      else
+        f.back() += c;
+    }
+    out[{f[2], f[5]}] = std::stod(f[7]);
+  }
+  return out;
+}
+
+TEST(Holdout, TheWinnerOfTheSearchImagesIsScoredOnTheHeldOutOnes) {
+  const std::string exp = tmp("holdout.toml");
+  std::ofstream(exp) << R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 4
+holdout = 2
+[[family]]
+name = "tutorial"
+values = [0, 0.25]
+[reference]
+points = ["zero"]
+[pf]
+orders = ["morf"]
+patch = 2
+)TOML";
+  const std::string run = tmp("holdout_run"), resumed = tmp("holdout_resumed"),
+                    s0 = tmp("holdout_s0"), s1 = tmp("holdout_s1"), merged = tmp("holdout_merged");
+  for (const auto& r : {run, resumed, s0, s1, merged}) fs::remove_all(r);
+  const std::string search = test::binary() + " search " + exp + " --threads 2 --out ";
+  std::string err;
+  ASSERT_EQ(test::run_command(search + run, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  const Store st(run + "/results.sqlite");
+  const std::vector<ImageRow> images = st.images();
+  const std::vector<ConfigRow> configs = st.configs();
+  // The winner: the best mean MoRF AUC over the two search images, computed here.
+  const auto aucs = aucs_of(run);
+  std::string best;
+  double best_value = INFINITY;
+  for (const ConfigRow& c : configs) {
+    if (c.point == "reference") continue;
+    const double mean =
+        (aucs.at({c.config, images[0].image}) + aucs.at({c.config, images[1].image})) / 2;
+    if (mean < best_value) {
+      best_value = mean;
+      best = c.config;
+    }
+  }
+  // Held-out images carry the winner's and the reference point's curves only.
+  std::set<std::string> held;
+  for (const CurveRow& c : st.curves())
+    if (c.image_id >= 2) held.insert(configs[static_cast<size_t>(c.config_id)].config);
+  EXPECT_EQ(held, (std::set<std::string>{best, configs.back().config}));
+  std::ifstream sj(run + "/search.json");
+  const nlohmann::json j = nlohmann::json::parse(sj);
+  EXPECT_EQ(j["winner"]["config"], best);
+  EXPECT_EQ(j["winner"]["search_value"].get<double>(), best_value);
+  EXPECT_DOUBLE_EQ(j["winner"]["holdout_value"].get<double>(),
+                   (aucs.at({best, images[2].image}) + aucs.at({best, images[3].image})) / 2);
+  EXPECT_EQ(j["curves"], 4 * 2);  // the search's own work: no held-out or reference curves
+  EXPECT_EQ(j["grid_curves"], 4 * 2);
+  std::ifstream page(run + "/report/index.html");
+  const std::string html((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<h2>Held-out images</h2>"), std::string::npos);
+  const std::string dump = st.dump();
+  // Interrupted and resumed: the held-out scoring follows once the search units are done.
+  ASSERT_EQ(test::run_command(search + resumed + " --max-units 3", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + resumed, &err), 0) << err;
+  EXPECT_EQ(Store(resumed + "/results.sqlite").dump(), dump);
+  // Shards leave the held-out units to a search on the merged run.
+  ASSERT_EQ(test::run_command(search + s0 + " --shard 0/2", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + s1 + " --shard 1/2", &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " merge " + s0 + " " + s1 + " --out " + merged, &err),
+            0)
+      << err;
+  {
+    const Store m(merged + "/results.sqlite");
+    EXPECT_EQ(m.done_units().size(), m.units().size() - 2);
+  }
+  ASSERT_EQ(test::run_command(search + merged, &err), 0) << err;
+  EXPECT_EQ(Store(merged + "/results.sqlite").dump(), dump);
+}
+
+TEST(Holdout, AsManyHeldOutImagesAsImagesIsRefused) {
+  EXPECT_EQ(test::experiment_error(kHead + "holdout = 2\n[[family]]\nname = \"tutorial\"\n"),
+            "exp.toml:5: key 'data.holdout': must be less than the image count (2)");
+}
+
+}  // namespace
+}  // namespace lrpbench

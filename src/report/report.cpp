@@ -24,6 +24,7 @@
 #include "search/experiment.h"
 #include "search/runner.h"
 #include "search/store.h"
+#include "search/winners.h"
 #include "util/error.h"
 #include "util/file.h"
 
@@ -117,14 +118,25 @@ struct Run {
   // chosen AUC kind and are also found under their metric name pf-<order>.
   std::map<std::pair<int64_t, std::string>, std::vector<double>> values;
   std::map<std::pair<int64_t, std::string>, std::vector<double>> mean_curve;
+  // The same on the held-out images ([data] holdout), keyed by metric name only.
+  std::map<std::pair<int64_t, std::string>, std::vector<double>> held;
+  int64_t search_images = 0;  // images 0 .. search_images-1 are the search's
   double value_of(const CurveRow& c) const {
     return curve_value({c.auc, c.aopc, c.auc_normalized}, exp.auc_kind).value_or(NAN);
+  }
+  const std::vector<double>* find_held(int64_t config, const std::string& metric) const {
+    auto it = held.find({config, metric});
+    return it == held.end() ? nullptr : &it->second;
   }
   const std::vector<double>* find(int64_t config, const std::string& order_or_metric) const {
     auto it = values.find({config, order_or_metric});
     return it == values.end() ? nullptr : &it->second;
   }
 };
+
+nlohmann::json opt_number(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
 
 // The mean over the defined values (nullopt: none).
 std::optional<double> mean_of(const std::vector<double>* v) {
@@ -210,17 +222,18 @@ void write_search_outputs(const std::string& dir, const Run& r) {
   t << "family,config,params_json,rung_or_generation,images,objective_values\n";
   int64_t evaluations = 0, curves = 0;
   std::set<std::pair<int64_t, int64_t>> pairs;
+  // The strategy's own work: search images, not reference points or held-out scoring.
   for (const CurveRow& c : r.curves)
-    if (r.configs[static_cast<size_t>(c.config_id)].point != "reference") {
+    if (r.configs[static_cast<size_t>(c.config_id)].point != "reference" &&
+        c.image_id < r.search_images) {
       ++curves;
       pairs.insert({c.config_id, c.image_id});
     }
   for (const MetricRow& m : r.metric_rows)
-    if (r.configs[static_cast<size_t>(m.config_id)].point != "reference")
+    if (r.configs[static_cast<size_t>(m.config_id)].point != "reference" &&
+        m.image_id < r.search_images)
       pairs.insert({m.config_id, m.image_id});
   evaluations = static_cast<int64_t>(pairs.size());
-  const ConfigRow* winner = nullptr;
-  double winner_value = 0;
   for (const ConfigRow& cf : r.configs) {
     if (cf.point == "reference") continue;
     const std::vector<double>* v = r.find(cf.id, objective);
@@ -228,13 +241,14 @@ void write_search_outputs(const std::string& dir, const Run& r) {
     const std::optional<double> mean = mean_of(v);
     t << csv(cf.family) << "," << csv(cf.config) << "," << csv(params_json(r, cf)) << ",0,"
       << images << "," << (mean ? format_number(*mean) : std::string()) << "\n";
-    // Among the configurations scored on every search image.
-    if (mean && images == static_cast<int64_t>(r.images.size()) &&
-        (!winner || sign * *mean > sign * winner_value)) {
-      winner = &cf;
-      winner_value = *mean;
-    }
   }
+  const ConfigRow* winner = nullptr;
+  double winner_value = 0;
+  for (const Winner& w : family_winners(r.exp, r.configs, r.search_images, r.curves, r.metric_rows))
+    if (w.config >= 0 && (!winner || sign * w.value > sign * winner_value)) {
+      winner = &r.configs[static_cast<size_t>(w.config)];
+      winner_value = w.value;
+    }
   write_file_atomic(dir + "/trials.csv", t.str());
   nlohmann::json grid_curves = nullptr;
   bool discrete = true;
@@ -244,7 +258,8 @@ void write_search_outputs(const std::string& dir, const Run& r) {
     grid += f.grid_size();
   }
   if (discrete)
-    grid_curves = static_cast<int64_t>(grid * r.images.size() * r.exp.orders.size());
+    grid_curves = static_cast<int64_t>(grid * static_cast<uint64_t>(r.search_images) *
+                                       r.exp.orders.size());
   nlohmann::json j = {{"strategy", r.exp.search.strategy},
                       {"objective", objective},
                       {"evaluations", evaluations},
@@ -257,7 +272,7 @@ void write_search_outputs(const std::string& dir, const Run& r) {
                    {"config", winner->config},
                    {"params", params},
                    {"search_value", winner_value},
-                   {"holdout_value", nullptr}};
+                   {"holdout_value", opt_number(mean_of(r.find_held(winner->id, objective)))}};
   }
   write_file_atomic(dir + "/search.json", j.dump(2) + "\n");
 }
@@ -439,8 +454,13 @@ Run read_run(const std::string& run, ReportSummary& summary) {
   require(summary.done > 0, "report: '" + run + "' has no finished work units yet" +
                                 (summary.in_progress ? " (a search is writing it now)" : ""));
   r.metrics = r.exp.metric_names();
+  r.search_images = static_cast<int64_t>(r.images.size()) - r.exp.data.holdout;
   std::map<std::pair<int64_t, std::string>, int64_t> counts;
   for (const CurveRow& c : r.curves) {
+    if (c.image_id >= r.search_images) {
+      r.held[{c.config_id, "pf-" + c.order}].push_back(r.value_of(c));
+      continue;
+    }
     const auto key = std::make_pair(c.config_id, c.order);
     r.values[key].push_back(r.value_of(c));
     auto& m = r.mean_curve[key];
@@ -453,7 +473,8 @@ Run read_run(const std::string& run, ReportSummary& summary) {
   std::map<std::pair<int64_t, std::string>, std::vector<double>> by_metric;
   for (const auto& [key, v] : r.values) by_metric[{key.first, "pf-" + key.second}] = v;
   for (const MetricRow& m : r.metric_rows)  // ordered by configuration, image, metric
-    by_metric[{m.config_id, m.metric}].push_back(m.value.value_or(NAN));
+    (m.image_id < r.search_images ? by_metric : r.held)[{m.config_id, m.metric}].push_back(
+        m.value.value_or(NAN));
   r.values.insert(by_metric.begin(), by_metric.end());
 
   return r;
@@ -575,6 +596,34 @@ void curves_section(std::ostream& h, const Run& r, const std::string& rep, const
   }
   h << "</div>\n";
 
+}
+
+// Held-out images: each family winner and reference point under the objective on the search
+// images and on the held-out ones, and the difference (the optimism of the choice).
+void holdout_section(std::ostream& h, const Run& r) {
+  if (r.exp.data.holdout <= 0) return;
+  const std::string objective = r.exp.objective_name();
+  h << "<h2>Held-out images</h2><p>The search chose on images 1 to " << r.search_images
+    << "; the last " << r.exp.data.holdout << " images were held out. Objective <b>"
+    << html(objective) << "</b> (" << direction_text(objective, r.exp.auc_kind)
+    << "); held-out minus search is how optimistic the choice on the search images was.</p>"
+       "<table><tr><th>configuration</th><th>config</th><th>search images</th>"
+       "<th>held-out images</th><th>held-out - search</th></tr>\n";
+  auto row = [&](const std::string& title, const ConfigRow& cf) {
+    const auto search = mean_of(r.find(cf.id, objective));
+    const auto held = mean_of(r.find_held(cf.id, objective));
+    h << "<tr><td>" << html(title) << "</td><td><code>" << html(cf.config) << "</code></td><td>"
+      << (search ? fmt(*search, 6) : std::string("-")) << "</td><td>"
+      << (held ? fmt(*held, 6) : std::string("not yet scored")) << "</td><td>"
+      << (search && held ? fmt(*held - *search, 4) : std::string("-")) << "</td></tr>\n";
+  };
+  const auto winners = family_winners(r.exp, r.configs, r.search_images, r.curves, r.metric_rows);
+  for (size_t f = 0; f < winners.size(); ++f)
+    if (winners[f].config >= 0)
+      row(r.exp.families[f].name + " winner", r.configs[static_cast<size_t>(winners[f].config)]);
+  for (const ConfigRow& cf : r.configs)
+    if (cf.point == "reference") row("reference " + cf.spec, cf);
+  h << "</table>\n";
 }
 
 // A family's grid configurations (id order) under every metric of the run.
@@ -808,6 +857,7 @@ ReportSummary write_report(const std::string& run) {
     << r.exp.pf.patch << ", schedule " << html(r.exp.pf.schedule.text()) << ".</p>\n";
 
   const Choices choices = best_section(h, r);
+  holdout_section(h, r);
   contour_section(h, r, rep);
   const auto optima = agreement_section(h, r, run, rep);
   box_section(h, r, rep);

@@ -145,6 +145,7 @@ nlohmann::json Experiment::definition() const {
   // Absent keys keep the definitions of older experiments equal.
   if (!normalize.empty()) out["normalize"] = normalize;
   if (!data.boxes.empty()) out["data"]["boxes"] = data.boxes;
+  if (data.holdout > 0) out["data"]["holdout"] = data.holdout;
   if (!metric_list.empty())
     out["metrics"] = {{"list", metric_list}, {"options", metric_options_json(metric_options)}};
   if (!objective.empty()) out["objective"] = objective;
@@ -350,8 +351,8 @@ void read_data(const Reader& r, const toml::table& root, const std::string& sour
   const toml::table& data = r.section(root, "data");
   r.check_known(
       data, "data",
-      {"dataset", "split", "imagenet", "folder", "labels", "boxes", "class", "count", "resize",
-       "target"});
+      {"dataset", "split", "imagenet", "folder", "labels", "boxes", "class", "count", "holdout",
+       "resize", "target"});
   DataSpec& d = x.data;
   d.dataset = r.str(data, "data.", "dataset", "");
   d.split = r.str(data, "data.", "split", "test");
@@ -360,6 +361,10 @@ void read_data(const Reader& r, const toml::table& root, const std::string& sour
   d.labels = r.str(data, "data.", "labels", "");
   d.boxes = r.str(data, "data.", "boxes", "");
   d.count = r.integer(data, "data.", "count", 0, 0, kMaxImages);
+  d.holdout = r.integer(data, "data.", "holdout", 0, 0, kMaxImages);
+  if (d.holdout > 0 && d.count > 0 && d.holdout >= d.count)
+    r.fail(*data.get("holdout"), "data.holdout",
+           "must be less than the image count (" + std::to_string(d.count) + ")");
   d.resize = r.str(data, "data.", "resize", "256-crop224");
   d.target = r.str(data, "data.", "target", "auto");
   if (const toml::node* c = data.get("class")) {
@@ -821,6 +826,7 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
     x.pf.batch = d.at("batch");
     x.auc_kind = d.at("auc");
     x.data.boxes = data.value("boxes", "");
+    x.data.holdout = data.value("holdout", int64_t{0});
     if (d.contains("metrics")) {
       x.metric_list = d.at("metrics").at("list").get<std::vector<std::string>>();
       x.metric_options = metric_options_from_json(d.at("metrics").at("options"));

@@ -51,6 +51,7 @@ struct DataSpec {
   std::string boxes;  // LOC_val_solution.csv for the localisation metrics' masks (optional)
   int64_t class_index = -1;  // -1: every class
   int64_t count = 0;         // 0: all
+  int64_t holdout = 0;       // the last `holdout` images are kept out of the search
   std::string resize = "256-crop224";
   std::string target = "auto";
 };

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "data/fashion_mnist.h"
 #include "data/image.h"
@@ -24,6 +25,7 @@
 #include "perturbation/auc.h"
 #include "perturbation/curves.h"
 #include "search/sampling.h"
+#include "search/winners.h"
 #include "util/error.h"
 #include "util/file.h"
 #include "util/sha256.h"
@@ -251,8 +253,14 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   }
   const int64_t per_image =
       static_cast<int64_t>(exp.families.size()) + (exp.references.empty() ? 0 : 1);
+  plan.search_images = static_cast<int64_t>(plan.images.size()) - exp.data.holdout;
+  require(plan.search_images > 0,
+          exp.source + ": key 'data.holdout': must be less than the image count (" +
+              std::to_string(plan.images.size()) + ")");
   for (const ImageRow& im : plan.images) {
-    for (size_t f = 0; f < exp.families.size(); ++f)
+    if (im.id >= plan.search_images && !exp.families.empty())
+      plan.units.push_back({im.id * per_image, im.id, "holdout"});
+    for (size_t f = 0; f < exp.families.size() && im.id < plan.search_images; ++f)
       plan.units.push_back(
           {im.id * per_image + static_cast<int64_t>(f), im.id, exp.families[f].name});
     if (!exp.references.empty())
@@ -266,6 +274,11 @@ namespace {
 // The configurations a work unit scores.
 std::vector<const ConfigRow*> unit_configs(const Plan& plan, const UnitRow& unit) {
   std::vector<const ConfigRow*> configs;
+  if (unit.family == "holdout") {
+    for (int64_t id : plan.holdout_configs)
+      if (id >= 0) configs.push_back(&plan.configs[static_cast<size_t>(id)]);
+    return configs;
+  }
   for (const ConfigRow& c : plan.configs)
     if (unit.family == "reference" ? c.point == "reference"
                                    : (c.point != "reference" && c.family == unit.family))
@@ -459,6 +472,24 @@ class UnitTrace {
   int fd_ = -1;
 };
 
+// Once every search unit of the run is done (all shards: a shard alone leaves it to a search on
+// the merged run), the family winners are scored on the held-out images (this process's
+// share of those units).
+void holdout_phase(Plan& plan, const Store& store, const SearchOptions& opt,
+                   const std::function<bool(const UnitRow&)>& compute) {
+  if (plan.exp.data.holdout == 0) return;
+  const std::set<int64_t> done = store.done_units();
+  for (const UnitRow& u : plan.units)
+    if (u.family != "holdout" && !done.count(u.id)) return;
+  plan.holdout_configs.clear();
+  for (const Winner& w : family_winners(plan.exp, plan.configs, plan.search_images, store.curves(),
+                                        store.metric_values()))
+    plan.holdout_configs.push_back(w.config);
+  for (const UnitRow& u : plan.units)
+    if (u.family == "holdout" && u.id % opt.shard_count == opt.shard_index && !done.count(u.id))
+      if (!compute(u)) return;
+}
+
 }  // namespace
 
 int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
@@ -486,7 +517,7 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
   std::vector<const UnitRow*> pending;
   int64_t total = 0, finished = 0;
   for (const UnitRow& u : plan.units) {
-    if (u.id % opt.shard_count != opt.shard_index) continue;
+    if (u.id % opt.shard_count != opt.shard_index || u.family == "holdout") continue;
     const int64_t curves = static_cast<int64_t>(unit_configs(plan, u).size()) *
                            static_cast<int64_t>(exp.orders.size() + plan.extra.size());
     total += curves;
@@ -506,13 +537,19 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
   };
   if (executor) {
     (*executor)(plan, pending, sink);
-    return computed;
+  } else {
+    for (const UnitRow* u : pending) {
+      if (opt.max_units > 0 && computed >= opt.max_units) break;
+      trace.mark("begin", u->id);
+      sink(u->id, compute_unit(plan, *u));
+    }
   }
-  for (const UnitRow* u : pending) {
-    if (opt.max_units > 0 && computed >= opt.max_units) break;
-    trace.mark("begin", u->id);
-    sink(u->id, compute_unit(plan, *u));
-  }
+  holdout_phase(plan, *store, opt, [&](const UnitRow& u) {
+    if (opt.max_units > 0 && computed >= opt.max_units) return false;
+    trace.mark("begin", u.id);
+    sink(u.id, compute_unit(plan, u));
+    return true;
+  });
   return computed;
 }
 

@@ -26,6 +26,9 @@ struct Plan {
   std::vector<UnitRow> units;
   std::vector<const Metric*> extra;  // metrics beside the PF curves ([metrics] list)
   std::vector<at::Tensor> masks;     // per image, H x W bool (undefined: none); when needed
+  int64_t search_images = 0;         // images 0 .. search_images-1; the rest are held out
+  // The family winners the held-out units score (set once every search unit is done).
+  std::vector<int64_t> holdout_configs;
 };
 
 // The index that seeds an image's random order and random modes: its dataset index, else
@@ -33,8 +36,9 @@ struct Plan {
 int64_t seed_index(const ImageRow& image);
 
 // Loads the model and the images, resolves targets, enumerates configurations and units:
-// unit = one image x one family (or the image's reference points), always computed the
-// same way whatever process runs it.
+// unit = one search image x one family (or the image's reference points), always computed the
+// same way whatever process runs it; a held-out image has a "holdout" unit (the family
+// winners, known once the search units are done) and its reference points.
 Plan make_plan(const Experiment& exp, const at::Device& device);
 
 struct UnitStats {
