@@ -415,3 +415,126 @@ TEST(Holdout, AsManyHeldOutImagesAsImagesIsRefused) {
 
 }  // namespace
 }  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+TEST(Halving, EachRungKeepsTheBestThirdAndResumesToTheSameStore) {
+  const std::string exp = tmp("halving.toml");
+  std::ofstream(exp) << R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 8
+holdout = 2
+[[family]]
+name = "tutorial"
+values = "log(-4,0,4)+0"
+[reference]
+points = ["zero"]
+[pf]
+orders = ["morf"]
+patch = 2
+[search]
+strategy = "halving"
+eta = 3
+min_images = 2
+)TOML";
+  const std::string run = tmp("halving_run"), a = tmp("halving_a"), b = tmp("halving_b"),
+                    shard = tmp("halving_shard");
+  for (const auto& r : {run, a, b, shard}) fs::remove_all(r);
+  const std::string search = test::binary() + " search " + exp + " --threads 2 --out ";
+  std::string err;
+  ASSERT_EQ(test::run_command(search + run, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  const Store st(run + "/results.sqlite");
+  const std::vector<ConfigRow> configs = st.configs();
+  const std::vector<ImageRow> images = st.images();
+  const auto aucs = aucs_of(run);
+  // 6 search images: rung 0 scores all 25 configurations on images 0-1, rung 1 the best
+  // ceil(25 / 3) = 9 of them (by the mean over images 0-1, ties to the earlier) on images 2-5.
+  std::vector<std::pair<double, int64_t>> rung0;
+  for (const ConfigRow& c : configs)
+    if (c.point != "reference")
+      rung0.push_back({(aucs.at({c.config, images[0].image}) + aucs.at({c.config, images[1].image})) / 2,
+                       c.id});
+  ASSERT_EQ(rung0.size(), 25u);
+  std::stable_sort(rung0.begin(), rung0.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::set<int64_t> expected;
+  for (size_t i = 0; i < 9; ++i) expected.insert(rung0[i].second);
+  std::set<int64_t> second;
+  std::map<int64_t, int> per_config;
+  for (const CurveRow& c : st.curves()) {
+    if (configs[static_cast<size_t>(c.config_id)].point == "reference") continue;
+    ++per_config[c.config_id];
+    if (c.image_id >= 2 && c.image_id < 6) second.insert(c.config_id);
+  }
+  EXPECT_EQ(second, expected);
+  // The winner: the best of the 9 over all 6 search images; it alone is scored on the held-out.
+  double best = INFINITY;
+  std::string winner;
+  for (int64_t id : expected) {
+    double sum = 0;
+    for (int i = 0; i < 6; ++i) sum += aucs.at({configs[static_cast<size_t>(id)].config, images[static_cast<size_t>(i)].image});
+    if (sum / 6 < best) {
+      best = sum / 6;
+      winner = configs[static_cast<size_t>(id)].config;
+    }
+  }
+  std::ifstream sj(run + "/search.json");
+  const nlohmann::json j = nlohmann::json::parse(sj);
+  EXPECT_EQ(j["winner"]["config"], winner);
+  EXPECT_NEAR(j["winner"]["search_value"].get<double>(), best, 1e-12 * std::fabs(best));
+  EXPECT_EQ(j["curves"], 25 * 2 + 9 * 4);
+  EXPECT_EQ(j["grid_curves"], 25 * 6);
+  for (const auto& [id, n] : per_config)
+    EXPECT_EQ(n, configs[static_cast<size_t>(id)].config == winner ? 8
+                 : expected.count(id)                             ? 6
+                                                                  : 2);
+  std::ifstream trials(run + "/trials.csv");
+  std::string line;
+  std::map<std::string, int> rungs;
+  std::getline(trials, line);
+  while (std::getline(trials, line)) {
+    const size_t last = line.rfind(','), images_at = line.rfind(',', last - 1),
+                 rung_at = line.rfind(',', images_at - 1);
+    ++rungs[line.substr(rung_at + 1, images_at - rung_at - 1) + "/" +
+            line.substr(images_at + 1, last - images_at - 1)];
+  }
+  EXPECT_EQ(rungs, (std::map<std::string, int>{{"0/2", 16}, {"1/6", 9}}));
+  // Interrupted inside rung 0 and inside rung 1, then resumed: the same store.
+  const std::string dump = st.dump();
+  ASSERT_EQ(test::run_command(search + a + " --max-units 3", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + a, &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + b + " --max-units 7", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + b, &err), 0) << err;
+  EXPECT_EQ(Store(a + "/results.sqlite").dump(), dump);
+  EXPECT_EQ(Store(b + "/results.sqlite").dump(), dump);
+  // A shard cannot know the previous rung's results.
+  EXPECT_EQ(test::run_command(search + shard + " --shard 0/2", &err), 2);
+  EXPECT_NE(err.find("halving decides each rung from the previous one"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(shard + "/results.sqlite"));
+}
+
+TEST(Halving, KeysAreChecked) {
+  const std::string fam = "[[family]]\nname = \"tutorial\"\n";
+  EXPECT_NE(test::experiment_error(kHead + fam + "[search]\nstrategy = \"halving\"\neta = 1\n")
+                .find("key 'search.eta': expected a value from 2 to 1000"),
+            std::string::npos);
+  EXPECT_NE(test::experiment_error(kHead + fam + "[search]\nstrategy = \"grid\"\neta = 3\n")
+                .find("key 'search.eta': goes with strategy halving"),
+            std::string::npos);
+  EXPECT_NE(test::experiment_error(kHead + fam + "[search]\nstrategy = \"halving\"\nsampler = "
+                                                 "\"sobol\"\n")
+                .find("key 'search.sampler': draws `budget` configurations"),
+            std::string::npos);
+  const Experiment x = preset_experiment("fashion-halving", "", "");
+  EXPECT_EQ(x.search.strategy, "halving");
+  EXPECT_EQ(x.data.holdout, 25);
+  EXPECT_EQ(x.families.size(), 1u);
+  EXPECT_EQ(x.orders, std::vector<Order>{Order::Morf});
+  EXPECT_EQ(experiment_from_definition(x.definition(), "d").definition(), x.definition());
+}
+
+}  // namespace
+}  // namespace lrpbench

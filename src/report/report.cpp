@@ -213,6 +213,47 @@ void write_metrics_csv(const std::string& dir, const Run& r) {
   write_file_atomic(dir + "/metrics.csv", out.str());
 }
 
+// The halving rung a configuration scored on `images` search images reached (0 otherwise).
+int64_t rung_of(const Run& r, int64_t images) {
+  if (r.exp.search.strategy != "halving") return 0;
+  const auto rungs =
+      halving_rungs(r.search_images, r.exp.search.min_images, r.exp.search.eta);
+  int64_t k = 0;
+  for (size_t i = 0; i < rungs.size(); ++i)
+    if (rungs[i] <= images) k = static_cast<int64_t>(i);
+  return k;
+}
+
+// Halving: per rung, its images and the configurations it scored.
+void rung_section(std::ostream& h, const Run& r) {
+  if (r.exp.search.strategy != "halving") return;
+  const std::string objective = r.exp.objective_name();
+  const auto rungs = halving_rungs(r.search_images, r.exp.search.min_images, r.exp.search.eta);
+  h << "<h2>Successive halving</h2><p>eta " << r.exp.search.eta << ", rung 0 on "
+    << r.exp.search.min_images << " images; each rung keeps the best ceil(n / eta) by "
+    << html(objective) << ".</p><table><tr><th>family</th><th>rung</th><th>images</th>"
+       "<th>configurations</th><th>best mean so far</th></tr>\n";
+  const int sign = better_sign(objective, r.exp.auc_kind);
+  for (const Family& f : r.exp.families)
+    for (size_t k = 0; k < rungs.size(); ++k) {
+      int64_t n = 0;
+      std::optional<double> best;
+      for (const ConfigRow& cf : r.configs) {
+        if (cf.family != f.name || cf.point == "reference") continue;
+        const std::vector<double>* v = r.find(cf.id, objective);
+        if (!v || static_cast<int64_t>(v->size()) < rungs[k]) continue;
+        ++n;
+        std::vector<double> first(v->begin(), v->begin() + rungs[k]);
+        const auto m = mean_of(&first);
+        if (m && (!best || sign * *m > sign * *best)) best = m;
+      }
+      h << "<tr><td>" << html(f.name) << "</td><td>" << k << "</td><td>" << rungs[k]
+        << "</td><td>" << n << "</td><td>" << (best ? fmt(*best, 6) : std::string("-"))
+        << "</td></tr>\n";
+    }
+  h << "</table>\n";
+}
+
 // RUN/trials.csv (every configuration of a family with its objective mean) and
 // RUN/search.json (the strategy's cost and the winner), docs/method.md section 4a.
 void write_search_outputs(const std::string& dir, const Run& r) {
@@ -239,8 +280,9 @@ void write_search_outputs(const std::string& dir, const Run& r) {
     const std::vector<double>* v = r.find(cf.id, objective);
     const int64_t images = v ? static_cast<int64_t>(v->size()) : 0;
     const std::optional<double> mean = mean_of(v);
-    t << csv(cf.family) << "," << csv(cf.config) << "," << csv(params_json(r, cf)) << ",0,"
-      << images << "," << (mean ? format_number(*mean) : std::string()) << "\n";
+    t << csv(cf.family) << "," << csv(cf.config) << "," << csv(params_json(r, cf)) << ","
+      << rung_of(r, images) << "," << images << ","
+      << (mean ? format_number(*mean) : std::string()) << "\n";
   }
   const ConfigRow* winner = nullptr;
   double winner_value = 0;
@@ -324,10 +366,16 @@ struct Best {
 // the earlier configuration first).
 std::vector<Best> ranked(const Run& r, const Family& f, const std::string& order) {
   std::vector<Best> out;
+  // Only configurations scored on as many images as the family's most scored ones (halving
+  // stops the others early; a grid scores all of them on the same images).
+  size_t most = 0;
+  for (const ConfigRow& cf : r.configs)
+    if (cf.family == f.name && cf.point != "reference")
+      if (const std::vector<double>* v = r.find(cf.id, order)) most = std::max(most, v->size());
   for (const ConfigRow& cf : r.configs) {
     if (cf.family != f.name || cf.point == "reference") continue;
     const std::vector<double>* values = r.find(cf.id, order);
-    if (!values) continue;
+    if (!values || values->size() < most) continue;
     std::vector<double> v;
     for (double x : *values)
       if (!std::isnan(x)) v.push_back(x);
@@ -858,6 +906,7 @@ ReportSummary write_report(const std::string& run) {
 
   const Choices choices = best_section(h, r);
   holdout_section(h, r);
+  rung_section(h, r);
   contour_section(h, r, rep);
   const auto optima = agreement_section(h, r, run, rep);
   box_section(h, r, rep);

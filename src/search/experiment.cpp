@@ -151,6 +151,11 @@ nlohmann::json Experiment::definition() const {
   if (!objective.empty()) out["objective"] = objective;
   if (search.strategy != "grid")
     out["search"] = {{"strategy", search.strategy}, {"budget", search.budget}};
+  if (search.strategy == "halving") {
+    out["search"]["eta"] = search.eta;
+    out["search"]["min_images"] = search.min_images;
+    out["search"]["sampler"] = search.sampler;
+  }
   return out;
 }
 
@@ -442,9 +447,10 @@ Family read_template_family(const Reader& r, const toml::table& t, const toml::n
     } else {
       r.fail(*n, "family.params." + name, "expected a declaration string or a list of numbers");
     }
-    if (search.strategy == "grid" && !f.params.back().discrete())
+    if (search.draw() == "grid" && !f.params.back().discrete())
       r.fail(*n, "family.params." + name,
-             "the grid strategy needs discrete parameters (give a count, log(a,b,n), or a list)");
+             "the grid strategy needs discrete parameters (give a count, log(a,b,n), or a list; "
+             "halving over a continuous space needs a budget)");
   }
   (void)e;
   return f;
@@ -607,18 +613,31 @@ void read_metrics(const Reader& r, const toml::table& root, Experiment& x) {
 // [search] strategy and budget (read before the families, whose parameters they constrain).
 void read_strategy(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& s = r.section(root, "search");
-  r.check_known(s, "search", {"objective", "strategy", "budget"});
-  x.search.strategy = r.str(s, "search.", "strategy", "grid");
-  if (x.search.strategy != "grid" && x.search.strategy != "random" &&
-      x.search.strategy != "sobol")
+  r.check_known(s, "search",
+                {"objective", "strategy", "budget", "eta", "min_images", "sampler"});
+  SearchSpec& q = x.search;
+  q.strategy = r.str(s, "search.", "strategy", "grid");
+  if (q.strategy != "grid" && q.strategy != "random" && q.strategy != "sobol" &&
+      q.strategy != "halving")
     r.fail(*s.get("strategy"), "search.strategy",
-           "expected grid, random or sobol, got '" + x.search.strategy +
-               "' (halving, cmaes and nsga2 are not in this build yet)");
-  x.search.budget = r.integer(s, "search.", "budget", 0, 1, static_cast<int64_t>(kMaxConfigurations));
-  if (x.search.strategy == "grid" && s.get("budget"))
-    r.fail(*s.get("budget"), "search.budget", "goes with strategy random or sobol");
-  if (x.search.strategy != "grid" && !s.get("budget"))
-    r.fail(*s.get("strategy"), "search.budget", "strategy " + x.search.strategy + " needs a budget");
+           "expected grid, random, sobol or halving, got '" + q.strategy +
+               "' (cmaes and nsga2 are not in this build yet)");
+  q.budget = r.integer(s, "search.", "budget", 0, 1, static_cast<int64_t>(kMaxConfigurations));
+  q.eta = r.integer(s, "search.", "eta", 3, 2, 1000);
+  q.min_images = r.integer(s, "search.", "min_images", 2, 1, kMaxImages);
+  q.sampler = r.str(s, "search.", "sampler", "random");
+  const bool halving = q.strategy == "halving";
+  if (q.strategy == "grid" && s.get("budget"))
+    r.fail(*s.get("budget"), "search.budget", "goes with strategy random, sobol or halving");
+  if ((q.strategy == "random" || q.strategy == "sobol") && !s.get("budget"))
+    r.fail(*s.get("strategy"), "search.budget", "strategy " + q.strategy + " needs a budget");
+  for (const char* key : {"eta", "min_images", "sampler"})
+    if (!halving && s.get(key))
+      r.fail(*s.get(key), std::string("search.") + key, "goes with strategy halving");
+  if (q.sampler != "random" && q.sampler != "sobol")
+    r.fail(*s.get("sampler"), "search.sampler", "expected random or sobol");
+  if (s.get("sampler") && !s.get("budget"))
+    r.fail(*s.get("sampler"), "search.sampler", "draws `budget` configurations: give a budget");
 }
 
 // [search] objective: a metric of the list with a better direction.
@@ -663,8 +682,8 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
     throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
   uint64_t configurations = 0;
   for (const Family& f : x.families)
-    configurations += x.search.strategy == "grid" ? f.grid_size()
-                                                  : static_cast<uint64_t>(x.search.budget);
+    configurations += x.search.draw() == "grid" ? f.grid_size()
+                                                : static_cast<uint64_t>(x.search.budget);
   if (configurations > kMaxConfigurations)
     throw InputError(source + ": the grid has " + std::to_string(configurations) +
                      " configurations, more than " + std::to_string(kMaxConfigurations));
@@ -689,7 +708,7 @@ std::string every_metric_toml() {
 }  // namespace
 
 std::vector<std::string> experiment_preset_names() {
-  return {"fashion-thesis", "fashion-thesis-metrics", "vgg16-thesis"};
+  return {"fashion-thesis", "fashion-thesis-metrics", "fashion-halving", "vgg16-thesis"};
 }
 
 Experiment preset_experiment(const std::string& name, const std::string& weights,
@@ -742,6 +761,45 @@ schedule = "quadratic"
 score = "logit"
 )TOML" + families + (name == "fashion-thesis" ? "" : every_metric_toml()),
                                  "preset " + name);
+  }
+  if (name == "fashion-halving") {
+    require(weights.empty() && imagenet.empty() && model.empty() && normalize.empty(),
+            "--preset fashion-halving runs on the embedded fashion-vgg: drop --model / --weights "
+            "/ --imagenet / --normalize");
+    return parse_experiment_text(R"TOML(
+[model]
+name = "fashion-vgg"
+[data]
+dataset = "fashion-mnist"
+split = "test"
+class = 9
+count = 50
+holdout = 25
+target = "auto"
+[[family]]
+name = "tutorial"
+values = "log(-4,0,15)+0"
+[reference]
+points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
+[pf]
+orders = ["morf"]
+mode = "telea"
+radius = 3
+patch = 2
+schedule = "quadratic"
+score = "logit"
+[run]
+seed = 0
+batch = 64
+[auc]
+kind = "auc"
+[search]
+strategy = "halving"
+objective = "pf-morf"
+eta = 3
+min_images = 2
+)TOML",
+                                 "preset fashion-halving");
   }
   if (name == "vgg16-thesis") {
     require(model.empty() || model == "vgg16",
@@ -836,6 +894,9 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
     if (d.contains("search")) {
       x.search.strategy = d.at("search").at("strategy");
       x.search.budget = d.at("search").at("budget");
+      x.search.eta = d.at("search").value("eta", int64_t{3});
+      x.search.min_images = d.at("search").value("min_images", int64_t{2});
+      x.search.sampler = d.at("search").value("sampler", "random");
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": corrupt run definition (" + std::string(e.what()) + ")");

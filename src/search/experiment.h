@@ -38,8 +38,15 @@ Family builtin_family(const std::string& name, const std::vector<double>& values
 
 // [search]: the strategy (docs/method.md section 4a).
 struct SearchSpec {
-  std::string strategy = "grid";  // grid | random | sobol
-  int64_t budget = 0;             // random / sobol: configurations per family
+  std::string strategy = "grid";  // grid | random | sobol | halving
+  int64_t budget = 0;             // random / sobol (halving: sampled starting configurations)
+  int64_t eta = 3;                // halving: keep the best ceil(n / eta) after a rung
+  int64_t min_images = 2;         // halving: images of rung 0
+  std::string sampler = "random"; // halving with a budget: random | sobol
+  // How configurations are drawn: grid, random or sobol.
+  std::string draw() const {
+    return strategy == "halving" ? (budget > 0 ? sampler : "grid") : strategy;
+  }
 };
 
 struct DataSpec {

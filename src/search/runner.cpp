@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "data/fashion_mnist.h"
@@ -143,7 +144,7 @@ void add_family(const Experiment& exp, size_t fi, Plan& plan) {
   const Family& f = exp.families[fi];
   if (!f.builtin) check_corners(exp, f, plan);
   const std::vector<std::vector<double>> points = family_points(exp, fi);
-  const bool grid = exp.search.strategy == "grid";
+  const bool grid = exp.search.draw() == "grid";
   std::vector<std::vector<double>> axes;
   for (const ParamDecl& p : f.params) axes.push_back(grid ? p.values() : std::vector<double>());
   for (size_t i = 0; i < points.size(); ++i) {
@@ -281,7 +282,8 @@ std::vector<const ConfigRow*> unit_configs(const Plan& plan, const UnitRow& unit
   }
   for (const ConfigRow& c : plan.configs)
     if (unit.family == "reference" ? c.point == "reference"
-                                   : (c.point != "reference" && c.family == unit.family))
+                                   : (c.point != "reference" && c.family == unit.family &&
+                                      (plan.survivors.empty() || plan.survivors.count(c.id))))
       configs.push_back(&c);
   return configs;
 }
@@ -490,11 +492,79 @@ void holdout_phase(Plan& plan, const Store& store, const SearchOptions& opt,
       if (!compute(u)) return;
 }
 
+// Successive halving: rung k scores the survivors on the images [n_{k-1}, n_k) (n_k =
+// min(N, min_images eta^k)); after a rung short of N images the best ceil(n / eta) by the
+// objective's mean over the first n_k images survive (ties to the earlier configuration). A
+// rung is a barrier; its survivors come from the stored values, so a resumed run replays it.
+std::set<int64_t> halve(const Plan& plan, const Store& store, const std::set<int64_t>& alive,
+                        int64_t images) {
+  std::map<int64_t, std::pair<double, int64_t>> sums;
+  for (const auto& [config, image, value] :
+       objective_rows(plan.exp, store.curves(), store.metric_values()))
+    if (image < images && alive.count(config) && value) {
+      sums[config].first += *value;
+      sums[config].second += 1;
+    }
+  const int sign = objective_sign(plan.exp);
+  std::set<int64_t> out;
+  for (const Family& f : plan.exp.families) {
+    std::vector<std::pair<double, int64_t>> ranked;  // (oriented mean, config); undefined last
+    for (int64_t id : alive) {
+      if (plan.configs[static_cast<size_t>(id)].family != f.name) continue;
+      const auto it = sums.find(id);
+      ranked.push_back({it == sums.end() ? -INFINITY
+                                         : sign * it->second.first /
+                                               static_cast<double>(it->second.second),
+                        id});
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    const auto eta = static_cast<size_t>(plan.exp.search.eta);
+    const size_t keep = std::max<size_t>(1, (ranked.size() + eta - 1) / eta);
+    for (size_t i = 0; i < keep && i < ranked.size(); ++i) out.insert(ranked[i].second);
+  }
+  return out;
+}
+
+int64_t run_halving(Plan& plan, Store& store, const SearchOptions& opt,
+                    const std::function<bool(const UnitRow&)>& compute) {
+  const std::vector<int64_t> rungs =
+      halving_rungs(plan.search_images, plan.exp.search.min_images, plan.exp.search.eta);
+  std::set<int64_t> alive;
+  for (const ConfigRow& c : plan.configs)
+    if (c.point != "reference") alive.insert(c.id);
+  for (size_t k = 0; k < rungs.size(); ++k) {
+    const int64_t from = k == 0 ? 0 : rungs[k - 1];
+    if (k > 0) alive = halve(plan, store, alive, from);
+    plan.survivors = alive;
+    plan.survivors.insert(-1);  // never empty: empty means every configuration
+    const std::set<int64_t> done = store.done_units();
+    for (const UnitRow& u : plan.units)
+      if (u.family != "holdout" && u.image_id >= from && u.image_id < rungs[k] &&
+          !done.count(u.id) && !compute(u))
+        return 0;
+    for (const UnitRow& u : plan.units)  // the rung must be complete before the next
+      if (u.family != "holdout" && u.image_id < rungs[k] && !store.done_units().count(u.id))
+        return 0;
+  }
+  plan.survivors.clear();
+  const std::set<int64_t> done = store.done_units();  // the held-out images' reference points
+  for (const UnitRow& u : plan.units)
+    if (u.family != "holdout" && u.image_id >= plan.search_images && !done.count(u.id) &&
+        !compute(u))
+      return 0;
+  return 0;
+}
+
 }  // namespace
 
 int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
                    const Executor* executor) {
   require(!opt.out.empty(), "--out: a run directory is required");
+  require(exp.search.strategy != "halving" || (opt.shard_count == 1 && !executor),
+          "--shard / mpirun: halving decides each rung from the previous one; run it in one "
+          "process");
   const bool fresh_dir = !fs::exists(opt.out);
   std::error_code ec;
   fs::create_directories(opt.out, ec);
@@ -535,7 +605,14 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
     ++computed;
     progress.add(static_cast<int64_t>(result.curves.size() + result.metrics.size()));
   };
-  if (executor) {
+  if (exp.search.strategy == "halving") {
+    run_halving(plan, *store, opt, [&](const UnitRow& u) {
+      if (opt.max_units > 0 && computed >= opt.max_units) return false;
+      trace.mark("begin", u.id);
+      sink(u.id, compute_unit(plan, u));
+      return true;
+    });
+  } else if (executor) {
     (*executor)(plan, pending, sink);
   } else {
     for (const UnitRow* u : pending) {

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct Plan {
   int64_t search_images = 0;         // images 0 .. search_images-1; the rest are held out
   // The family winners the held-out units score (set once every search unit is done).
   std::vector<int64_t> holdout_configs;
+  // Halving: the configurations of the rung being computed (empty: every configuration).
+  std::set<int64_t> survivors;
 };
 
 // The index that seeds an image's random order and random modes: its dataset index, else

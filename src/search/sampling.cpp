@@ -48,7 +48,8 @@ double value_at(const ParamDecl& p, double t) {
 std::vector<std::vector<double>> family_points(const Experiment& exp, size_t index) {
   const Family& f = exp.families.at(index);
   std::vector<std::vector<double>> out;
-  if (exp.search.strategy == "grid") {
+  const std::string draw = exp.search.draw();
+  if (draw == "grid") {
     std::vector<std::vector<double>> values;
     for (const ParamDecl& p : f.params) values.push_back(p.values());
     for (uint64_t i = 0; i < f.grid_size(); ++i) {
@@ -60,8 +61,8 @@ std::vector<std::vector<double>> family_points(const Experiment& exp, size_t ind
     return out;
   }
   const size_t d = f.params.size();
-  Stream stream(family_key(exp.pf.seed, exp.search.strategy, f.name));
-  if (exp.search.strategy == "random") {
+  Stream stream(family_key(exp.pf.seed, draw, f.name));
+  if (draw == "random") {
     for (int64_t n = 0; n < exp.search.budget; ++n) {
       std::vector<double> point;
       for (const ParamDecl& p : f.params) point.push_back(value_at(p, stream.uniform()));
@@ -69,7 +70,7 @@ std::vector<std::vector<double>> family_points(const Experiment& exp, size_t ind
     }
     return out;
   }
-  require(exp.search.strategy == "sobol", "unknown strategy '" + exp.search.strategy + "'");
+  require(draw == "sobol", "unknown strategy '" + exp.search.strategy + "'");
   require(d <= 1000, exp.source + ": sobol draws at most 1000 parameters");
   boost::random::sobol sobol(static_cast<unsigned>(d));
   std::vector<uint64_t> shift;

@@ -1,11 +1,22 @@
 #include "search/winners.h"
 
+#include <algorithm>
 #include <map>
 
 #include "perturbation/auc.h"
 #include "perturbation/metric_catalogue.h"
 
 namespace lrpbench {
+
+std::vector<int64_t> halving_rungs(int64_t search_images, int64_t min_images, int64_t eta) {
+  std::vector<int64_t> out;
+  double n = static_cast<double>(min_images);
+  while (true) {
+    out.push_back(std::min<int64_t>(search_images, static_cast<int64_t>(n)));
+    if (out.back() >= search_images) return out;
+    n *= static_cast<double>(eta);
+  }
+}
 
 int objective_sign(const Experiment& exp) {
   return metric_better(find_metric_info(exp.objective_name()), exp.auc_kind) == Better::Higher

@@ -28,6 +28,10 @@ std::vector<Winner> family_winners(const Experiment& exp, const std::vector<Conf
                                    int64_t search_images, const std::vector<CurveRow>& curves,
                                    const std::vector<MetricRow>& metrics);
 
+// Successive halving's rungs: the number of search images each rung has scored, n_k =
+// min(N, min_images eta^k) for k = 0, 1, ... up to the first n_k = N.
+std::vector<int64_t> halving_rungs(int64_t search_images, int64_t min_images, int64_t eta);
+
 // +1 when a higher objective is better, -1 when lower is.
 int objective_sign(const Experiment& exp);
 
