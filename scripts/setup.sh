@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config git
   libtorch-dev libopenblas0-pthread
-  libopencv-dev libopencv-contrib-dev libeigen3-dev
+  libopencv-dev libopencv-contrib-dev libeigen3-dev libboost-dev libpagmo-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev

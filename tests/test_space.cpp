@@ -109,9 +109,9 @@ template = "0:zbox;1-:gamma({g})"
 [family.params]
 g = "log(-4,0)"
 [search]
-strategy = "cmaes"
+strategy = "nsga2"
 )TOML")
-                .find("key 'search.strategy': expected grid, random or sobol"),
+                .find("key 'search.strategy': expected grid, random, sobol, halving or cmaes"),
             std::string::npos);
   EXPECT_NE(test::experiment_error(kHead + R"TOML([[family]]
 name = "b"
@@ -512,7 +512,7 @@ min_images = 2
   EXPECT_EQ(Store(b + "/results.sqlite").dump(), dump);
   // A shard cannot know the previous rung's results.
   EXPECT_EQ(test::run_command(search + shard + " --shard 0/2", &err), 2);
-  EXPECT_NE(err.find("halving decides each rung from the previous one"), std::string::npos) << err;
+  EXPECT_NE(err.find("halving decides each rung or generation from the previous one"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(shard + "/results.sqlite"));
 }
 
@@ -534,6 +534,119 @@ TEST(Halving, KeysAreChecked) {
   EXPECT_EQ(x.families.size(), 1u);
   EXPECT_EQ(x.orders, std::vector<Order>{Order::Morf});
   EXPECT_EQ(experiment_from_definition(x.definition(), "d").definition(), x.definition());
+}
+
+}  // namespace
+}  // namespace lrpbench
+
+#include "search/cmaes.h"
+
+namespace lrpbench {
+namespace {
+
+// CMA-ES through the batch driver on a synthetic surface with a known optimum (no model).
+std::pair<std::vector<double>, double> sphere_run(uint64_t seed, int generations) {
+  const std::vector<double> c = {1.0, -2.0, 0.5};
+  auto f = [&](const std::vector<double>& u) {
+    double s = 0;
+    for (size_t k = 0; k < u.size(); ++k) s += (u[k] - c[k]) * (u[k] - c[k]);
+    return s;
+  };
+  CmaesDriver d({-5, -5, -5}, {5, 5, 5}, 8, seed);
+  std::vector<double> best_u;
+  double best = INFINITY;
+  auto score = [&](const std::vector<std::vector<double>>& pts) {
+    std::vector<double> v;
+    for (const auto& p : pts) {
+      for (double x : p) EXPECT_TRUE(x >= -5 && x <= 5);  // bounds forced
+      v.push_back(f(p));
+      if (v.back() < best) {
+        best = v.back();
+        best_u = p;
+      }
+    }
+    return v;
+  };
+  std::vector<std::vector<double>> pts = d.initial();
+  EXPECT_EQ(pts.size(), 8u);
+  d.tell(pts, score(pts));
+  for (int g = 0; g < generations; ++g) {
+    pts = d.candidates();
+    EXPECT_EQ(d.candidates(), pts);  // asking again draws the same (the state is unchanged)
+    d.tell(pts, score(pts));         // throws if pagmo evaluated anything else
+  }
+  return {best_u, best};
+}
+
+TEST(Cmaes, FindsTheOptimumOfASyntheticSurfaceInBatches) {
+  EXPECT_EQ(cmaes_population(4), 8);
+  EXPECT_EQ(cmaes_population(1), 5);
+  const auto [u, value] = sphere_run(7, 120);
+  ASSERT_EQ(u.size(), 3u);
+  EXPECT_NEAR(u[0], 1.0, 1e-3);
+  EXPECT_NEAR(u[1], -2.0, 1e-3);
+  EXPECT_NEAR(u[2], 0.5, 1e-3);
+  EXPECT_EQ(sphere_run(7, 10), sphere_run(7, 10));  // same seed, same result
+  EXPECT_NE(sphere_run(8, 10).first, sphere_run(7, 10).first);
+}
+
+TEST(Cmaes, SearchResumesToTheSameStoreAndRefusesDiscreteParameters) {
+  const std::string exp = tmp("cmaes.toml");
+  const std::string body = R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 3
+holdout = 1
+[[family]]
+name = "blocks"
+template = "0:zbox;1-9:gamma({g});10-:epsilon({e})"
+[family.params]
+g = "log0(-4,0)"
+e = "log(-4,0)"
+[reference]
+points = ["zero"]
+[pf]
+orders = ["morf"]
+patch = 2
+[search]
+strategy = "cmaes"
+population = 5
+generations = 3
+)TOML";
+  std::ofstream(exp) << body;
+  const std::string run = tmp("cmaes_run"), a = tmp("cmaes_a"), b = tmp("cmaes_b");
+  for (const auto& r : {run, a, b}) fs::remove_all(r);
+  const std::string search = test::binary() + " search " + exp + " --threads 2 --out ";
+  std::string err;
+  ASSERT_EQ(test::run_command(search + run, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  const Store st(run + "/results.sqlite");
+  const std::vector<ConfigRow> configs = st.configs();
+  // The reference point, then 4 generations of 5 candidates, each with its generation.
+  ASSERT_EQ(configs.size(), 1u + 4 * 5);
+  for (size_t i = 1; i < configs.size(); ++i) {
+    EXPECT_EQ(configs[i].round, static_cast<int64_t>((i - 1) / 5));
+    EXPECT_EQ(configs[i].point, "trial");
+  }
+  std::ifstream sj(run + "/search.json");
+  const nlohmann::json j = nlohmann::json::parse(sj);
+  EXPECT_EQ(j["strategy"], "cmaes");
+  EXPECT_EQ(j["curves"], 20 * 2);
+  EXPECT_TRUE(j["grid_curves"].is_null());
+  EXPECT_FALSE(j["winner"]["holdout_value"].is_null());
+  // Killed inside generation 0 and inside generation 2, resumed: the same store.
+  const std::string dump = st.dump();
+  ASSERT_EQ(test::run_command(search + a + " --max-units 1", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + a, &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + b + " --max-units 5", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + b, &err), 0) << err;
+  EXPECT_EQ(Store(a + "/results.sqlite").dump(), dump);
+  EXPECT_EQ(Store(b + "/results.sqlite").dump(), dump);
+  std::string discrete = body;
+  discrete.replace(discrete.find("\"log(-4,0)\""), 11, "[0.1, 0.2]");
+  EXPECT_NE(test::experiment_error(discrete).find(
+                "exp.toml:11: key 'family.params.e': cmaes needs continuous parameters"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -65,7 +65,8 @@ void add_search_command(CLI::App& app) {
   sub->add_option("experiment", a->experiment, "experiment file (TOML)");
   sub->add_option("--preset", a->preset,
                   "fashion-thesis, fashion-thesis-metrics (the same under every metric), "
-                  "fashion-halving (successive halving, 25 images held out) or vgg16-thesis");
+                  "fashion-halving (successive halving, 25 images held out), fashion-blocks "
+                  "(CMA-ES over a rule per block, 25 images held out) or vgg16-thesis");
   sub->add_option("--model", a->model,
                   "model for --preset fashion-thesis(-metrics): fashion-vgg (default), fashion-resnet or a "
                   "1-channel model FILE (TorchScript or ONNX)");

@@ -281,7 +281,8 @@ void write_search_outputs(const std::string& dir, const Run& r) {
     const int64_t images = v ? static_cast<int64_t>(v->size()) : 0;
     const std::optional<double> mean = mean_of(v);
     t << csv(cf.family) << "," << csv(cf.config) << "," << csv(params_json(r, cf)) << ","
-      << rung_of(r, images) << "," << images << ","
+      << (r.exp.search.strategy == "cmaes" ? cf.round : rung_of(r, images)) << "," << images
+      << ","
       << (mean ? format_number(*mean) : std::string()) << "\n";
   }
   const ConfigRow* winner = nullptr;

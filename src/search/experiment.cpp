@@ -151,6 +151,10 @@ nlohmann::json Experiment::definition() const {
   if (!objective.empty()) out["objective"] = objective;
   if (search.strategy != "grid")
     out["search"] = {{"strategy", search.strategy}, {"budget", search.budget}};
+  if (search.strategy == "cmaes") {
+    out["search"]["population"] = search.population;
+    out["search"]["generations"] = search.generations;
+  }
   if (search.strategy == "halving") {
     out["search"]["eta"] = search.eta;
     out["search"]["min_images"] = search.min_images;
@@ -447,6 +451,9 @@ Family read_template_family(const Reader& r, const toml::table& t, const toml::n
     } else {
       r.fail(*n, "family.params." + name, "expected a declaration string or a list of numbers");
     }
+    if (search.strategy == "cmaes" && f.params.back().discrete())
+      r.fail(*n, "family.params." + name,
+             "cmaes needs continuous parameters (log(a,b), log0(a,b) or lin(a,b))");
     if (search.draw() == "grid" && !f.params.back().discrete())
       r.fail(*n, "family.params." + name,
              "the grid strategy needs discrete parameters (give a count, log(a,b,n), or a list; "
@@ -614,14 +621,22 @@ void read_metrics(const Reader& r, const toml::table& root, Experiment& x) {
 void read_strategy(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& s = r.section(root, "search");
   r.check_known(s, "search",
-                {"objective", "strategy", "budget", "eta", "min_images", "sampler"});
+                {"objective", "strategy", "budget", "eta", "min_images", "sampler", "population",
+                 "generations"});
   SearchSpec& q = x.search;
   q.strategy = r.str(s, "search.", "strategy", "grid");
   if (q.strategy != "grid" && q.strategy != "random" && q.strategy != "sobol" &&
-      q.strategy != "halving")
+      q.strategy != "halving" && q.strategy != "cmaes")
     r.fail(*s.get("strategy"), "search.strategy",
-           "expected grid, random, sobol or halving, got '" + q.strategy +
-               "' (cmaes and nsga2 are not in this build yet)");
+           "expected grid, random, sobol, halving or cmaes, got '" + q.strategy +
+               "' (nsga2 is not in this build yet)");
+  q.population = r.integer(s, "search.", "population", 0, 5, 10000);
+  q.generations = r.integer(s, "search.", "generations", 20, 0, 100000);
+  for (const char* key : {"population", "generations"})
+    if (q.strategy != "cmaes" && s.get(key))
+      r.fail(*s.get(key), std::string("search.") + key, "goes with strategy cmaes");
+  if (q.strategy == "cmaes" && s.get("budget"))
+    r.fail(*s.get("budget"), "search.budget", "cmaes evaluates population x (generations + 1)");
   q.budget = r.integer(s, "search.", "budget", 0, 1, static_cast<int64_t>(kMaxConfigurations));
   q.eta = r.integer(s, "search.", "eta", 3, 2, 1000);
   q.min_images = r.integer(s, "search.", "min_images", 2, 1, kMaxImages);
@@ -682,8 +697,10 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
     throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
   uint64_t configurations = 0;
   for (const Family& f : x.families)
-    configurations += x.search.draw() == "grid" ? f.grid_size()
-                                                : static_cast<uint64_t>(x.search.budget);
+    configurations += x.search.strategy == "cmaes"
+                          ? 0
+                          : x.search.draw() == "grid" ? f.grid_size()
+                                                      : static_cast<uint64_t>(x.search.budget);
   if (configurations > kMaxConfigurations)
     throw InputError(source + ": the grid has " + std::to_string(configurations) +
                      " configurations, more than " + std::to_string(kMaxConfigurations));
@@ -708,7 +725,8 @@ std::string every_metric_toml() {
 }  // namespace
 
 std::vector<std::string> experiment_preset_names() {
-  return {"fashion-thesis", "fashion-thesis-metrics", "fashion-halving", "vgg16-thesis"};
+  return {"fashion-thesis", "fashion-thesis-metrics", "fashion-halving", "fashion-blocks",
+          "vgg16-thesis"};
 }
 
 Experiment preset_experiment(const std::string& name, const std::string& weights,
@@ -762,10 +780,35 @@ score = "logit"
 )TOML" + families + (name == "fashion-thesis" ? "" : every_metric_toml()),
                                  "preset " + name);
   }
-  if (name == "fashion-halving") {
+  if (name == "fashion-halving" || name == "fashion-blocks") {
     require(weights.empty() && imagenet.empty() && model.empty() && normalize.empty(),
-            "--preset fashion-halving runs on the embedded fashion-vgg: drop --model / --weights "
+            "--preset " + name + " runs on the embedded fashion-vgg: drop --model / --weights "
             "/ --imagenet / --normalize");
+    const std::string family =
+        name == "fashion-halving" ? R"TOML(
+[[family]]
+name = "tutorial"
+values = "log(-4,0,15)+0"
+)TOML"
+                                  : R"TOML(
+[[family]]
+name = "blocks"
+template = "0:zbox;1-4:gamma({g1});5-9:gamma({g2});10-14:gamma({g3});15-:epsilon({e})"
+[family.params]
+g1 = "log0(-4,0)"
+g2 = "log0(-4,0)"
+g3 = "log0(-4,0)"
+e = "log0(-4,0)"
+)TOML";
+    const std::string strategy = name == "fashion-halving" ? R"TOML(
+strategy = "halving"
+eta = 3
+min_images = 2
+)TOML"
+                                                            : R"TOML(
+strategy = "cmaes"
+generations = 30
+)TOML";
     return parse_experiment_text(R"TOML(
 [model]
 name = "fashion-vgg"
@@ -776,9 +819,7 @@ class = 9
 count = 50
 holdout = 25
 target = "auto"
-[[family]]
-name = "tutorial"
-values = "log(-4,0,15)+0"
+)TOML" + family + R"TOML(
 [reference]
 points = ["tutorial(0.25,0.25)", "decreasing-gamma", "zero"]
 [pf]
@@ -794,12 +835,9 @@ batch = 64
 [auc]
 kind = "auc"
 [search]
-strategy = "halving"
 objective = "pf-morf"
-eta = 3
-min_images = 2
-)TOML",
-                                 "preset fashion-halving");
+)TOML" + strategy,
+                                 "preset " + name);
   }
   if (name == "vgg16-thesis") {
     require(model.empty() || model == "vgg16",
@@ -897,6 +935,8 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
       x.search.eta = d.at("search").value("eta", int64_t{3});
       x.search.min_images = d.at("search").value("min_images", int64_t{2});
       x.search.sampler = d.at("search").value("sampler", "random");
+      x.search.population = d.at("search").value("population", int64_t{0});
+      x.search.generations = d.at("search").value("generations", int64_t{20});
     }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": corrupt run definition (" + std::string(e.what()) + ")");

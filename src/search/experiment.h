@@ -38,11 +38,13 @@ Family builtin_family(const std::string& name, const std::vector<double>& values
 
 // [search]: the strategy (docs/method.md section 4a).
 struct SearchSpec {
-  std::string strategy = "grid";  // grid | random | sobol | halving
+  std::string strategy = "grid";  // grid | random | sobol | halving | cmaes
   int64_t budget = 0;             // random / sobol (halving: sampled starting configurations)
   int64_t eta = 3;                // halving: keep the best ceil(n / eta) after a rung
   int64_t min_images = 2;         // halving: images of rung 0
   std::string sampler = "random"; // halving with a budget: random | sobol
+  int64_t population = 0;         // cmaes: 0 = max(5, 4 + floor(3 ln d))
+  int64_t generations = 20;       // cmaes: generations after generation 0
   // How configurations are drawn: grid, random or sobol.
   std::string draw() const {
     return strategy == "halving" ? (budget > 0 ? sampler : "grid") : strategy;

@@ -25,6 +25,7 @@
 #include "model/weights.h"
 #include "perturbation/auc.h"
 #include "perturbation/curves.h"
+#include "search/cmaes.h"
 #include "search/sampling.h"
 #include "search/winners.h"
 #include "util/error.h"
@@ -238,7 +239,10 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   load_masks(exp, files, plan);
   if (plan.exp.pf.patch == 0) plan.exp.pf.patch = default_patch(plan.x.size(2), plan.x.size(3));
   make_grid(plan.x.size(2), plan.x.size(3), plan.exp.pf.patch);
-  for (size_t fi = 0; fi < exp.families.size(); ++fi) add_family(exp, fi, plan);
+  if (exp.search.strategy != "cmaes")  // CMA-ES draws its configurations as it goes
+    for (size_t fi = 0; fi < exp.families.size(); ++fi) add_family(exp, fi, plan);
+  else
+    for (const Family& f : exp.families) check_corners(exp, f, plan);
   for (const std::string& r : exp.references) {
     ConfigRow c;
     c.id = static_cast<int64_t>(plan.configs.size());
@@ -258,6 +262,20 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   require(plan.search_images > 0,
           exp.source + ": key 'data.holdout': must be less than the image count (" +
               std::to_string(plan.images.size()) + ")");
+  if (exp.search.strategy == "cmaes") {
+    // Generation-major: (generation, search image, family), then each image's reference
+    // points and each held-out image's winners.
+    int64_t id = 0;
+    for (int64_t g = 0; g <= exp.search.generations; ++g)
+      for (int64_t i = 0; i < plan.search_images; ++i)
+        for (const Family& f : exp.families) plan.units.push_back({id++, i, f.name});
+    for (const ImageRow& im : plan.images) {
+      if (im.id >= plan.search_images && !exp.families.empty())
+        plan.units.push_back({id++, im.id, "holdout"});
+      if (!exp.references.empty()) plan.units.push_back({id++, im.id, "reference"});
+    }
+    return plan;
+  }
   for (const ImageRow& im : plan.images) {
     if (im.id >= plan.search_images && !exp.families.empty())
       plan.units.push_back({im.id * per_image, im.id, "holdout"});
@@ -527,6 +545,91 @@ std::set<int64_t> halve(const Plan& plan, const Store& store, const std::set<int
   return out;
 }
 
+// CMA-ES per family (search/cmaes.h): generation g's candidates become configurations (ids in
+// generation, family, candidate order), scored as the units of generation g (one engine call
+// per image and family for all of them); their objective means over the search images (pagmo
+// minimises: higher-is-better objectives negated) are told to each family's algorithm. A
+// generation is a barrier; a resumed run replays the draws and checks them against the store.
+void run_cmaes(Plan& plan, Store& store, const std::function<bool(const UnitRow&)>& compute) {
+  const Experiment& exp = plan.exp;
+  const size_t nf = exp.families.size();
+  const int64_t per_generation = plan.search_images * static_cast<int64_t>(nf);
+  std::vector<CmaesDriver> drivers;
+  for (const Family& f : exp.families) {
+    std::vector<double> lo, hi;
+    for (const ParamDecl& p : f.params) {
+      lo.push_back(p.lower());
+      hi.push_back(p.upper());
+    }
+    uint64_t seed = exp.pf.seed;
+    for (char c : f.name) seed = seed * 1099511628211ull + static_cast<unsigned char>(c);
+    drivers.emplace_back(lo, hi, exp.search.population > 0 ? exp.search.population
+                                                           : cmaes_population(f.params.size()),
+                         seed);
+  }
+  const std::vector<ConfigRow> stored = store.configs();
+  const int sign = objective_sign(exp);
+  for (int64_t g = 0; g <= exp.search.generations; ++g) {
+    std::vector<std::vector<std::vector<double>>> points(nf);
+    std::vector<std::vector<int64_t>> ids(nf);
+    std::vector<ConfigRow> fresh;
+    plan.survivors = {-1};
+    for (size_t f = 0; f < nf; ++f) {
+      const Family& fam = exp.families[f];
+      points[f] = g == 0 ? drivers[f].initial() : drivers[f].candidates();
+      for (const std::vector<double>& u : points[f]) {
+        ConfigRow c;
+        c.id = static_cast<int64_t>(plan.configs.size());
+        c.family = fam.name;
+        c.point = "trial";
+        c.round = g;
+        for (size_t k = 0; k < u.size(); ++k) c.params.push_back(fam.params[k].value(u[k]));
+        c.spec = fam.composite(c.params);
+        plan.composites.push_back(parse_composite(c.spec, plan.loaded.net));
+        c.config = canonical_form(plan.composites.back(), plan.loaded.net);
+        require(static_cast<size_t>(c.id) >= stored.size() ||
+                    stored[static_cast<size_t>(c.id)].spec == c.spec,
+                "'" + store.path() + "': generation " + std::to_string(g) +
+                    " differs from the stored one; use --force to start again");
+        plan.configs.push_back(c);
+        plan.survivors.insert(c.id);
+        ids[f].push_back(c.id);
+        fresh.push_back(c);
+      }
+    }
+    store.write_plan(fresh, plan.images, plan.units);
+    const std::set<int64_t> done = store.done_units();
+    for (const UnitRow& u : plan.units)
+      if (u.id >= g * per_generation && u.id < (g + 1) * per_generation && !done.count(u.id) &&
+          !compute(u))
+        return;
+    const std::set<int64_t> now = store.done_units();
+    for (int64_t u = g * per_generation; u < (g + 1) * per_generation; ++u)
+      if (!now.count(u)) return;
+    std::map<int64_t, std::pair<double, int64_t>> sums;
+    for (const auto& [config, image, value] :
+         objective_rows(exp, store.curves(), store.metric_values()))
+      if (image < plan.search_images && plan.survivors.count(config) && value) {
+        sums[config].first += *value;
+        sums[config].second += 1;
+      }
+    for (size_t f = 0; f < nf; ++f) {
+      std::vector<double> values;
+      for (int64_t id : ids[f]) {
+        const auto it = sums.find(id);
+        values.push_back(it == sums.end() ? INFINITY
+                                          : -sign * it->second.first /
+                                                static_cast<double>(it->second.second));
+      }
+      if (g < exp.search.generations) drivers[f].tell(points[f], values);
+    }
+  }
+  plan.survivors.clear();
+  const std::set<int64_t> done = store.done_units();  // the reference points
+  for (const UnitRow& u : plan.units)
+    if (u.family == "reference" && !done.count(u.id) && !compute(u)) return;
+}
+
 int64_t run_halving(Plan& plan, Store& store, const SearchOptions& opt,
                     const std::function<bool(const UnitRow&)>& compute) {
   const std::vector<int64_t> rungs =
@@ -562,9 +665,10 @@ int64_t run_halving(Plan& plan, Store& store, const SearchOptions& opt,
 int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
                    const Executor* executor) {
   require(!opt.out.empty(), "--out: a run directory is required");
-  require(exp.search.strategy != "halving" || (opt.shard_count == 1 && !executor),
-          "--shard / mpirun: halving decides each rung from the previous one; run it in one "
-          "process");
+  require((exp.search.strategy != "halving" && exp.search.strategy != "cmaes") ||
+              (opt.shard_count == 1 && !executor),
+          "--shard / mpirun: " + exp.search.strategy +
+              " decides each rung or generation from the previous one; run it in one process");
   const bool fresh_dir = !fs::exists(opt.out);
   std::error_code ec;
   fs::create_directories(opt.out, ec);
@@ -605,7 +709,14 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
     ++computed;
     progress.add(static_cast<int64_t>(result.curves.size() + result.metrics.size()));
   };
-  if (exp.search.strategy == "halving") {
+  if (exp.search.strategy == "cmaes") {
+    run_cmaes(plan, *store, [&](const UnitRow& u) {
+      if (opt.max_units > 0 && computed >= opt.max_units) return false;
+      trace.mark("begin", u.id);
+      sink(u.id, compute_unit(plan, u));
+      return true;
+    });
+  } else if (exp.search.strategy == "halving") {
     run_halving(plan, *store, opt, [&](const UnitRow& u) {
       if (opt.max_units > 0 && computed >= opt.max_units) return false;
       trace.mark("begin", u.id);

@@ -60,8 +60,8 @@ const std::vector<OptionalTable>& optional_tables() {
          "metric rows are malformed or hold non-finite values"}}},
       {"config_params",
        R"(CREATE TABLE IF NOT EXISTS config_params (
-  config_id INTEGER PRIMARY KEY, params TEXT NOT NULL);)",
-       {"config_id", "params"},
+  config_id INTEGER PRIMARY KEY, params TEXT NOT NULL, round INTEGER NOT NULL DEFAULT 0);)",
+       {"config_id", "params", "round"},
        {{"SELECT COUNT(*) FROM config_params WHERE config_id NOT IN (SELECT id FROM configs)",
          "parameter rows refer to configurations that do not exist"},
         {"SELECT COUNT(*) FROM config_params WHERE typeof(params) != 'text' OR "
@@ -395,13 +395,14 @@ void Store::write_plan(const std::vector<ConfigRow>& configs, const std::vector<
     }
     // Parameters that param1 / param2 do not hold (templates of other than two parameters,
     // sampled trials).
-    Statement pr(db_, "INSERT OR IGNORE INTO config_params VALUES (?, ?)");
+    Statement pr(db_, "INSERT OR IGNORE INTO config_params VALUES (?, ?, ?)");
     for (const ConfigRow& r : configs) {
       if (r.params.empty() || (r.point == "grid" && r.i1 >= 0)) continue;
       std::string json = "[";
       for (size_t k = 0; k < r.params.size(); ++k) json += (k ? "," : "") + num(r.params[k]);
       pr.bind(1, r.id);
       pr.bind(2, json + "]");
+      pr.bind(3, r.round);
       pr.step();
       pr.reset();
     }
@@ -446,9 +447,10 @@ std::vector<ConfigRow> Store::configs() const {
       out.push_back(std::move(r));
     }
     if (has_table("config_params")) {
-      Statement p(db_, "SELECT config_id, params FROM config_params ORDER BY config_id");
+      Statement p(db_, "SELECT config_id, params, round FROM config_params ORDER BY config_id");
       while (p.step()) {
         const auto id = static_cast<size_t>(p.i64(0));
+        if (id < out.size()) out[id].round = p.i64(2);
         const nlohmann::json j = nlohmann::json::parse(p.text(1), nullptr, false);
         if (id >= out.size() || !j.is_array()) corrupt("a parameter row is malformed");
         out[id].params.clear();
@@ -655,8 +657,10 @@ std::string Store::dump() const {
              num(c.param1) + " param2=" + num(c.param2) + " spec=" + c.spec +
              " config=" + c.config + "\n";
     if (has_table("config_params")) {
-      Statement p(db_, "SELECT config_id, params FROM config_params ORDER BY config_id");
-      while (p.step()) out += "params " + std::to_string(p.i64(0)) + " " + p.text(1) + "\n";
+      Statement p(db_, "SELECT config_id, params, round FROM config_params ORDER BY config_id");
+      while (p.step())
+        out += "params " + std::to_string(p.i64(0)) + " " + p.text(1) +
+               (p.i64(2) ? " round=" + std::to_string(p.i64(2)) : std::string()) + "\n";
     }
     for (const ImageRow& i : images())
       out += "image " + std::to_string(i.id) + " id=" + i.image + " label=" +

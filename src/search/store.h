@@ -21,6 +21,7 @@ struct ConfigRow {
   double param1 = 0, param2 = 0;
   std::vector<double> params;  // the family's parameter values in parameter order (none:
                                // reference points)
+  int64_t round = 0;   // the halving rung / CMA-ES generation that created it (0 otherwise)
   std::string spec;    // composite text as given
   std::string config;  // canonical form
 };
