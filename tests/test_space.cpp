@@ -502,6 +502,7 @@ min_images = 2
             line.substr(images_at + 1, last - images_at - 1)];
   }
   EXPECT_EQ(rungs, (std::map<std::string, int>{{"0/2", 16}, {"1/6", 9}}));
+  EXPECT_TRUE(fs::exists(run + "/report/convergence.png"));
   // Interrupted inside rung 0 and inside rung 1, then resumed: the same store.
   const std::string dump = st.dump();
   ASSERT_EQ(test::run_command(search + a + " --max-units 3", &err), 0) << err;
@@ -634,6 +635,7 @@ generations = 3
   EXPECT_EQ(j["curves"], 20 * 2);
   EXPECT_TRUE(j["grid_curves"].is_null());
   EXPECT_FALSE(j["winner"]["holdout_value"].is_null());
+  EXPECT_TRUE(fs::exists(run + "/report/convergence.png"));
   // Killed inside generation 0 and inside generation 2, resumed: the same store.
   const std::string dump = st.dump();
   ASSERT_EQ(test::run_command(search + a + " --max-units 1", &err), 0) << err;

@@ -254,6 +254,66 @@ void rung_section(std::ostream& h, const Run& r) {
   h << "</table>\n";
 }
 
+// Adaptive and sampled strategies: the best objective mean so far (among configurations scored
+// on every search image) against the PF curves computed, per family, in the order the
+// strategy computed them (configuration ids; halving: rung by rung).
+void convergence_section(std::ostream& h, const Run& r, const std::string& rep) {
+  if (r.exp.search.strategy == "grid") return;
+  const std::string objective = r.exp.objective_name();
+  const int sign = better_sign(objective, r.exp.auc_kind);
+  const double per_image = static_cast<double>(std::max<size_t>(1, r.exp.orders.size()));
+  std::vector<Series> series;
+  for (const Family& f : r.exp.families) {
+    Series s{f.name, {}, {}};
+    double curves = 0;
+    std::optional<double> best;
+    std::vector<const ConfigRow*> configs;
+    for (const ConfigRow& cf : r.configs)
+      if (cf.family == f.name && cf.point != "reference") configs.push_back(&cf);
+    if (r.exp.search.strategy == "halving") {
+      const auto rungs =
+          halving_rungs(r.search_images, r.exp.search.min_images, r.exp.search.eta);
+      for (size_t k = 0; k < rungs.size(); ++k) {
+        const int64_t from = k ? rungs[k - 1] : 0;
+        std::optional<double> rung_best;
+        for (const ConfigRow* cf : configs) {
+          const std::vector<double>* v = r.find(cf->id, objective);
+          if (!v || static_cast<int64_t>(v->size()) < rungs[k]) continue;
+          curves += static_cast<double>(rungs[k] - from) * per_image;
+          const std::vector<double> first(v->begin(), v->begin() + rungs[k]);
+          const auto m = mean_of(&first);
+          if (m && (!rung_best || sign * *m > sign * *rung_best)) rung_best = m;
+        }
+        if (!rung_best) continue;
+        s.x.push_back(curves);
+        s.y.push_back(*rung_best);
+      }
+    } else {
+      for (const ConfigRow* cf : configs) {
+        const std::vector<double>* v = r.find(cf->id, objective);
+        if (!v) continue;
+        curves += static_cast<double>(v->size()) * per_image;
+        const auto m = mean_of(v);
+        if (m && static_cast<int64_t>(v->size()) == r.search_images &&
+            (!best || sign * *m > sign * *best))
+          best = m;
+        if (!best) continue;
+        s.x.push_back(curves);
+        s.y.push_back(*best);
+      }
+    }
+    if (!s.x.empty()) series.push_back(s);
+  }
+  if (series.empty()) return;
+  line_plot(rep + "/convergence.png",
+            "best " + objective + " so far (" + direction_text(objective, r.exp.auc_kind) + ")",
+            "PF curves computed", "mean " + objective + " over the search images", series);
+  h << "<h2>Convergence</h2><p>The best objective mean so far against the curves computed"
+    << (r.exp.search.strategy == "halving" ? " (halving: the best of each rung over its images)"
+                                           : "")
+    << ".</p><img src='convergence.png' width='640'>\n";
+}
+
 // RUN/trials.csv (every configuration of a family with its objective mean) and
 // RUN/search.json (the strategy's cost and the winner), docs/method.md section 4a.
 void write_search_outputs(const std::string& dir, const Run& r) {
@@ -908,6 +968,7 @@ ReportSummary write_report(const std::string& run) {
   const Choices choices = best_section(h, r);
   holdout_section(h, r);
   rung_section(h, r);
+  convergence_section(h, r, rep);
   contour_section(h, r, rep);
   const auto optima = agreement_section(h, r, run, rep);
   box_section(h, r, rep);
