@@ -149,9 +149,10 @@ TEST(SearchMetrics, EveryValueIsStoredAndEqualsEvaluate) {
         if (r.config_id == cf.id && r.image_id == im.id && r.metric == m) {
           found = true;
           ASSERT_EQ(r.value.has_value(), !v.is_null()) << m;
-          if (r.value)
+          if (r.value) {
             EXPECT_NEAR(*r.value, v.get<double>(), 1e-5 * (1 + std::fabs(*r.value)))
                 << m << " image " << im.image;
+          }
         }
       EXPECT_TRUE(found) << m;
     }

@@ -630,8 +630,7 @@ void run_cmaes(Plan& plan, Store& store, const std::function<bool(const UnitRow&
     if (u.family == "reference" && !done.count(u.id) && !compute(u)) return;
 }
 
-int64_t run_halving(Plan& plan, Store& store, const SearchOptions& opt,
-                    const std::function<bool(const UnitRow&)>& compute) {
+void run_halving(Plan& plan, Store& store, const std::function<bool(const UnitRow&)>& compute) {
   const std::vector<int64_t> rungs =
       halving_rungs(plan.search_images, plan.exp.search.min_images, plan.exp.search.eta);
   std::set<int64_t> alive;
@@ -646,18 +645,17 @@ int64_t run_halving(Plan& plan, Store& store, const SearchOptions& opt,
     for (const UnitRow& u : plan.units)
       if (u.family != "holdout" && u.image_id >= from && u.image_id < rungs[k] &&
           !done.count(u.id) && !compute(u))
-        return 0;
+        return;
     for (const UnitRow& u : plan.units)  // the rung must be complete before the next
       if (u.family != "holdout" && u.image_id < rungs[k] && !store.done_units().count(u.id))
-        return 0;
+        return;
   }
   plan.survivors.clear();
   const std::set<int64_t> done = store.done_units();  // the held-out images' reference points
   for (const UnitRow& u : plan.units)
     if (u.family != "holdout" && u.image_id >= plan.search_images && !done.count(u.id) &&
         !compute(u))
-      return 0;
-  return 0;
+      return;
 }
 
 }  // namespace
@@ -717,7 +715,7 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
       return true;
     });
   } else if (exp.search.strategy == "halving") {
-    run_halving(plan, *store, opt, [&](const UnitRow& u) {
+    run_halving(plan, *store, [&](const UnitRow& u) {
       if (opt.max_units > 0 && computed >= opt.max_units) return false;
       trace.mark("begin", u.id);
       sink(u.id, compute_unit(plan, u));
