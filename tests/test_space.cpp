@@ -109,9 +109,9 @@ template = "0:zbox;1-:gamma({g})"
 [family.params]
 g = "log(-4,0)"
 [search]
-strategy = "nsga2"
+strategy = "nsga3"
 )TOML")
-                .find("key 'search.strategy': expected grid, random, sobol, halving or cmaes"),
+                .find("key 'search.strategy': expected grid, random, sobol, halving, cmaes or nsga2"),
             std::string::npos);
   EXPECT_NE(test::experiment_error(kHead + R"TOML([[family]]
 name = "b"
@@ -178,11 +178,11 @@ strategy = "sobol"
 budget = 400
 )TOML",
                                        "b.toml");
-  for (const char* strategy : {"sobol", "random"}) {
+  for (const Strategy strategy : {Strategy::Sobol, Strategy::Random}) {
     x.search.strategy = strategy;
     const auto a = family_points(x, 0), b = family_points(x, 0);
     ASSERT_EQ(a.size(), 400u);
-    EXPECT_EQ(a, b) << strategy;  // same seed, same draws
+    EXPECT_EQ(a, b) << strategy_name(strategy);  // same seed, same draws
     int zeros = 0;
     std::map<double, int> e;
     for (const auto& p : a) {
@@ -192,11 +192,11 @@ budget = 400
       ++e[p[1]];
     }
     // log0(-4,0): u uniform in [-5, 0], zero below -4: a fifth of the draws.
-    EXPECT_NEAR(zeros / 400.0, 0.2, 0.06) << strategy;
-    ASSERT_EQ(e.size(), 3u) << strategy;  // a discrete parameter draws its values only
-    for (const auto& [v, n] : e) EXPECT_NEAR(n / 400.0, 1.0 / 3, 0.08) << strategy << " " << v;
+    EXPECT_NEAR(zeros / 400.0, 0.2, 0.06) << strategy_name(strategy);
+    ASSERT_EQ(e.size(), 3u) << strategy_name(strategy);  // a discrete parameter draws its values only
+    for (const auto& [v, n] : e) EXPECT_NEAR(n / 400.0, 1.0 / 3, 0.08) << strategy_name(strategy) << " " << v;
     x.pf.seed = 1;
-    EXPECT_NE(family_points(x, 0), a) << strategy;  // another seed, other draws
+    EXPECT_NE(family_points(x, 0), a) << strategy_name(strategy);  // another seed, other draws
     x.pf.seed = 0;
   }
   // Sobol points are spread more evenly than random ones: in 1-D, the first 64 points (after
@@ -530,7 +530,7 @@ TEST(Halving, KeysAreChecked) {
                 .find("key 'search.sampler': draws `budget` configurations"),
             std::string::npos);
   const Experiment x = preset_experiment("fashion-halving", "", "");
-  EXPECT_EQ(x.search.strategy, "halving");
+  EXPECT_EQ(x.search.strategy, Strategy::Halving);
   EXPECT_EQ(x.data.holdout, 25);
   EXPECT_EQ(x.families.size(), 1u);
   EXPECT_EQ(x.orders, std::vector<Order>{Order::Morf});
@@ -557,12 +557,12 @@ std::pair<std::vector<double>, double> sphere_run(uint64_t seed, int generations
   std::vector<double> best_u;
   double best = INFINITY;
   auto score = [&](const std::vector<std::vector<double>>& pts) {
-    std::vector<double> v;
+    std::vector<std::vector<double>> v;
     for (const auto& p : pts) {
       for (double x : p) EXPECT_TRUE(x >= -5 && x <= 5);  // bounds forced
-      v.push_back(f(p));
-      if (v.back() < best) {
-        best = v.back();
+      v.push_back({f(p)});
+      if (v.back()[0] < best) {
+        best = v.back()[0];
         best_u = p;
       }
     }

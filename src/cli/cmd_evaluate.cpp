@@ -152,7 +152,7 @@ void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& 
 
   std::vector<Series> series;
   for (size_t o = 0; o < e.orders.size(); ++o) {
-    Series sr{order_name(e.orders[o]), {}, e.mean_curves[o]};
+    Series sr{order_name(e.orders[o]), {}, e.mean_curves[o], "linespoints", {}};
     for (size_t k = 0; k < sr.y.size(); ++k) sr.x.push_back(static_cast<double>(k));
     series.push_back(sr);
   }

@@ -59,14 +59,15 @@ void add_search_command(CLI::App& app) {
   auto a = std::make_shared<SearchArgs>();
   CLI::App* sub = app.add_subcommand(
       "search",
-      "grid-search LRP hyperparameters by PF-AUC and other metrics into RUN/results.sqlite "
-      "(resumable)");
+      "search LRP hyperparameters (grid, random, sobol, halving, cmaes, nsga2) by PF-AUC and "
+      "other metrics into RUN/results.sqlite (resumable)");
   add_common_options(sub, a->common);
   sub->add_option("experiment", a->experiment, "experiment file (TOML)");
   sub->add_option("--preset", a->preset,
                   "fashion-thesis, fashion-thesis-metrics (the same under every metric), "
                   "fashion-halving (successive halving, 25 images held out), fashion-blocks "
-                  "(CMA-ES over a rule per block, 25 images held out) or vgg16-thesis");
+                  "(CMA-ES over a rule per block, 25 images held out), fashion-pareto (NSGA-II "
+                  "over the same blocks: MoRF AUC against sparseness) or vgg16-thesis");
   sub->add_option("--model", a->model,
                   "model for --preset fashion-thesis(-metrics): fashion-vgg (default), fashion-resnet or a "
                   "1-channel model FILE (TorchScript or ONNX)");

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 
@@ -706,10 +707,17 @@ void fill_diagnostics(const Network& net, const Backward& bw, const at::Tensor& 
   }
 }
 
+std::atomic<int64_t> explain_calls{0};
+
 }  // namespace
+
+int64_t explain_call_count() {
+  return explain_calls.load();
+}
 
 Explanation explain(const Network& net, const at::Tensor& x, const std::vector<int64_t>& targets,
                     const std::vector<Composite>& composites, const ExplainOptions& opt) {
+  ++explain_calls;
   require(net.canonical, "internal: explain needs a canonical network");
   require(!composites.empty(), "explain: no composite given");
   c10::InferenceMode guard;

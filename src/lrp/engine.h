@@ -51,6 +51,10 @@ struct ExplainOptions {
 Explanation explain(const Network& net, const at::Tensor& x, const std::vector<int64_t>& targets,
                     const std::vector<Composite>& composites, const ExplainOptions& opt = {});
 
+// How many times explain() has been called in this process (the search tests count engine
+// calls per generation with it).
+int64_t explain_call_count();
+
 // One composite over many images in chunks of `batch`: N x C x H x W relevance on the
 // CPU; targets resolved in place (-1 becomes the argmax); diagnostics appended if given.
 at::Tensor explain_in_batches(const Network& net, const at::Tensor& x,

@@ -76,12 +76,15 @@ void render_gnuplot_png(const std::string& png, const std::string& script,
 }
 
 void line_plot(const std::string& png, const std::string& title, const std::string& xlabel,
-               const std::string& ylabel, const std::vector<Series>& series) {
+               const std::string& ylabel, const std::vector<Series>& series,
+               const std::vector<std::string>& xtics) {
   const std::string data = png + ".dat";
   std::ostringstream d;
   d.precision(10);
   for (const Series& s : series) {
-    for (size_t i = 0; i < s.x.size(); ++i) d << s.x[i] << " " << s.y[i] << "\n";
+    for (size_t i = 0; i < s.x.size(); ++i)
+      d << s.x[i] << " " << s.y[i] << (i < s.err.size() ? " " + std::to_string(s.err[i]) : "")
+        << "\n";
     d << "\n\n";
   }
   std::ostringstream g;
@@ -89,11 +92,20 @@ void line_plot(const std::string& png, const std::string& title, const std::stri
     << "set output @@OUTPUT@@\n"
     << "set title " << gnuplot_quote(title) << " noenhanced\n"
     << "set xlabel " << gnuplot_quote(xlabel) << "\nset ylabel " << gnuplot_quote(ylabel) << "\n"
-    << "set grid\nset key top right\n"
-    << "plot ";
-  for (size_t i = 0; i < series.size(); ++i)
-    g << (i ? ", " : "") << gnuplot_quote(data) << " index " << i
-      << " with linespoints pt 7 ps 0.6 lw 2 title " << gnuplot_quote(series[i].title);
+    << "set grid\nset key top right noenhanced\n";
+  if (!xtics.empty()) {
+    g << "set xtics (";
+    for (size_t i = 0; i < xtics.size(); ++i)
+      g << (i ? ", " : "") << gnuplot_quote(xtics[i]) << " " << i + 1;
+    g << ") noenhanced\nset xrange [0.8:" << static_cast<double>(xtics.size()) + 0.2 << "]\n";
+  }
+  g << "plot ";
+  for (size_t i = 0; i < series.size(); ++i) {
+    const std::string& style = series[i].style;
+    g << (i ? ", " : "") << gnuplot_quote(data) << " index " << i << " with " << style
+      << (style == "lines" ? " lw 2" : style == "points" ? " pt 7 ps 0.8" : " pt 7 ps 0.6 lw 2")
+      << " title " << gnuplot_quote(series[i].title);
+  }
   g << "\n";
   render_gnuplot_png(png, g.str(), {{data, d.str()}});
 }

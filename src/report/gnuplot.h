@@ -16,11 +16,16 @@ void render_gnuplot_png(const std::string& png, const std::string& script,
 struct Series {
   std::string title;
   std::vector<double> x, y;
+  // How gnuplot draws it: "linespoints", "points", "lines", or "yerrorlines" (with `err`:
+  // the half-height of each point's bar).
+  std::string style = "linespoints";
+  std::vector<double> err;
 };
 
-// A line plot of several series to a PNG.
+// A line plot of several series to a PNG. `xtics` (optional): labels at x = 1, 2, ...
 void line_plot(const std::string& png, const std::string& title, const std::string& xlabel,
-               const std::string& ylabel, const std::vector<Series>& series);
+               const std::string& ylabel, const std::vector<Series>& series,
+               const std::vector<std::string>& xtics = {});
 
 // Quotes a string for a gnuplot script (double quotes, escaped).
 std::string gnuplot_quote(const std::string& s);

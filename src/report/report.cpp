@@ -121,6 +121,16 @@ struct Run {
   // The same on the held-out images ([data] holdout), keyed by metric name only.
   std::map<std::pair<int64_t, std::string>, std::vector<double>> held;
   int64_t search_images = 0;  // images 0 .. search_images-1 are the search's
+  ParetoFronts fronts;        // nsga2: each family's Pareto points
+  // CMA-ES, NSGA-II: per configuration, the first of its canonical form, whose values a
+  // configuration drawn again reuses (empty for other strategies).
+  std::vector<int64_t> same;
+  bool reused(const ConfigRow& cf) const {
+    return !same.empty() && same[static_cast<size_t>(cf.id)] != cf.id;
+  }
+  const ParetoFronts* fronts_or_null() const {
+    return exp.search.strategy == Strategy::Nsga2 ? &fronts : nullptr;
+  }
   double value_of(const CurveRow& c) const {
     return curve_value({c.auc, c.aopc, c.auc_normalized}, exp.auc_kind).value_or(NAN);
   }
@@ -153,7 +163,7 @@ std::optional<double> mean_of(const std::vector<double>* v) {
 
 // Whether a family's configurations form a grid over two axes (grid CSVs and contour plots).
 bool two_axis_grid(const Run& r, const Family& f) {
-  return r.exp.search.strategy == "grid" && f.params.size() == 2 && f.discrete();
+  return r.exp.search.strategy == Strategy::Grid && f.params.size() == 2 && f.discrete();
 }
 
 // The family's parameters of a configuration as a JSON object in parameter order ({} for
@@ -215,7 +225,7 @@ void write_metrics_csv(const std::string& dir, const Run& r) {
 
 // The halving rung a configuration scored on `images` search images reached (0 otherwise).
 int64_t rung_of(const Run& r, int64_t images) {
-  if (r.exp.search.strategy != "halving") return 0;
+  if (r.exp.search.strategy != Strategy::Halving) return 0;
   const auto rungs =
       halving_rungs(r.search_images, r.exp.search.min_images, r.exp.search.eta);
   int64_t k = 0;
@@ -226,7 +236,7 @@ int64_t rung_of(const Run& r, int64_t images) {
 
 // Halving: per rung, its images and the configurations it scored.
 void rung_section(std::ostream& h, const Run& r) {
-  if (r.exp.search.strategy != "halving") return;
+  if (r.exp.search.strategy != Strategy::Halving) return;
   const std::string objective = r.exp.objective_name();
   const auto rungs = halving_rungs(r.search_images, r.exp.search.min_images, r.exp.search.eta);
   h << "<h2>Successive halving</h2><p>eta " << r.exp.search.eta << ", rung 0 on "
@@ -258,19 +268,19 @@ void rung_section(std::ostream& h, const Run& r) {
 // on every search image) against the PF curves computed, per family, in the order the
 // strategy computed them (configuration ids; halving: rung by rung).
 void convergence_section(std::ostream& h, const Run& r, const std::string& rep) {
-  if (r.exp.search.strategy == "grid") return;
+  if (r.exp.search.strategy == Strategy::Grid) return;
   const std::string objective = r.exp.objective_name();
   const int sign = better_sign(objective, r.exp.auc_kind);
   const double per_image = static_cast<double>(std::max<size_t>(1, r.exp.orders.size()));
   std::vector<Series> series;
   for (const Family& f : r.exp.families) {
-    Series s{f.name, {}, {}};
+    Series s{f.name, {}, {}, "linespoints", {}};
     double curves = 0;
     std::optional<double> best;
     std::vector<const ConfigRow*> configs;
     for (const ConfigRow& cf : r.configs)
       if (cf.family == f.name && cf.point != "reference") configs.push_back(&cf);
-    if (r.exp.search.strategy == "halving") {
+    if (r.exp.search.strategy == Strategy::Halving) {
       const auto rungs =
           halving_rungs(r.search_images, r.exp.search.min_images, r.exp.search.eta);
       for (size_t k = 0; k < rungs.size(); ++k) {
@@ -292,7 +302,7 @@ void convergence_section(std::ostream& h, const Run& r, const std::string& rep) 
       for (const ConfigRow* cf : configs) {
         const std::vector<double>* v = r.find(cf->id, objective);
         if (!v) continue;
-        curves += static_cast<double>(v->size()) * per_image;
+        if (!r.reused(*cf)) curves += static_cast<double>(v->size()) * per_image;
         const auto m = mean_of(v);
         if (m && static_cast<int64_t>(v->size()) == r.search_images &&
             (!best || sign * *m > sign * *best))
@@ -309,19 +319,184 @@ void convergence_section(std::ostream& h, const Run& r, const std::string& rep) 
             "best " + objective + " so far (" + direction_text(objective, r.exp.auc_kind) + ")",
             "PF curves computed", "mean " + objective + " over the search images", series);
   h << "<h2>Convergence</h2><p>The best objective mean so far against the curves computed"
-    << (r.exp.search.strategy == "halving" ? " (halving: the best of each rung over its images)"
+    << (r.exp.search.strategy == Strategy::Halving ? " (halving: the best of each rung over its images)"
                                            : "")
     << ".</p><img src='convergence.png' width='640'>\n";
 }
 
-// RUN/trials.csv (every configuration of a family with its objective mean) and
-// RUN/search.json (the strategy's cost and the winner), docs/method.md section 4a.
-void write_search_outputs(const std::string& dir, const Run& r) {
-  const std::string objective = r.exp.objective_name();
-  const int sign = better_sign(objective, r.exp.auc_kind);
+// A family's configurations of `point` kind (trials, grid points), in id order.
+std::vector<const ConfigRow*> family_configs(const Run& r, const Family& f) {
+  std::vector<const ConfigRow*> out;
+  for (const ConfigRow& cf : r.configs)
+    if (cf.family == f.name && cf.point != "reference") out.push_back(&cf);
+  return out;
+}
+
+// NSGA-II: every trial and the Pareto front under the first two objectives (means over the
+// search images), with the reference points; the table of the Pareto points.
+void pareto_section(std::ostream& h, const Run& r, const std::string& rep) {
+  if (r.exp.search.strategy != Strategy::Nsga2 || r.exp.objectives.size() < 2) return;
+  const std::string& o1 = r.exp.objectives[0];
+  const std::string& o2 = r.exp.objectives[1];
+  auto point = [&](const ConfigRow& cf) -> std::optional<std::pair<double, double>> {
+    const auto a = mean_of(r.find(cf.id, o1)), b = mean_of(r.find(cf.id, o2));
+    if (!a || !b) return std::nullopt;
+    return std::make_pair(*a, *b);
+  };
+  std::vector<Series> series;
+  Series trials{"trials", {}, {}, "points", {}};
+  for (const ConfigRow& cf : r.configs)
+    if (cf.point == "trial")
+      if (const auto p = point(cf)) {
+        trials.x.push_back(p->first);
+        trials.y.push_back(p->second);
+      }
+  series.push_back(trials);
+  for (const auto& [family, ids] : r.fronts) {
+    std::vector<std::pair<double, double>> pts;
+    for (int64_t id : ids)
+      if (const auto p = point(r.configs[static_cast<size_t>(id)])) pts.push_back(*p);
+    std::sort(pts.begin(), pts.end());
+    Series front{family + " Pareto front", {}, {}, "linespoints", {}};
+    for (const auto& [x, y] : pts) {
+      front.x.push_back(x);
+      front.y.push_back(y);
+    }
+    if (!front.x.empty()) series.push_back(front);
+  }
+  for (const ConfigRow& cf : r.configs)
+    if (cf.point == "reference")
+      if (const auto p = point(cf)) series.push_back({cf.spec, {p->first}, {p->second}, "points", {}});
+  if (series.front().x.empty()) return;
+  line_plot(rep + "/pareto.png", "NSGA-II: " + o1 + " against " + o2,
+            o1 + " (" + direction_text(o1, r.exp.auc_kind) + ")",
+            o2 + " (" + direction_text(o2, r.exp.auc_kind) + ")", series);
+  h << "<h2>Pareto front</h2><p>Every trial's means over the search images under the first two "
+       "objectives; the front is rank 0 of the last population (one configuration per "
+       "canonical form).</p><img src='pareto.png' width='640'>\n<table><tr><th>family</th>"
+       "<th>config</th><th>parameters</th>";
+  for (const std::string& o : r.exp.objectives) h << "<th>" << html(o) << "</th>";
+  h << "</tr>\n";
+  for (const auto& [family, ids] : r.fronts)
+    for (int64_t id : ids) {
+      const ConfigRow& cf = r.configs[static_cast<size_t>(id)];
+      h << "<tr><td>" << html(family) << "</td><td><code>" << html(cf.config)
+        << "</code></td><td><code>" << html(params_json(r, cf)) << "</code></td>";
+      for (const std::string& o : r.exp.objectives) {
+        const auto m = mean_of(r.find(cf.id, o));
+        h << "<td>" << (m ? fmt(*m, 6) : std::string("-")) << "</td>";
+      }
+      h << "</tr>\n";
+    }
+  h << "</table>\n";
+}
+
+// CMA-ES: per family and parameter, the population's mean position (the internal coordinate
+// scaled to [0, 1], ParamDecl::position) per generation, with its standard deviation as bars.
+void cmaes_section(std::ostream& h, const Run& r, const std::string& rep) {
+  if (r.exp.search.strategy != Strategy::Cmaes) return;
+  bool any = false;
+  for (size_t fi = 0; fi < r.exp.families.size(); ++fi) {
+    const Family& f = r.exp.families[fi];
+    std::vector<Series> series;
+    for (size_t k = 0; k < f.params.size(); ++k) {
+      std::map<int64_t, std::vector<double>> by_generation;
+      for (const ConfigRow* cf : family_configs(r, f))
+        if (k < cf->params.size())
+          by_generation[cf->round].push_back(f.params[k].position(cf->params[k]));
+      Series s{f.params[k].name, {}, {}, "yerrorlines", {}};
+      for (const auto& [g, v] : by_generation) {
+        const Stats st = stats_of(v);
+        s.x.push_back(static_cast<double>(g));
+        s.y.push_back(st.mean);
+        s.err.push_back(st.std);
+      }
+      if (!s.x.empty()) series.push_back(s);
+    }
+    if (series.empty()) continue;
+    const std::string png = "cmaes_" + std::to_string(fi) + ".png";
+    line_plot(rep + "/" + png, "CMA-ES population per generation: " + f.name, "generation",
+              "position in the parameter's range (0 = lower end)", series);
+    if (!any)
+      h << "<h2>CMA-ES trajectories</h2><p>Per generation, the population's mean position of "
+           "each parameter in its range (the internal coordinate: log10 of the value for log "
+           "and log0, log0's zero at the lower end), with the population's standard deviation "
+           "as bars.</p>\n";
+    any = true;
+    h << "<img src='" << png << "' width='640'>\n";
+  }
+}
+
+// Families that are not two-axis grids: the ten best configurations under the objective
+// (among those scored on the most search images) in parallel coordinates.
+void parallel_section(std::ostream& h, const Run& r, const std::string& rep);
+
+// The means of every objective over the search images, in objective order ("" where
+// undefined), joined by ';' (trials.csv).
+std::string objective_values(const Run& r, const ConfigRow& cf) {
+  std::string out;
+  const std::vector<std::string> names = r.exp.objective_names();
+  for (size_t k = 0; k < names.size(); ++k) {
+    const std::optional<double> m = mean_of(r.find(cf.id, names[k]));
+    out += (k ? ";" : "") + (m ? format_number(*m) : std::string());
+  }
+  return out;
+}
+
+// RUN/trials.csv: every configuration of a family with its objective means.
+void write_trials(const std::string& dir, const Run& r) {
   std::ostringstream t;
   t << "family,config,params_json,rung_or_generation,images,objective_values\n";
-  int64_t evaluations = 0, curves = 0;
+  for (const ConfigRow& cf : r.configs) {
+    if (cf.point == "reference") continue;
+    const std::vector<double>* v = r.find(cf.id, r.exp.objective_name());
+    const int64_t images = v ? static_cast<int64_t>(v->size()) : 0;
+    t << csv(cf.family) << "," << csv(cf.config) << "," << csv(params_json(r, cf)) << ","
+      << (r.exp.search.evolves() ? cf.round : rung_of(r, images)) << "," << images << ","
+      << csv(objective_values(r, cf)) << "\n";
+  }
+  write_file_atomic(dir + "/trials.csv", t.str());
+}
+
+// A chosen configuration in search.json: its parameters and objective values on the search
+// and held-out images (nsga2 adds every objective's values).
+nlohmann::json choice_json(const Run& r, const ConfigRow& cf) {
+  const std::string objective = r.exp.objective_name();
+  nlohmann::json j = {{"family", cf.family},
+                      {"config", cf.config},
+                      {"params", nlohmann::json::parse(params_json(r, cf))},
+                      {"search_value", opt_number(mean_of(r.find(cf.id, objective)))},
+                      {"holdout_value", opt_number(mean_of(r.find_held(cf.id, objective)))}};
+  if (!r.exp.objectives.empty()) {
+    j["search_values"] = nlohmann::json::array();
+    j["holdout_values"] = nlohmann::json::array();
+    for (const std::string& o : r.exp.objectives) {
+      j["search_values"].push_back(opt_number(mean_of(r.find(cf.id, o))));
+      j["holdout_values"].push_back(opt_number(mean_of(r.find_held(cf.id, o))));
+    }
+  }
+  return j;
+}
+
+// The experiment's winner: the best family winner under the objective (nullptr: none yet).
+const ConfigRow* experiment_winner(const Run& r, double* value = nullptr) {
+  const int sign = better_sign(r.exp.objective_name(), r.exp.auc_kind);
+  const ConfigRow* winner = nullptr;
+  double best = 0;
+  for (const Winner& w : family_winners(r.exp, r.configs, r.search_images, r.curves,
+                                        r.metric_rows, r.fronts_or_null()))
+    if (w.config >= 0 && (!winner || sign * w.value > sign * best)) {
+      winner = &r.configs[static_cast<size_t>(w.config)];
+      best = w.value;
+    }
+  if (value) *value = best;
+  return winner;
+}
+
+// RUN/search.json (the strategy's cost, the winner, nsga2's Pareto points), docs/method.md
+// section 4a.
+void write_search_json(const std::string& dir, const Run& r) {
+  int64_t curves = 0;
   std::set<std::pair<int64_t, int64_t>> pairs;
   // The strategy's own work: search images, not reference points or held-out scoring.
   for (const CurveRow& c : r.curves)
@@ -334,25 +509,6 @@ void write_search_outputs(const std::string& dir, const Run& r) {
     if (r.configs[static_cast<size_t>(m.config_id)].point != "reference" &&
         m.image_id < r.search_images)
       pairs.insert({m.config_id, m.image_id});
-  evaluations = static_cast<int64_t>(pairs.size());
-  for (const ConfigRow& cf : r.configs) {
-    if (cf.point == "reference") continue;
-    const std::vector<double>* v = r.find(cf.id, objective);
-    const int64_t images = v ? static_cast<int64_t>(v->size()) : 0;
-    const std::optional<double> mean = mean_of(v);
-    t << csv(cf.family) << "," << csv(cf.config) << "," << csv(params_json(r, cf)) << ","
-      << (r.exp.search.strategy == "cmaes" ? cf.round : rung_of(r, images)) << "," << images
-      << ","
-      << (mean ? format_number(*mean) : std::string()) << "\n";
-  }
-  const ConfigRow* winner = nullptr;
-  double winner_value = 0;
-  for (const Winner& w : family_winners(r.exp, r.configs, r.search_images, r.curves, r.metric_rows))
-    if (w.config >= 0 && (!winner || sign * w.value > sign * winner_value)) {
-      winner = &r.configs[static_cast<size_t>(w.config)];
-      winner_value = w.value;
-    }
-  write_file_atomic(dir + "/trials.csv", t.str());
   nlohmann::json grid_curves = nullptr;
   bool discrete = true;
   uint64_t grid = 0;
@@ -363,19 +519,25 @@ void write_search_outputs(const std::string& dir, const Run& r) {
   if (discrete)
     grid_curves = static_cast<int64_t>(grid * static_cast<uint64_t>(r.search_images) *
                                        r.exp.orders.size());
-  nlohmann::json j = {{"strategy", r.exp.search.strategy},
-                      {"objective", objective},
-                      {"evaluations", evaluations},
-                      {"curves", curves},
-                      {"grid_curves", grid_curves},
-                      {"winner", nullptr}};
+  nlohmann::json j = {{"strategy", strategy_name(r.exp.search.strategy)}};
+  if (r.exp.objectives.empty())
+    j["objective"] = r.exp.objective_name();
+  else
+    j["objectives"] = r.exp.objectives;
+  j["evaluations"] = static_cast<int64_t>(pairs.size());
+  j["curves"] = curves;
+  j["grid_curves"] = grid_curves;
+  double value = 0;
+  const ConfigRow* winner = experiment_winner(r, &value);
+  j["winner"] = nullptr;
   if (winner) {
-    nlohmann::json params = nlohmann::json::parse(params_json(r, *winner));
-    j["winner"] = {{"family", winner->family},
-                   {"config", winner->config},
-                   {"params", params},
-                   {"search_value", winner_value},
-                   {"holdout_value", opt_number(mean_of(r.find_held(winner->id, objective)))}};
+    j["winner"] = choice_json(r, *winner);
+    j["winner"]["search_value"] = value;
+  }
+  if (r.exp.search.strategy == Strategy::Nsga2) {
+    j["pareto"] = nlohmann::json::array();
+    for (const auto& [family, ids] : r.fronts)
+      for (int64_t id : ids) j["pareto"].push_back(choice_json(r, r.configs[static_cast<size_t>(id)]));
   }
   write_file_atomic(dir + "/search.json", j.dump(2) + "\n");
 }
@@ -395,7 +557,8 @@ void write_csvs(const std::string& dir, const Run& r) {
   }
   write_file_atomic(dir + "/aucs.csv", a.str());
   write_metrics_csv(dir, r);
-  write_search_outputs(dir, r);
+  write_trials(dir, r);
+  write_search_json(dir, r);
   for (const Family& f : r.exp.families)
     for (Order o : r.exp.orders) {
       if (!two_axis_grid(r, f)) continue;
@@ -447,6 +610,38 @@ std::vector<Best> ranked(const Run& r, const Family& f, const std::string& order
     return s > 0 ? a.stats.mean > b.stats.mean : a.stats.mean < b.stats.mean;
   });
   return out;
+}
+
+void parallel_section(std::ostream& h, const Run& r, const std::string& rep) {
+  const std::string objective = r.exp.objective_name();
+  bool any = false;
+  for (size_t fi = 0; fi < r.exp.families.size(); ++fi) {
+    const Family& f = r.exp.families[fi];
+    if (two_axis_grid(r, f) || f.params.empty()) continue;
+    const std::vector<Best> best = ranked(r, f, objective);
+    std::vector<Series> series;
+    for (size_t i = 0; i < best.size() && i < 10; ++i) {
+      Series s{"#" + std::to_string(i + 1) + " " + fmt(best[i].stats.mean), {}, {}, "linespoints",
+               {}};
+      for (size_t k = 0; k < f.params.size() && k < best[i].config->params.size(); ++k) {
+        s.x.push_back(static_cast<double>(k + 1));
+        s.y.push_back(f.params[k].position(best[i].config->params[k]));
+      }
+      series.push_back(s);
+    }
+    if (series.empty()) continue;
+    const std::string png = "parallel_" + std::to_string(fi) + ".png";
+    line_plot(rep + "/" + png, "the ten best of " + f.name + " by " + objective,
+              "parameter", "position in the parameter's range (0 = lower end)", series,
+              f.param_names());
+    if (!any)
+      h << "<h2>Parallel coordinates</h2><p>The ten best configurations of each family by "
+        << html(objective) << " (" << direction_text(objective, r.exp.auc_kind)
+        << "; the legend gives the mean over the search images), each parameter's value as its "
+           "position in its declared range.</p>\n";
+    any = true;
+    h << "<img src='" << png << "' width='640'>\n";
+  }
 }
 
 // A metric's values are means of the AUC kind for pf-*, of the metric's value otherwise.
@@ -552,6 +747,7 @@ Run read_run(const std::string& run, ReportSummary& summary) {
       r.images = store.images();
       r.curves = store.curves();
       r.metric_rows = store.metric_values();
+      if (const auto p = store.meta("pareto")) r.fronts = pareto_from_json(*p);
       summary.units = static_cast<int64_t>(store.units().size());
       summary.done = static_cast<int64_t>(store.done_units().size());
     } catch (...) {
@@ -585,6 +781,18 @@ Run read_run(const std::string& run, ReportSummary& summary) {
     (m.image_id < r.search_images ? by_metric : r.held)[{m.config_id, m.metric}].push_back(
         m.value.value_or(NAN));
   r.values.insert(by_metric.begin(), by_metric.end());
+  if (r.exp.search.evolves()) {  // a configuration drawn again shows its first draw's values
+    r.same = first_same(r.configs);
+    for (auto* table : {&r.values, &r.held, &r.mean_curve}) {
+      std::vector<std::pair<std::pair<int64_t, std::string>, std::vector<double>>> copies;
+      for (const ConfigRow& cf : r.configs)
+        if (r.reused(cf))
+          for (auto it = table->lower_bound({r.same[static_cast<size_t>(cf.id)], ""});
+               it != table->end() && it->first.first == r.same[static_cast<size_t>(cf.id)]; ++it)
+            copies.push_back({{cf.id, it->first.second}, it->second});
+      table->insert(copies.begin(), copies.end());
+    }
+  }
 
   return r;
 }
@@ -690,7 +898,7 @@ void curves_section(std::ostream& h, const Run& r, const std::string& rep, const
     auto add = [&](const ConfigRow* cf, const std::string& title) {
       auto it = r.mean_curve.find({cf->id, order_name(o)});
       if (it == r.mean_curve.end()) return;
-      Series s{title, {}, it->second};
+      Series s{title, {}, it->second, "linespoints", {}};
       for (size_t k = 0; k < s.y.size(); ++k) s.x.push_back(static_cast<double>(k));
       series.push_back(s);
     };
@@ -726,10 +934,14 @@ void holdout_section(std::ostream& h, const Run& r) {
       << (held ? fmt(*held, 6) : std::string("not yet scored")) << "</td><td>"
       << (search && held ? fmt(*held - *search, 4) : std::string("-")) << "</td></tr>\n";
   };
-  const auto winners = family_winners(r.exp, r.configs, r.search_images, r.curves, r.metric_rows);
+  const auto winners = family_winners(r.exp, r.configs, r.search_images, r.curves,
+                                      r.metric_rows, r.fronts_or_null());
   for (size_t f = 0; f < winners.size(); ++f)
     if (winners[f].config >= 0)
       row(r.exp.families[f].name + " winner", r.configs[static_cast<size_t>(winners[f].config)]);
+  for (const auto& [family, ids] : r.fronts)
+    for (size_t k = 0; k < ids.size(); ++k)
+      row(family + " Pareto point " + std::to_string(k + 1), r.configs[static_cast<size_t>(ids[k])]);
   for (const ConfigRow& cf : r.configs)
     if (cf.point == "reference") row("reference " + cf.spec, cf);
   h << "</table>\n";
@@ -969,6 +1181,9 @@ ReportSummary write_report(const std::string& run) {
   holdout_section(h, r);
   rung_section(h, r);
   convergence_section(h, r, rep);
+  cmaes_section(h, r, rep);
+  pareto_section(h, r, rep);
+  parallel_section(h, r, rep);
   contour_section(h, r, rep);
   const auto optima = agreement_section(h, r, run, rep);
   box_section(h, r, rep);

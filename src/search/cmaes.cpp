@@ -1,11 +1,11 @@
 #include "search/cmaes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <pagmo/algorithms/cmaes.hpp>
 #include <pagmo/population.hpp>
 #include <pagmo/problem.hpp>
-#include <random>
 #include <stdexcept>
 
 namespace lrpbench {
@@ -36,9 +36,6 @@ struct AnswerProblem {
   }
   std::pair<vector_double, vector_double> get_bounds() const { return {lower, upper}; }
 };
-
-// pagmo orders NaN last; infinities of undefined objectives stay finite for its arithmetic.
-double finite(double v) { return std::isfinite(v) ? v : 1e300; }
 
 }  // namespace
 
@@ -81,17 +78,7 @@ CmaesDriver::CmaesDriver(CmaesDriver&&) noexcept = default;
 CmaesDriver& CmaesDriver::operator=(CmaesDriver&&) noexcept = default;
 
 std::vector<std::vector<double>> CmaesDriver::initial() const {
-  std::mt19937_64 rng(s_->seed ^ 0x5bd1e9955bd1e995ull);
-  std::vector<std::vector<double>> out;
-  for (int64_t i = 0; i < s_->population; ++i) {
-    std::vector<double> p;
-    for (size_t k = 0; k < s_->lower.size(); ++k) {
-      const double t = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-      p.push_back(s_->lower[k] + t * (s_->upper[k] - s_->lower[k]));
-    }
-    out.push_back(p);
-  }
-  return out;
+  return uniform_box(s_->lower, s_->upper, s_->population, s_->seed);
 }
 
 std::vector<std::vector<double>> CmaesDriver::candidates() const {
@@ -103,21 +90,33 @@ std::vector<std::vector<double>> CmaesDriver::candidates() const {
 }
 
 void CmaesDriver::tell(const std::vector<std::vector<double>>& points,
-                       const std::vector<double>& values) {
+                       const std::vector<std::vector<double>>& values) {
   if (points.size() != values.size() || static_cast<int64_t>(points.size()) != s_->population)
     throw std::logic_error("cmaes: one value per point of the population");
+  for (const auto& v : values)
+    if (v.size() != 1) throw std::logic_error("cmaes: one objective");
   if (!s_->started) {
     s_->x = points;
-    for (double v : values) s_->f.push_back(finite(v));
+    for (const auto& v : values) s_->f.push_back(finite_objective(v[0]));
     s_->started = true;
     return;
   }
   AnswerProblem answer{s_->lower, s_->upper};
-  for (size_t i = 0; i < points.size(); ++i) (*answer.values)[points[i]] = finite(values[i]);
+  for (size_t i = 0; i < points.size(); ++i)
+    (*answer.values)[points[i]] = finite_objective(values[i][0]);
   const pagmo::population next = s_->algo.evolve(s_->current(answer));
   s_->x = next.get_x();
   s_->f.clear();
   for (const auto& v : next.get_f()) s_->f.push_back(v[0]);
+}
+
+std::vector<std::vector<double>> CmaesDriver::population() const {
+  return s_->x;
+}
+
+std::vector<size_t> CmaesDriver::front() const {
+  if (s_->f.empty()) return {};
+  return {static_cast<size_t>(std::min_element(s_->f.begin(), s_->f.end()) - s_->f.begin())};
 }
 
 }  // namespace lrpbench

@@ -5,28 +5,27 @@
 // one by one inside `evolve`, so the candidates are first obtained from a copy of the
 // algorithm run against a problem that records them (same state, same draws), evaluated
 // together by the caller, then the algorithm itself evolves against a problem answering from
-// those values. Minimises; coordinates are internal (ParamDecl::lower .. upper). No LibTorch.
-#include <cstdint>
-#include <memory>
-#include <vector>
+// those values. One objective. No LibTorch.
+#include "search/evolver.h"
 
 namespace lrpbench {
 
-class CmaesDriver {
+class CmaesDriver : public Evolver {
  public:
   // lower / upper: the box; population >= 5; sigma0 as a fraction of each range.
   CmaesDriver(std::vector<double> lower, std::vector<double> upper, int64_t population,
               uint64_t seed, double sigma0 = 0.3);
-  ~CmaesDriver();
+  ~CmaesDriver() override;
   CmaesDriver(CmaesDriver&&) noexcept;
   CmaesDriver& operator=(CmaesDriver&&) noexcept;
 
-  // Generation 0: `population` points drawn uniformly in the box (seeded).
-  std::vector<std::vector<double>> initial() const;
-  // The candidates of the next generation (after tell() of the previous one).
-  std::vector<std::vector<double>> candidates() const;
-  // The objective values of the points last returned (initial() first, then candidates()).
-  void tell(const std::vector<std::vector<double>>& points, const std::vector<double>& values);
+  std::vector<std::vector<double>> initial() const override;
+  std::vector<std::vector<double>> candidates() const override;
+  // values[i] = {objective of points[i]}.
+  void tell(const std::vector<std::vector<double>>& points,
+            const std::vector<std::vector<double>>& values) override;
+  std::vector<std::vector<double>> population() const override;
+  std::vector<size_t> front() const override;  // the best point of the population
 
  private:
   struct State;

@@ -149,16 +149,17 @@ nlohmann::json Experiment::definition() const {
   if (!metric_list.empty())
     out["metrics"] = {{"list", metric_list}, {"options", metric_options_json(metric_options)}};
   if (!objective.empty()) out["objective"] = objective;
-  if (search.strategy != "grid")
-    out["search"] = {{"strategy", search.strategy}, {"budget", search.budget}};
-  if (search.strategy == "cmaes") {
+  if (!objectives.empty()) out["objectives"] = objectives;
+  if (search.strategy != Strategy::Grid)
+    out["search"] = {{"strategy", strategy_name(search.strategy)}, {"budget", search.budget}};
+  if (search.evolves()) {
     out["search"]["population"] = search.population;
     out["search"]["generations"] = search.generations;
   }
-  if (search.strategy == "halving") {
+  if (search.strategy == Strategy::Halving) {
     out["search"]["eta"] = search.eta;
     out["search"]["min_images"] = search.min_images;
-    out["search"]["sampler"] = search.sampler;
+    out["search"]["sampler"] = strategy_name(search.sampler);
   }
   return out;
 }
@@ -179,10 +180,37 @@ std::vector<std::string> Experiment::extra_metrics() const {
 
 std::string Experiment::objective_name() const {
   if (!objective.empty()) return objective;
+  if (!objectives.empty()) return objectives.front();
   const std::vector<std::string> names = metric_names();
   for (const std::string& n : names)
     if (metric_better(find_metric_info(n), auc_kind) != Better::None) return n;
   return names.empty() ? std::string() : names.front();
+}
+
+std::vector<std::string> Experiment::objective_names() const {
+  if (!objectives.empty()) return objectives;
+  return {objective_name()};
+}
+
+namespace {
+const std::vector<std::pair<Strategy, std::string>>& strategy_table() {
+  static const std::vector<std::pair<Strategy, std::string>> t = {
+      {Strategy::Grid, "grid"},       {Strategy::Random, "random"}, {Strategy::Sobol, "sobol"},
+      {Strategy::Halving, "halving"}, {Strategy::Cmaes, "cmaes"},   {Strategy::Nsga2, "nsga2"}};
+  return t;
+}
+}  // namespace
+
+const std::string& strategy_name(Strategy s) {
+  for (const auto& [k, name] : strategy_table())
+    if (k == s) return name;
+  throw std::logic_error("strategy_name: unknown strategy");
+}
+
+std::optional<Strategy> parse_strategy(const std::string& name) {
+  for (const auto& [k, n] : strategy_table())
+    if (n == name) return k;
+  return std::nullopt;
 }
 
 MetricOptions Experiment::metric_settings() const {
@@ -451,10 +479,11 @@ Family read_template_family(const Reader& r, const toml::table& t, const toml::n
     } else {
       r.fail(*n, "family.params." + name, "expected a declaration string or a list of numbers");
     }
-    if (search.strategy == "cmaes" && f.params.back().discrete())
+    if (search.evolves() && f.params.back().discrete())
       r.fail(*n, "family.params." + name,
-             "cmaes needs continuous parameters (log(a,b), log0(a,b) or lin(a,b))");
-    if (search.draw() == "grid" && !f.params.back().discrete())
+             strategy_name(search.strategy) +
+                 " needs continuous parameters (log(a,b), log0(a,b) or lin(a,b))");
+    if (search.draw() == Strategy::Grid && !f.params.back().discrete())
       r.fail(*n, "family.params." + name,
              "the grid strategy needs discrete parameters (give a count, log(a,b,n), or a list; "
              "halving over a continuous space needs a budget)");
@@ -621,52 +650,84 @@ void read_metrics(const Reader& r, const toml::table& root, Experiment& x) {
 void read_strategy(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& s = r.section(root, "search");
   r.check_known(s, "search",
-                {"objective", "strategy", "budget", "eta", "min_images", "sampler", "population",
-                 "generations"});
+                {"objective", "objectives", "strategy", "budget", "eta", "min_images", "sampler",
+                 "population", "generations"});
   SearchSpec& q = x.search;
-  q.strategy = r.str(s, "search.", "strategy", "grid");
-  if (q.strategy != "grid" && q.strategy != "random" && q.strategy != "sobol" &&
-      q.strategy != "halving" && q.strategy != "cmaes")
+  const std::string strategy = r.str(s, "search.", "strategy", "grid");
+  const auto parsed = parse_strategy(strategy);
+  if (!parsed)
     r.fail(*s.get("strategy"), "search.strategy",
-           "expected grid, random, sobol, halving or cmaes, got '" + q.strategy +
-               "' (nsga2 is not in this build yet)");
+           "expected grid, random, sobol, halving, cmaes or nsga2, got '" + strategy + "'");
+  q.strategy = *parsed;
+  const std::string name = strategy_name(q.strategy);
   q.population = r.integer(s, "search.", "population", 0, 5, 10000);
   q.generations = r.integer(s, "search.", "generations", 20, 0, 100000);
   for (const char* key : {"population", "generations"})
-    if (q.strategy != "cmaes" && s.get(key))
-      r.fail(*s.get(key), std::string("search.") + key, "goes with strategy cmaes");
-  if (q.strategy == "cmaes" && s.get("budget"))
-    r.fail(*s.get("budget"), "search.budget", "cmaes evaluates population x (generations + 1)");
+    if (!q.evolves() && s.get(key))
+      r.fail(*s.get(key), std::string("search.") + key, "goes with strategy cmaes or nsga2");
+  if (q.strategy == Strategy::Nsga2 && s.get("population") &&
+      (q.population < 8 || q.population % 4 != 0))
+    r.fail(*s.get("population"), "search.population",
+           "nsga2 needs a multiple of 4, at least 8, got " + std::to_string(q.population));
+  if (q.evolves() && s.get("budget"))
+    r.fail(*s.get("budget"), "search.budget",
+           name + " evaluates population x (generations + 1)");
   q.budget = r.integer(s, "search.", "budget", 0, 1, static_cast<int64_t>(kMaxConfigurations));
   q.eta = r.integer(s, "search.", "eta", 3, 2, 1000);
   q.min_images = r.integer(s, "search.", "min_images", 2, 1, kMaxImages);
-  q.sampler = r.str(s, "search.", "sampler", "random");
-  const bool halving = q.strategy == "halving";
-  if (q.strategy == "grid" && s.get("budget"))
+  const std::string sampler = r.str(s, "search.", "sampler", "random");
+  const bool halving = q.strategy == Strategy::Halving;
+  if (q.strategy == Strategy::Grid && s.get("budget"))
     r.fail(*s.get("budget"), "search.budget", "goes with strategy random, sobol or halving");
-  if ((q.strategy == "random" || q.strategy == "sobol") && !s.get("budget"))
-    r.fail(*s.get("strategy"), "search.budget", "strategy " + q.strategy + " needs a budget");
+  if ((q.strategy == Strategy::Random || q.strategy == Strategy::Sobol) && !s.get("budget"))
+    r.fail(*s.get("strategy"), "search.budget", "strategy " + name + " needs a budget");
   for (const char* key : {"eta", "min_images", "sampler"})
     if (!halving && s.get(key))
       r.fail(*s.get(key), std::string("search.") + key, "goes with strategy halving");
-  if (q.sampler != "random" && q.sampler != "sobol")
+  if (sampler != "random" && sampler != "sobol")
     r.fail(*s.get("sampler"), "search.sampler", "expected random or sobol");
+  q.sampler = *parse_strategy(sampler);
   if (s.get("sampler") && !s.get("budget"))
     r.fail(*s.get("sampler"), "search.sampler", "draws `budget` configurations: give a budget");
 }
 
-// [search] objective: a metric of the list with a better direction.
+// An objective: a metric of the list with a better direction.
+void check_objective(const Reader& r, const toml::node& at, const std::string& key,
+                     const std::string& objective, const Experiment& x) {
+  const std::vector<std::string> names = x.metric_names();
+  if (std::find(names.begin(), names.end(), objective) == names.end())
+    r.fail(at, key,
+           "'" + objective +
+               "' is not in [metrics] list (or, without one, [pf] orders as pf-<order>)");
+  if (metric_better(find_metric_info(objective), x.auc_kind) == Better::None)
+    r.fail(at, key, "'" + objective + "' has no better direction to optimise");
+}
+
+// [search] objective (one metric), or objectives (two or more, for nsga2).
 void read_search(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& s = r.section(root, "search");
+  const bool nsga2 = x.search.strategy == Strategy::Nsga2;
   x.objective = r.str(s, "search.", "objective", "");
-  if (x.objective.empty()) return;
-  const std::vector<std::string> names = x.metric_names();
-  if (std::find(names.begin(), names.end(), x.objective) == names.end())
-    r.fail(*s.get("objective"), "search.objective",
-           "'" + x.objective + "' is not in [metrics] list (or, without one, [pf] orders as pf-<order>)");
-  if (metric_better(find_metric_info(x.objective), x.auc_kind) == Better::None)
-    r.fail(*s.get("objective"), "search.objective",
-           "'" + x.objective + "' has no better direction to optimise");
+  if (!x.objective.empty()) {
+    if (nsga2)
+      r.fail(*s.get("objective"), "search.objective",
+             "nsga2 trades off several: give objectives = [...]");
+    check_objective(r, *s.get("objective"), "search.objective", x.objective, x);
+  }
+  if (!s.get("objectives")) {
+    if (nsga2)
+      r.fail(*s.get("strategy"), "search.objectives", "nsga2 needs two or more objectives");
+    return;
+  }
+  const toml::node& list = *s.get("objectives");
+  if (!nsga2) r.fail(list, "search.objectives", "goes with strategy nsga2 (else: objective)");
+  x.objectives = r.strings(s, "search.", "objectives");
+  if (x.objectives.size() < 2) r.fail(list, "search.objectives", "needs two or more metrics");
+  std::set<std::string> seen;
+  for (const std::string& o : x.objectives) {
+    if (!seen.insert(o).second) r.fail(list, "search.objectives", "'" + o + "' given twice");
+    check_objective(r, list, "search.objectives", o, x);
+  }
 }
 
 }  // namespace
@@ -697,9 +758,9 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
     throw InputError(source + ": nothing to compute: no [[family]] and no [reference] points");
   uint64_t configurations = 0;
   for (const Family& f : x.families)
-    configurations += x.search.strategy == "cmaes"
+    configurations += x.search.evolves()
                           ? 0
-                          : x.search.draw() == "grid" ? f.grid_size()
+                          : x.search.draw() == Strategy::Grid ? f.grid_size()
                                                       : static_cast<uint64_t>(x.search.budget);
   if (configurations > kMaxConfigurations)
     throw InputError(source + ": the grid has " + std::to_string(configurations) +
@@ -725,7 +786,7 @@ std::string every_metric_toml() {
 }  // namespace
 
 std::vector<std::string> experiment_preset_names() {
-  return {"fashion-thesis", "fashion-thesis-metrics", "fashion-halving", "fashion-blocks",
+  return {"fashion-thesis", "fashion-thesis-metrics", "fashion-halving", "fashion-blocks", "fashion-pareto",
           "vgg16-thesis"};
 }
 
@@ -780,7 +841,7 @@ score = "logit"
 )TOML" + families + (name == "fashion-thesis" ? "" : every_metric_toml()),
                                  "preset " + name);
   }
-  if (name == "fashion-halving" || name == "fashion-blocks") {
+  if (name == "fashion-halving" || name == "fashion-blocks" || name == "fashion-pareto") {
     require(weights.empty() && imagenet.empty() && model.empty() && normalize.empty(),
             "--preset " + name + " runs on the embedded fashion-vgg: drop --model / --weights "
             "/ --imagenet / --normalize");
@@ -801,13 +862,26 @@ g3 = "log0(-4,0)"
 e = "log0(-4,0)"
 )TOML";
     const std::string strategy = name == "fashion-halving" ? R"TOML(
+[search]
+objective = "pf-morf"
 strategy = "halving"
 eta = 3
 min_images = 2
 )TOML"
-                                                            : R"TOML(
+                                 : name == "fashion-blocks" ? R"TOML(
+[search]
+objective = "pf-morf"
 strategy = "cmaes"
 generations = 30
+)TOML"
+                                                            : R"TOML(
+[metrics]
+list = ["pf-morf", "sparseness"]
+[search]
+objectives = ["pf-morf", "sparseness"]
+strategy = "nsga2"
+population = 16
+generations = 20
 )TOML";
     return parse_experiment_text(R"TOML(
 [model]
@@ -834,8 +908,6 @@ seed = 0
 batch = 64
 [auc]
 kind = "auc"
-[search]
-objective = "pf-morf"
 )TOML" + strategy,
                                  "preset " + name);
   }
@@ -929,12 +1001,17 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
       for (const std::string& n : x.metric_list) find_metric_info(n);
     }
     x.objective = d.value("objective", "");
+    x.objectives = d.value("objectives", std::vector<std::string>());
     if (d.contains("search")) {
-      x.search.strategy = d.at("search").at("strategy");
+      const auto strategy = parse_strategy(d.at("search").at("strategy").get<std::string>());
+      if (!strategy) throw InputError(source + ": corrupt run definition (unknown strategy)");
+      x.search.strategy = *strategy;
       x.search.budget = d.at("search").at("budget");
       x.search.eta = d.at("search").value("eta", int64_t{3});
       x.search.min_images = d.at("search").value("min_images", int64_t{2});
-      x.search.sampler = d.at("search").value("sampler", "random");
+      const auto sampler = parse_strategy(d.at("search").value("sampler", "random"));
+      if (!sampler) throw InputError(source + ": corrupt run definition (unknown sampler)");
+      x.search.sampler = *sampler;
       x.search.population = d.at("search").value("population", int64_t{0});
       x.search.generations = d.at("search").value("generations", int64_t{20});
     }

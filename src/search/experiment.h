@@ -1,6 +1,7 @@
 #pragma once
 // Experiments (docs/method.md section 4 and the README): what a search computes, from a TOML file or a preset.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,19 +37,32 @@ struct Family {
 Family builtin_family(const std::string& name, const std::vector<double>& values1,
                       const std::vector<double>& values2);
 
+// The search strategies (docs/method.md section 4a), parsed once from [search] strategy.
+enum class Strategy { Grid, Random, Sobol, Halving, Cmaes, Nsga2 };
+// "grid", "random", "sobol", "halving", "cmaes", "nsga2" (the TOML and stored spelling).
+const std::string& strategy_name(Strategy s);
+std::optional<Strategy> parse_strategy(const std::string& name);
+
 // [search]: the strategy (docs/method.md section 4a).
 struct SearchSpec {
-  std::string strategy = "grid";  // grid | random | sobol | halving | cmaes
-  int64_t budget = 0;             // random / sobol (halving: sampled starting configurations)
-  int64_t eta = 3;                // halving: keep the best ceil(n / eta) after a rung
-  int64_t min_images = 2;         // halving: images of rung 0
-  std::string sampler = "random"; // halving with a budget: random | sobol
-  int64_t population = 0;         // cmaes: 0 = max(5, 4 + floor(3 ln d))
-  int64_t generations = 20;       // cmaes: generations after generation 0
-  // How configurations are drawn: grid, random or sobol.
-  std::string draw() const {
-    return strategy == "halving" ? (budget > 0 ? sampler : "grid") : strategy;
+  Strategy strategy = Strategy::Grid;
+  int64_t budget = 0;                  // random / sobol (halving: sampled starting configurations)
+  int64_t eta = 3;                     // halving: keep the best ceil(n / eta) after a rung
+  int64_t min_images = 2;              // halving: images of rung 0
+  Strategy sampler = Strategy::Random; // halving with a budget: Random | Sobol
+  int64_t population = 0;  // cmaes: 0 = max(5, 4 + floor(3 ln d)); nsga2: 0 = 16
+  int64_t generations = 20;  // cmaes / nsga2: generations after generation 0
+  // How the configurations known before the run are drawn: Grid, Random or Sobol (halving:
+  // its starting set); Cmaes and Nsga2 draw theirs as they go.
+  Strategy draw() const {
+    return strategy == Strategy::Halving ? (budget > 0 ? sampler : Strategy::Grid) : strategy;
   }
+  // CMA-ES and NSGA-II: configurations drawn generation by generation.
+  bool evolves() const { return strategy == Strategy::Cmaes || strategy == Strategy::Nsga2; }
+  // Halving, CMA-ES, NSGA-II: each rung or generation decided by the previous one.
+  bool adaptive() const { return evolves() || strategy == Strategy::Halving; }
+  // NSGA-II's population when `population` is 0.
+  int64_t nsga2_population() const { return population > 0 ? population : 16; }
 };
 
 struct DataSpec {
@@ -81,14 +95,18 @@ struct Experiment {
   std::vector<std::string> metric_list;
   MetricOptions metric_options;  // seed, score, batch, pf and auc_kind come from the above
   std::string objective;         // [search] objective; empty: the list's first directed metric
+  std::vector<std::string> objectives;  // [search] objectives (nsga2): two or more metrics
   SearchSpec search;
 
   // The metric names computed, in list order.
   std::vector<std::string> metric_names() const;
   // The metrics that are not pf-* (computed beside the curves), in list order.
   std::vector<std::string> extra_metrics() const;
-  // The objective: `objective`, or the first metric with a better direction.
+  // The objective: `objective`, the first of `objectives`, or the first metric with a
+  // better direction.
   std::string objective_name() const;
+  // Every objective: `objectives` (nsga2), else the one objective_name().
+  std::vector<std::string> objective_names() const;
   // The metric options with the run's seed, score, batch, PF settings and AUC kind.
   MetricOptions metric_settings() const;
   // Everything that changes results, as JSON (stored in the run; compared on resume).

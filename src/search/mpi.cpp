@@ -108,6 +108,32 @@ UnitResult decode_unit(const std::string& in, int64_t* unit) {
   return result;
 }
 
+std::string encode_work(int64_t unit, const std::vector<ConfigRow>& configs) {
+  std::string out;
+  put(out, unit);
+  put(out, static_cast<int64_t>(configs.size()));
+  for (const ConfigRow& c : configs) {
+    put(out, c.id);
+    put_string(out, c.spec);
+  }
+  return out;
+}
+
+std::vector<ConfigRow> decode_work(const std::string& in, int64_t* unit) {
+  size_t pos = 0;
+  *unit = get<int64_t>(in, pos);
+  const auto n = static_cast<uint64_t>(get<int64_t>(in, pos));
+  if (n > in.size()) throw std::runtime_error("corrupt work message");
+  std::vector<ConfigRow> out(static_cast<size_t>(n));
+  for (ConfigRow& c : out) {
+    c.id = get<int64_t>(in, pos);
+    if (c.id < 0) throw std::runtime_error("corrupt work message");
+    c.spec = get_string(in, pos);
+  }
+  if (pos != in.size()) throw std::runtime_error("corrupt work message");
+  return out;
+}
+
 #ifdef LRPBENCH_WITH_MPI
 
 bool mpi_available() {
@@ -138,6 +164,75 @@ void send_bytes(const std::string& b, int dest, int tag) {
   MPI_Send(b.data(), static_cast<int>(b.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD);
 }
 
+// Receives the next message with `tag` (any tag when MPI_ANY_TAG) from `source`.
+std::string receive(int source, int tag, MPI_Status* status) {
+  MPI_Probe(source, tag, MPI_COMM_WORLD, status);
+  int count = 0;
+  MPI_Get_count(status, MPI_BYTE, &count);
+  std::string msg(static_cast<size_t>(count), '\0');
+  MPI_Recv(msg.data(), count, MPI_BYTE, status->MPI_SOURCE, status->MPI_TAG, MPI_COMM_WORLD,
+           MPI_STATUS_IGNORE);
+  return msg;
+}
+
+// Rank 0's side: hands units to the workers as they free up, batch after batch (a rung or a
+// generation is one batch: the call returns when all of its units are back). Workers stay
+// between batches until finish().
+class Dispatcher {
+ public:
+  Dispatcher(int size, int64_t max_units) : unready_(size - 1), max_units_(max_units) {}
+
+  void run(const Plan& plan, const std::vector<const UnitRow*>& units, const UnitSink& sink) {
+    size_t next = 0;
+    int outstanding = 0;
+    const auto more = [&] {
+      return next < units.size() && (max_units_ == 0 || sent_ < max_units_);
+    };
+    const auto give = [&](int rank) {
+      if (!more()) return false;
+      const UnitRow& u = *units[next++];
+      std::vector<ConfigRow> configs;
+      for (int64_t id : unit_config_ids(plan, u))
+        configs.push_back(plan.configs[static_cast<size_t>(id)]);
+      send_bytes(encode_work(u.id, configs), rank, kTagWork);
+      ++sent_;
+      ++outstanding;
+      return true;
+    };
+    while (!idle_.empty() && give(idle_.back())) idle_.pop_back();
+    while (outstanding > 0 || (more() && unready_ > 0)) {
+      MPI_Status st;
+      const std::string msg = receive(MPI_ANY_SOURCE, MPI_ANY_TAG, &st);
+      if (st.MPI_TAG == kTagResult) {
+        int64_t unit = 0;
+        const UnitResult result = decode_unit(msg, &unit);
+        sink(unit, result);
+        --outstanding;
+      } else {
+        --unready_;
+      }
+      if (!give(st.MPI_SOURCE)) idle_.push_back(st.MPI_SOURCE);
+    }
+  }
+
+  // Waits for workers still loading, then tells every worker to stop.
+  void finish() {
+    while (unready_ > 0) {
+      MPI_Status st;
+      receive(MPI_ANY_SOURCE, kTagReady, &st);
+      --unready_;
+      idle_.push_back(st.MPI_SOURCE);
+    }
+    for (int rank : idle_) send_bytes(encode_work(-1, {}), rank, kTagWork);
+    idle_.clear();
+  }
+
+ private:
+  std::vector<int> idle_;
+  int unready_;
+  int64_t max_units_, sent_ = 0;
+};
+
 }  // namespace
 
 int64_t run_search_mpi(const Experiment& exp, const at::Device& device, const SearchOptions& opt) {
@@ -148,33 +243,12 @@ int64_t run_search_mpi(const Experiment& exp, const at::Device& device, const Se
   require(size > 1, "mpirun: needs at least 2 ranks (rank 0 owns the store)");
   try {
     if (rank == 0) {
-      const Executor exec = [&](const Plan&, const std::vector<const UnitRow*>& pending,
-                                const UnitSink& sink) {
-        size_t next = 0;
-        int active = size - 1;
-        while (active > 0) {
-          MPI_Status st;
-          MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
-          int count = 0;
-          MPI_Get_count(&st, MPI_BYTE, &count);
-          std::string msg(static_cast<size_t>(count), '\0');
-          MPI_Recv(msg.data(), count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
-                   MPI_STATUS_IGNORE);
-          if (st.MPI_TAG == kTagResult) {
-            int64_t unit = 0;
-            const UnitResult result = decode_unit(msg, &unit);
-            sink(unit, result);
-          }
-          int64_t work = -1;
-          if (next < pending.size() &&
-              (opt.max_units == 0 || static_cast<int64_t>(next) < opt.max_units))
-            work = pending[next++]->id;
-          else
-            --active;
-          MPI_Send(&work, 1, MPI_INT64_T, st.MPI_SOURCE, kTagWork, MPI_COMM_WORLD);
-        }
-      };
-      return run_search(exp, device, opt, &exec);
+      Dispatcher dispatcher(size, opt.max_units);
+      const Executor exec = [&](const Plan& plan, const std::vector<const UnitRow*>& pending,
+                                const UnitSink& sink) { dispatcher.run(plan, pending, sink); };
+      const int64_t computed = run_search(exp, device, opt, &exec);
+      dispatcher.finish();
+      return computed;
     }
     // Workers: one GPU each under CUDA.
     at::Device dev = device;
@@ -182,15 +256,21 @@ int64_t run_search_mpi(const Experiment& exp, const at::Device& device, const Se
       dev = at::Device(at::kCUDA,
                        static_cast<c10::DeviceIndex>(
                            (rank - 1) % std::max<int>(1, at::detail::getCUDAHooks().getNumGPUs())));
-    const Plan plan = make_plan(exp, dev);
+    Plan plan = make_plan(exp, dev);
     send_bytes("", 0, kTagReady);
     int64_t computed = 0;
     while (true) {
+      MPI_Status st;
       int64_t unit = -1;
-      MPI_Recv(&unit, 1, MPI_INT64_T, 0, kTagWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      const std::vector<ConfigRow> configs = decode_work(receive(0, kTagWork, &st), &unit);
       if (unit < 0) break;
+      std::vector<int64_t> ids;
+      for (const ConfigRow& c : configs) {
+        learn_config(plan, c);
+        ids.push_back(c.id);
+      }
       const UnitRow& u = plan.units.at(static_cast<size_t>(unit));
-      send_bytes(encode_unit(unit, compute_unit(plan, u)), 0, kTagResult);
+      send_bytes(encode_unit(unit, compute_unit(plan, u, ids)), 0, kTagResult);
       ++computed;
     }
     return computed;

@@ -26,6 +26,7 @@
 #include "perturbation/auc.h"
 #include "perturbation/curves.h"
 #include "search/cmaes.h"
+#include "search/nsga2.h"
 #include "search/sampling.h"
 #include "search/winners.h"
 #include "util/error.h"
@@ -145,7 +146,7 @@ void add_family(const Experiment& exp, size_t fi, Plan& plan) {
   const Family& f = exp.families[fi];
   if (!f.builtin) check_corners(exp, f, plan);
   const std::vector<std::vector<double>> points = family_points(exp, fi);
-  const bool grid = exp.search.draw() == "grid";
+  const bool grid = exp.search.draw() == Strategy::Grid;
   std::vector<std::vector<double>> axes;
   for (const ParamDecl& p : f.params) axes.push_back(grid ? p.values() : std::vector<double>());
   for (size_t i = 0; i < points.size(); ++i) {
@@ -239,7 +240,7 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   load_masks(exp, files, plan);
   if (plan.exp.pf.patch == 0) plan.exp.pf.patch = default_patch(plan.x.size(2), plan.x.size(3));
   make_grid(plan.x.size(2), plan.x.size(3), plan.exp.pf.patch);
-  if (exp.search.strategy != "cmaes")  // CMA-ES draws its configurations as it goes
+  if (!exp.search.evolves())  // CMA-ES and NSGA-II draw their configurations as they go
     for (size_t fi = 0; fi < exp.families.size(); ++fi) add_family(exp, fi, plan);
   else
     for (const Family& f : exp.families) check_corners(exp, f, plan);
@@ -262,7 +263,7 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   require(plan.search_images > 0,
           exp.source + ": key 'data.holdout': must be less than the image count (" +
               std::to_string(plan.images.size()) + ")");
-  if (exp.search.strategy == "cmaes") {
+  if (exp.search.evolves()) {
     // Generation-major: (generation, search image, family), then each image's reference
     // points and each held-out image's winners.
     int64_t id = 0;
@@ -288,23 +289,33 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   return plan;
 }
 
-namespace {
-
-// The configurations a work unit scores.
-std::vector<const ConfigRow*> unit_configs(const Plan& plan, const UnitRow& unit) {
-  std::vector<const ConfigRow*> configs;
+std::vector<int64_t> unit_config_ids(const Plan& plan, const UnitRow& unit) {
+  std::vector<int64_t> ids;
   if (unit.family == "holdout") {
     for (int64_t id : plan.holdout_configs)
-      if (id >= 0) configs.push_back(&plan.configs[static_cast<size_t>(id)]);
-    return configs;
+      if (id >= 0) ids.push_back(id);
+    return ids;
   }
   for (const ConfigRow& c : plan.configs)
     if (unit.family == "reference" ? c.point == "reference"
                                    : (c.point != "reference" && c.family == unit.family &&
                                       (plan.survivors.empty() || plan.survivors.count(c.id))))
-      configs.push_back(&c);
-  return configs;
+      ids.push_back(c.id);
+  return ids;
 }
+
+void learn_config(Plan& plan, const ConfigRow& c) {
+  const auto at = static_cast<size_t>(c.id);
+  if (at < plan.configs.size() && plan.configs[at].spec == c.spec) return;
+  if (plan.configs.size() <= at) {
+    plan.configs.resize(at + 1);
+    plan.composites.resize(at + 1);
+  }
+  plan.composites[at] = parse_composite(c.spec, plan.loaded.net);
+  plan.configs[at] = c;
+}
+
+namespace {
 
 // Relevance of inputs S x C x H x W for `target` under every configuration, in fixed chunks
 // of composites: S x K x C x H x W on the CPU.
@@ -354,7 +365,13 @@ std::vector<MetricRow> unit_metrics(const Plan& plan, const std::vector<const Co
 }  // namespace
 
 UnitResult compute_unit(const Plan& plan, const UnitRow& unit, UnitStats* stats) {
-  const std::vector<const ConfigRow*> configs = unit_configs(plan, unit);
+  return compute_unit(plan, unit, unit_config_ids(plan, unit), stats);
+}
+
+UnitResult compute_unit(const Plan& plan, const UnitRow& unit, const std::vector<int64_t>& ids,
+                        UnitStats* stats) {
+  std::vector<const ConfigRow*> configs;
+  for (int64_t id : ids) configs.push_back(&plan.configs.at(static_cast<size_t>(id)));
   const ImageRow& im = plan.images.at(static_cast<size_t>(unit.image_id));
   const at::Tensor x = plan.x.narrow(0, im.id, 1);
   const at::Tensor rel = explain_configs(plan, configs, x, im.target, stats)[0];  // K x C x H x W
@@ -492,22 +509,47 @@ class UnitTrace {
   int fd_ = -1;
 };
 
-// Once every search unit of the run is done (all shards: a shard alone leaves it to a search on
-// the merged run), the family winners are scored on the held-out images (this process's
-// share of those units).
-void holdout_phase(Plan& plan, const Store& store, const SearchOptions& opt,
-                   const std::function<bool(const UnitRow&)>& compute) {
-  if (plan.exp.data.holdout == 0) return;
+// Runs a batch of work units (a rung, a generation, the held-out images): in this process or
+// over MPI ranks. The caller checks the store afterwards: a batch can stop early (--max-units).
+using RunUnits = std::function<void(const std::vector<const UnitRow*>&)>;
+
+// Whether every unit that `keep` selects is done.
+bool all_done(const Plan& plan, const Store& store, const std::function<bool(const UnitRow&)>& keep) {
   const std::set<int64_t> done = store.done_units();
   for (const UnitRow& u : plan.units)
-    if (u.family != "holdout" && !done.count(u.id)) return;
-  plan.holdout_configs.clear();
-  for (const Winner& w : family_winners(plan.exp, plan.configs, plan.search_images, store.curves(),
-                                        store.metric_values()))
-    plan.holdout_configs.push_back(w.config);
+    if (keep(u) && !done.count(u.id)) return false;
+  return true;
+}
+
+// Runs the pending units that `keep` selects, then says whether all of them are done.
+bool run_selected(const Plan& plan, const Store& store, const RunUnits& run,
+                  const std::function<bool(const UnitRow&)>& keep) {
+  const std::set<int64_t> done = store.done_units();
+  std::vector<const UnitRow*> pending;
   for (const UnitRow& u : plan.units)
-    if (u.family == "holdout" && u.id % opt.shard_count == opt.shard_index && !done.count(u.id))
-      if (!compute(u)) return;
+    if (keep(u) && !done.count(u.id)) pending.push_back(&u);
+  if (!pending.empty()) run(pending);
+  return all_done(plan, store, keep);
+}
+
+// Once every search unit of the run is done (all shards: a shard alone leaves it to a search on
+// the merged run), the family winners (nsga2: every Pareto point) are scored on the held-out
+// images (this process's share of those units).
+void holdout_phase(Plan& plan, const Store& store, const SearchOptions& opt, const RunUnits& run) {
+  if (plan.exp.data.holdout == 0) return;
+  if (!all_done(plan, store, [](const UnitRow& u) { return u.family != "holdout"; })) return;
+  plan.holdout_configs.clear();
+  if (plan.exp.search.strategy == Strategy::Nsga2) {
+    for (const auto& [family, ids] : pareto_from_json(store.meta("pareto").value_or("{}")))
+      plan.holdout_configs.insert(plan.holdout_configs.end(), ids.begin(), ids.end());
+  } else {
+    for (const Winner& w : family_winners(plan.exp, plan.configs, plan.search_images,
+                                          store.curves(), store.metric_values()))
+      plan.holdout_configs.push_back(w.config);
+  }
+  run_selected(plan, store, run, [&](const UnitRow& u) {
+    return u.family == "holdout" && u.id % opt.shard_count == opt.shard_index;
+  });
 }
 
 // Successive halving: rung k scores the survivors on the images [n_{k-1}, n_k) (n_k =
@@ -516,24 +558,18 @@ void holdout_phase(Plan& plan, const Store& store, const SearchOptions& opt,
 // rung is a barrier; its survivors come from the stored values, so a resumed run replays it.
 std::set<int64_t> halve(const Plan& plan, const Store& store, const std::set<int64_t>& alive,
                         int64_t images) {
-  std::map<int64_t, std::pair<double, int64_t>> sums;
-  for (const auto& [config, image, value] :
-       objective_rows(plan.exp, store.curves(), store.metric_values()))
-    if (image < images && alive.count(config) && value) {
-      sums[config].first += *value;
-      sums[config].second += 1;
-    }
+  const std::map<int64_t, MeanOf> means =
+      metric_means(plan.exp, "", images, store.curves(), store.metric_values());
   const int sign = objective_sign(plan.exp);
   std::set<int64_t> out;
   for (const Family& f : plan.exp.families) {
     std::vector<std::pair<double, int64_t>> ranked;  // (oriented mean, config); undefined last
     for (int64_t id : alive) {
       if (plan.configs[static_cast<size_t>(id)].family != f.name) continue;
-      const auto it = sums.find(id);
-      ranked.push_back({it == sums.end() ? -INFINITY
-                                         : sign * it->second.first /
-                                               static_cast<double>(it->second.second),
-                        id});
+      const auto it = means.find(id);
+      const std::optional<double> mean =
+          it == means.end() ? std::nullopt : it->second.mean();
+      ranked.push_back({mean ? sign * *mean : -INFINITY, id});
     }
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
       return a.first > b.first || (a.first == b.first && a.second < b.second);
@@ -545,92 +581,7 @@ std::set<int64_t> halve(const Plan& plan, const Store& store, const std::set<int
   return out;
 }
 
-// CMA-ES per family (search/cmaes.h): generation g's candidates become configurations (ids in
-// generation, family, candidate order), scored as the units of generation g (one engine call
-// per image and family for all of them); their objective means over the search images (pagmo
-// minimises: higher-is-better objectives negated) are told to each family's algorithm. A
-// generation is a barrier; a resumed run replays the draws and checks them against the store.
-void run_cmaes(Plan& plan, Store& store, const std::function<bool(const UnitRow&)>& compute) {
-  const Experiment& exp = plan.exp;
-  const size_t nf = exp.families.size();
-  const int64_t per_generation = plan.search_images * static_cast<int64_t>(nf);
-  std::vector<CmaesDriver> drivers;
-  for (const Family& f : exp.families) {
-    std::vector<double> lo, hi;
-    for (const ParamDecl& p : f.params) {
-      lo.push_back(p.lower());
-      hi.push_back(p.upper());
-    }
-    uint64_t seed = exp.pf.seed;
-    for (char c : f.name) seed = seed * 1099511628211ull + static_cast<unsigned char>(c);
-    drivers.emplace_back(lo, hi, exp.search.population > 0 ? exp.search.population
-                                                           : cmaes_population(f.params.size()),
-                         seed);
-  }
-  const std::vector<ConfigRow> stored = store.configs();
-  const int sign = objective_sign(exp);
-  for (int64_t g = 0; g <= exp.search.generations; ++g) {
-    std::vector<std::vector<std::vector<double>>> points(nf);
-    std::vector<std::vector<int64_t>> ids(nf);
-    std::vector<ConfigRow> fresh;
-    plan.survivors = {-1};
-    for (size_t f = 0; f < nf; ++f) {
-      const Family& fam = exp.families[f];
-      points[f] = g == 0 ? drivers[f].initial() : drivers[f].candidates();
-      for (const std::vector<double>& u : points[f]) {
-        ConfigRow c;
-        c.id = static_cast<int64_t>(plan.configs.size());
-        c.family = fam.name;
-        c.point = "trial";
-        c.round = g;
-        for (size_t k = 0; k < u.size(); ++k) c.params.push_back(fam.params[k].value(u[k]));
-        c.spec = fam.composite(c.params);
-        plan.composites.push_back(parse_composite(c.spec, plan.loaded.net));
-        c.config = canonical_form(plan.composites.back(), plan.loaded.net);
-        require(static_cast<size_t>(c.id) >= stored.size() ||
-                    stored[static_cast<size_t>(c.id)].spec == c.spec,
-                "'" + store.path() + "': generation " + std::to_string(g) +
-                    " differs from the stored one; use --force to start again");
-        plan.configs.push_back(c);
-        plan.survivors.insert(c.id);
-        ids[f].push_back(c.id);
-        fresh.push_back(c);
-      }
-    }
-    store.write_plan(fresh, plan.images, plan.units);
-    const std::set<int64_t> done = store.done_units();
-    for (const UnitRow& u : plan.units)
-      if (u.id >= g * per_generation && u.id < (g + 1) * per_generation && !done.count(u.id) &&
-          !compute(u))
-        return;
-    const std::set<int64_t> now = store.done_units();
-    for (int64_t u = g * per_generation; u < (g + 1) * per_generation; ++u)
-      if (!now.count(u)) return;
-    std::map<int64_t, std::pair<double, int64_t>> sums;
-    for (const auto& [config, image, value] :
-         objective_rows(exp, store.curves(), store.metric_values()))
-      if (image < plan.search_images && plan.survivors.count(config) && value) {
-        sums[config].first += *value;
-        sums[config].second += 1;
-      }
-    for (size_t f = 0; f < nf; ++f) {
-      std::vector<double> values;
-      for (int64_t id : ids[f]) {
-        const auto it = sums.find(id);
-        values.push_back(it == sums.end() ? INFINITY
-                                          : -sign * it->second.first /
-                                                static_cast<double>(it->second.second));
-      }
-      if (g < exp.search.generations) drivers[f].tell(points[f], values);
-    }
-  }
-  plan.survivors.clear();
-  const std::set<int64_t> done = store.done_units();  // the reference points
-  for (const UnitRow& u : plan.units)
-    if (u.family == "reference" && !done.count(u.id) && !compute(u)) return;
-}
-
-void run_halving(Plan& plan, Store& store, const std::function<bool(const UnitRow&)>& compute) {
+void run_halving(Plan& plan, Store& store, const RunUnits& run) {
   const std::vector<int64_t> rungs =
       halving_rungs(plan.search_images, plan.exp.search.min_images, plan.exp.search.eta);
   std::set<int64_t> alive;
@@ -641,21 +592,140 @@ void run_halving(Plan& plan, Store& store, const std::function<bool(const UnitRo
     if (k > 0) alive = halve(plan, store, alive, from);
     plan.survivors = alive;
     plan.survivors.insert(-1);  // never empty: empty means every configuration
-    const std::set<int64_t> done = store.done_units();
-    for (const UnitRow& u : plan.units)
-      if (u.family != "holdout" && u.image_id >= from && u.image_id < rungs[k] &&
-          !done.count(u.id) && !compute(u))
-        return;
-    for (const UnitRow& u : plan.units)  // the rung must be complete before the next
-      if (u.family != "holdout" && u.image_id < rungs[k] && !store.done_units().count(u.id))
-        return;
+    if (!run_selected(plan, store, run, [&](const UnitRow& u) {
+          return u.family != "holdout" && u.image_id >= from && u.image_id < rungs[k];
+        }))
+      return;  // the rung must be complete before the next
   }
   plan.survivors.clear();
-  const std::set<int64_t> done = store.done_units();  // the held-out images' reference points
-  for (const UnitRow& u : plan.units)
-    if (u.family != "holdout" && u.image_id >= plan.search_images && !done.count(u.id) &&
-        !compute(u))
+  run_selected(plan, store, run, [&](const UnitRow& u) {  // the held-out images' references
+    return u.family != "holdout" && u.image_id >= plan.search_images;
+  });
+}
+
+// The population of an evolutionary strategy over family f.
+int64_t evolver_population(const Experiment& exp, const Family& f) {
+  if (exp.search.strategy == Strategy::Nsga2) return exp.search.nsga2_population();
+  return exp.search.population > 0 ? exp.search.population : cmaes_population(f.params.size());
+}
+
+// The evolutionary strategy of a family (search/evolver.h), seeded by the run's seed and the
+// family's name.
+std::unique_ptr<Evolver> make_evolver(const Experiment& exp, const Family& f) {
+  std::vector<double> lo, hi;
+  for (const ParamDecl& p : f.params) {
+    lo.push_back(p.lower());
+    hi.push_back(p.upper());
+  }
+  uint64_t seed = exp.pf.seed;
+  for (char c : f.name) seed = seed * 1099511628211ull + static_cast<unsigned char>(c);
+  if (exp.search.strategy == Strategy::Nsga2)
+    return std::make_unique<Nsga2Driver>(lo, hi, evolver_population(exp, f),
+                                         exp.objectives.size(), seed);
+  return std::make_unique<CmaesDriver>(lo, hi, evolver_population(exp, f), seed);
+}
+
+// Generation g's points of a family as configurations (ids in generation, family, point
+// order); a resumed run checks them against the stored ones. Only those of a canonical form
+// not seen before in the family are scored (`first`: the first id of each form).
+std::vector<int64_t> add_generation(Plan& plan, const Store& store,
+                                    const std::vector<ConfigRow>& stored, const Family& fam,
+                                    int64_t g, const std::vector<std::vector<double>>& points,
+                                    std::map<std::string, int64_t>* first,
+                                    std::vector<ConfigRow>* fresh) {
+  std::vector<int64_t> ids;
+  for (const std::vector<double>& u : points) {
+    ConfigRow c;
+    c.id = static_cast<int64_t>(plan.configs.size());
+    c.family = fam.name;
+    c.point = "trial";
+    c.round = g;
+    for (size_t k = 0; k < u.size(); ++k) c.params.push_back(fam.params[k].value(u[k]));
+    c.spec = fam.composite(c.params);
+    plan.composites.push_back(parse_composite(c.spec, plan.loaded.net));
+    c.config = canonical_form(plan.composites.back(), plan.loaded.net);
+    require(static_cast<size_t>(c.id) >= stored.size() ||
+                stored[static_cast<size_t>(c.id)].spec == c.spec,
+            "'" + store.path() + "': generation " + std::to_string(g) +
+                " differs from the stored one; use --force to start again");
+    plan.configs.push_back(c);
+    if (first->emplace(c.config, c.id).second) plan.survivors.insert(c.id);
+    ids.push_back(c.id);
+    fresh->push_back(c);
+  }
+  return ids;
+}
+
+// The minimised objective values of configurations: per objective, the mean over the search
+// images, negated where higher is better; undefined: +infinity. A configuration drawn before
+// has the values of its first draw.
+std::vector<std::vector<double>> minimised_values(const Plan& plan, const Store& store,
+                                                  const std::vector<int64_t>& ids) {
+  const std::vector<CurveRow> curves = store.curves();
+  const std::vector<MetricRow> metrics = store.metric_values();
+  const std::vector<int64_t> same = first_same(plan.configs);
+  std::vector<std::vector<double>> out(ids.size());
+  for (const std::string& name : plan.exp.objective_names()) {
+    const std::map<int64_t, MeanOf> means =
+        metric_means(plan.exp, name, plan.search_images, curves, metrics);
+    const int sign = objective_sign(plan.exp, name);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto it = means.find(same[static_cast<size_t>(ids[i])]);
+      const std::optional<double> mean = it == means.end() ? std::nullopt : it->second.mean();
+      out[i].push_back(mean ? -sign * *mean : INFINITY);
+    }
+  }
+  return out;
+}
+
+// CMA-ES or NSGA-II per family: generation g's points become configurations, scored as the
+// units of generation g (one engine call per image and family for all of them); their
+// objective means over the search images are told to each family's algorithm. A generation is
+// a barrier; a resumed run replays the draws and checks them against the store. NSGA-II's
+// Pareto fronts (rank 0 of the last population, one configuration per canonical form) are
+// stored in the meta table.
+void run_evolution(Plan& plan, Store& store, const RunUnits& run) {
+  const Experiment& exp = plan.exp;
+  const size_t nf = exp.families.size();
+  const int64_t per_generation = plan.search_images * static_cast<int64_t>(nf);
+  std::vector<std::unique_ptr<Evolver>> drivers;
+  for (const Family& f : exp.families) drivers.push_back(make_evolver(exp, f));
+  std::vector<std::map<std::vector<double>, int64_t>> id_of(nf);  // a point's first config
+  std::vector<std::map<std::string, int64_t>> first(nf);  // a canonical form's first config
+  const std::vector<ConfigRow> stored = store.configs();
+  for (int64_t g = 0; g <= exp.search.generations; ++g) {
+    std::vector<std::vector<std::vector<double>>> points(nf);
+    std::vector<std::vector<int64_t>> ids(nf);
+    std::vector<ConfigRow> fresh;
+    plan.survivors = {-1};
+    for (size_t f = 0; f < nf; ++f) {
+      points[f] = g == 0 ? drivers[f]->initial() : drivers[f]->candidates();
+      ids[f] = add_generation(plan, store, stored, exp.families[f], g, points[f], &first[f],
+                              &fresh);
+      for (size_t i = 0; i < ids[f].size(); ++i) id_of[f].emplace(points[f][i], ids[f][i]);
+    }
+    store.write_plan(fresh, plan.images, plan.units);
+    if (!run_selected(plan, store, run, [&](const UnitRow& u) {
+          return u.id >= g * per_generation && u.id < (g + 1) * per_generation;
+        }))
       return;
+    for (size_t f = 0; f < nf; ++f)
+      drivers[f]->tell(points[f], minimised_values(plan, store, ids[f]));
+  }
+  plan.survivors.clear();
+  if (exp.search.strategy == Strategy::Nsga2) {
+    ParetoFronts fronts;
+    const std::vector<int64_t> same = first_same(plan.configs);
+    for (size_t f = 0; f < nf; ++f) {
+      const std::vector<std::vector<double>> pop = drivers[f]->population();
+      std::set<int64_t> members;  // the first configuration of each canonical form
+      for (size_t i : drivers[f]->front())
+        members.insert(same[static_cast<size_t>(id_of[f].at(pop[i]))]);
+      fronts[exp.families[f].name].assign(members.begin(), members.end());
+    }
+    store.set_meta("pareto", pareto_json(fronts));
+  }
+  run_selected(plan, store, run, [](const UnitRow& u) { return u.family == "reference"; });
 }
 
 }  // namespace
@@ -663,10 +733,10 @@ void run_halving(Plan& plan, Store& store, const std::function<bool(const UnitRo
 int64_t run_search(const Experiment& exp, const at::Device& device, const SearchOptions& opt,
                    const Executor* executor) {
   require(!opt.out.empty(), "--out: a run directory is required");
-  require((exp.search.strategy != "halving" && exp.search.strategy != "cmaes") ||
-              (opt.shard_count == 1 && !executor),
-          "--shard / mpirun: " + exp.search.strategy +
-              " decides each rung or generation from the previous one; run it in one process");
+  require(!exp.search.adaptive() || opt.shard_count == 1,
+          "--shard: " + strategy_name(exp.search.strategy) +
+              " decides each rung or generation from the previous one; run it in one process "
+              "or under mpirun");
   const bool fresh_dir = !fs::exists(opt.out);
   std::error_code ec;
   fs::create_directories(opt.out, ec);
@@ -690,8 +760,12 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
   int64_t total = 0, finished = 0;
   for (const UnitRow& u : plan.units) {
     if (u.id % opt.shard_count != opt.shard_index || u.family == "holdout") continue;
-    const int64_t curves = static_cast<int64_t>(unit_configs(plan, u).size()) *
-                           static_cast<int64_t>(exp.orders.size() + plan.extra.size());
+    // CMA-ES and NSGA-II: a generation's unit scores a population drawn later.
+    int64_t configs = static_cast<int64_t>(unit_config_ids(plan, u).size());
+    if (exp.search.evolves() && u.family != "reference")
+      for (const Family& f : exp.families)
+        if (f.name == u.family) configs = evolver_population(exp, f);
+    const int64_t curves = configs * static_cast<int64_t>(exp.orders.size() + plan.extra.size());
     total += curves;
     if (done.count(u.id))
       finished += curves;
@@ -707,35 +781,21 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
     ++computed;
     progress.add(static_cast<int64_t>(result.curves.size() + result.metrics.size()));
   };
-  if (exp.search.strategy == "cmaes") {
-    run_cmaes(plan, *store, [&](const UnitRow& u) {
-      if (opt.max_units > 0 && computed >= opt.max_units) return false;
-      trace.mark("begin", u.id);
-      sink(u.id, compute_unit(plan, u));
-      return true;
-    });
-  } else if (exp.search.strategy == "halving") {
-    run_halving(plan, *store, [&](const UnitRow& u) {
-      if (opt.max_units > 0 && computed >= opt.max_units) return false;
-      trace.mark("begin", u.id);
-      sink(u.id, compute_unit(plan, u));
-      return true;
-    });
-  } else if (executor) {
-    (*executor)(plan, pending, sink);
-  } else {
-    for (const UnitRow* u : pending) {
-      if (opt.max_units > 0 && computed >= opt.max_units) break;
+  const RunUnits run = [&](const std::vector<const UnitRow*>& units) {
+    if (executor) return (*executor)(plan, units, sink);
+    for (const UnitRow* u : units) {
+      if (opt.max_units > 0 && computed >= opt.max_units) return;
       trace.mark("begin", u->id);
       sink(u->id, compute_unit(plan, *u));
     }
-  }
-  holdout_phase(plan, *store, opt, [&](const UnitRow& u) {
-    if (opt.max_units > 0 && computed >= opt.max_units) return false;
-    trace.mark("begin", u.id);
-    sink(u.id, compute_unit(plan, u));
-    return true;
-  });
+  };
+  if (exp.search.evolves())
+    run_evolution(plan, *store, run);
+  else if (exp.search.strategy == Strategy::Halving)
+    run_halving(plan, *store, run);
+  else
+    run(pending);
+  holdout_phase(plan, *store, opt, run);
   return computed;
 }
 

@@ -30,7 +30,8 @@ struct Plan {
   int64_t search_images = 0;         // images 0 .. search_images-1; the rest are held out
   // The family winners the held-out units score (set once every search unit is done).
   std::vector<int64_t> holdout_configs;
-  // Halving: the configurations of the rung being computed (empty: every configuration).
+  // Halving, CMA-ES, NSGA-II: the configurations of the rung or generation being computed
+  // (empty: every configuration).
   std::set<int64_t> survivors;
 };
 
@@ -49,9 +50,20 @@ struct UnitStats {
   int64_t points = 0, forwards = 0;           // PF points requested, images forwarded
 };
 
-// Every curve and metric value of one work unit.
-UnitResult compute_unit(const Plan& plan, const UnitRow& unit,
-                                   UnitStats* stats = nullptr);
+// The configurations a work unit scores, as the plan stands: the family's (halving: the rung's
+// survivors; CMA-ES / NSGA-II: the generation's), the image's reference points, or the
+// held-out winners.
+std::vector<int64_t> unit_config_ids(const Plan& plan, const UnitRow& unit);
+
+// Adds configuration c (its id and spec) to the plan, parsing its composite, unless the plan
+// has it already (an MPI worker learning the trials of a generation).
+void learn_config(Plan& plan, const ConfigRow& c);
+
+// Every curve and metric value of one work unit (of the configurations `ids`; without them,
+// unit_config_ids).
+UnitResult compute_unit(const Plan& plan, const UnitRow& unit, UnitStats* stats = nullptr);
+UnitResult compute_unit(const Plan& plan, const UnitRow& unit, const std::vector<int64_t>& ids,
+                        UnitStats* stats = nullptr);
 
 // What identifies a run's results: the experiment, the device and the thread count.
 std::string run_definition(const Experiment& exp, const at::Device& device);

@@ -48,8 +48,8 @@ double value_at(const ParamDecl& p, double t) {
 std::vector<std::vector<double>> family_points(const Experiment& exp, size_t index) {
   const Family& f = exp.families.at(index);
   std::vector<std::vector<double>> out;
-  const std::string draw = exp.search.draw();
-  if (draw == "grid") {
+  const Strategy draw = exp.search.draw();
+  if (draw == Strategy::Grid) {
     std::vector<std::vector<double>> values;
     for (const ParamDecl& p : f.params) values.push_back(p.values());
     for (uint64_t i = 0; i < f.grid_size(); ++i) {
@@ -61,8 +61,8 @@ std::vector<std::vector<double>> family_points(const Experiment& exp, size_t ind
     return out;
   }
   const size_t d = f.params.size();
-  Stream stream(family_key(exp.pf.seed, draw, f.name));
-  if (draw == "random") {
+  Stream stream(family_key(exp.pf.seed, strategy_name(draw), f.name));
+  if (draw == Strategy::Random) {
     for (int64_t n = 0; n < exp.search.budget; ++n) {
       std::vector<double> point;
       for (const ParamDecl& p : f.params) point.push_back(value_at(p, stream.uniform()));
@@ -70,7 +70,8 @@ std::vector<std::vector<double>> family_points(const Experiment& exp, size_t ind
     }
     return out;
   }
-  require(draw == "sobol", "unknown strategy '" + exp.search.strategy + "'");
+  require(draw == Strategy::Sobol,
+          exp.source + ": " + strategy_name(draw) + " draws its configurations as it goes");
   require(d <= 1000, exp.source + ": sobol draws at most 1000 parameters");
   boost::random::sobol sobol(static_cast<unsigned>(d));
   std::vector<uint64_t> shift;

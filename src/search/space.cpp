@@ -45,6 +45,21 @@ std::vector<double> ParamDecl::values() const {
 double ParamDecl::lower() const { return kind == Kind::Log0 ? a - 1 : a; }
 double ParamDecl::upper() const { return b; }
 
+double ParamDecl::position(double v) const {
+  if (discrete()) {
+    const std::vector<double> all = values();
+    if (all.size() < 2) return 0.5;
+    size_t best = 0;
+    for (size_t i = 1; i < all.size(); ++i)
+      if (std::fabs(all[i] - v) < std::fabs(all[best] - v)) best = i;
+    return static_cast<double>(best) / static_cast<double>(all.size() - 1);
+  }
+  double u = v;
+  if (kind == Kind::Log || kind == Kind::Log0) u = v > 0 ? std::log10(v) : lower();
+  const double span = upper() - lower();
+  return span > 0 ? std::clamp((u - lower()) / span, 0.0, 1.0) : 0.5;
+}
+
 double ParamDecl::value(double u) const {
   u = std::clamp(u, lower(), upper());
   switch (kind) {

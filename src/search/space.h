@@ -33,6 +33,10 @@ struct ParamDecl {
   double lower() const;
   double upper() const;
   double value(double u) const;
+  // Where a value lies in the declaration, in [0, 1]: the internal coordinate scaled to the
+  // range (log0's 0 at the lower end), or a discrete value's index over (count - 1) (the
+  // nearest value's). For figures (parallel coordinates, CMA-ES trajectories).
+  double position(double value) const;
 };
 
 // Parses a declaration (text) for parameter `name`; errors are InputErrors starting with

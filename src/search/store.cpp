@@ -651,6 +651,7 @@ std::string Store::dump() const {
   begin_snapshot();
   try {
     out += "definition " + meta("definition").value_or("") + "\n";
+    if (const auto pareto = meta("pareto")) out += "pareto " + *pareto + "\n";
     for (const ConfigRow& c : configs())
       out += "config " + std::to_string(c.id) + " family=" + c.family + " point=" + c.point +
              " i1=" + std::to_string(c.i1) + " i2=" + std::to_string(c.i2) + " param1=" +

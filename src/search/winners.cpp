@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "perturbation/auc.h"
 #include "perturbation/metric_catalogue.h"
+#include "util/error.h"
 
 namespace lrpbench {
 
@@ -18,17 +21,17 @@ std::vector<int64_t> halving_rungs(int64_t search_images, int64_t min_images, in
   }
 }
 
-int objective_sign(const Experiment& exp) {
-  return metric_better(find_metric_info(exp.objective_name()), exp.auc_kind) == Better::Higher
+int objective_sign(const Experiment& exp, const std::string& name) {
+  return metric_better(find_metric_info(name.empty() ? exp.objective_name() : name),
+                       exp.auc_kind) == Better::Higher
              ? 1
              : -1;
 }
 
-std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> objective_rows(
-    const Experiment& exp, const std::vector<CurveRow>& curves,
+std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> metric_rows(
+    const Experiment& exp, const std::string& name, const std::vector<CurveRow>& curves,
     const std::vector<MetricRow>& metrics) {
-  const std::string objective = exp.objective_name();
-  const MetricInfo& info = find_metric_info(objective);
+  const MetricInfo& info = find_metric_info(name);
   std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> out;
   if (info.pf_order) {
     for (const CurveRow& c : curves)
@@ -37,38 +40,72 @@ std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> objective_rows(
                          curve_value({c.auc, c.aopc, c.auc_normalized}, exp.auc_kind));
   } else {
     for (const MetricRow& m : metrics)
-      if (m.metric == objective) out.emplace_back(m.config_id, m.image_id, m.value);
+      if (m.metric == name) out.emplace_back(m.config_id, m.image_id, m.value);
   }
   return out;
 }
 
-std::vector<Winner> family_winners(const Experiment& exp, const std::vector<ConfigRow>& configs,
-                                   int64_t search_images, const std::vector<CurveRow>& curves,
-                                   const std::vector<MetricRow>& metrics) {
-  struct Sum {
-    double sum = 0;
-    int64_t defined = 0, rows = 0;
-  };
-  std::map<int64_t, Sum> sums;
-  for (const auto& [config, image, value] : objective_rows(exp, curves, metrics)) {
-    if (image >= search_images) continue;
-    Sum& s = sums[config];
-    ++s.rows;
+std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> objective_rows(
+    const Experiment& exp, const std::vector<CurveRow>& curves,
+    const std::vector<MetricRow>& metrics) {
+  return metric_rows(exp, exp.objective_name(), curves, metrics);
+}
+
+std::map<int64_t, MeanOf> metric_means(const Experiment& exp, const std::string& name,
+                                       int64_t images, const std::vector<CurveRow>& curves,
+                                       const std::vector<MetricRow>& metrics) {
+  std::map<int64_t, MeanOf> out;
+  for (const auto& [config, image, value] :
+       metric_rows(exp, name.empty() ? exp.objective_name() : name, curves, metrics)) {
+    if (image >= images) continue;
+    MeanOf& m = out[config];
+    ++m.rows;
     if (value) {
-      s.sum += *value;
-      ++s.defined;
+      m.sum += *value;
+      ++m.defined;
     }
   }
+  return out;
+}
+
+std::vector<int64_t> first_same(const std::vector<ConfigRow>& configs) {
+  std::map<std::pair<std::string, std::string>, int64_t> first;
+  std::vector<int64_t> out;
+  for (const ConfigRow& c : configs)
+    out.push_back(c.point == "reference" ? c.id : first.emplace(std::make_pair(c.family, c.config), c.id).first->second);
+  return out;
+}
+
+std::string pareto_json(const ParetoFronts& fronts) {
+  return nlohmann::json(fronts).dump();
+}
+
+ParetoFronts pareto_from_json(const std::string& text) {
+  try {
+    return nlohmann::json::parse(text).get<ParetoFronts>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError("corrupt Pareto front in the store (" + std::string(e.what()) + ")");
+  }
+}
+
+std::vector<Winner> family_winners(const Experiment& exp, const std::vector<ConfigRow>& configs,
+                                   int64_t search_images, const std::vector<CurveRow>& curves,
+                                   const std::vector<MetricRow>& metrics,
+                                   const ParetoFronts* fronts) {
+  const std::map<int64_t, MeanOf> means = metric_means(exp, "", search_images, curves, metrics);
   const int sign = objective_sign(exp);
   std::vector<Winner> out;
   for (const Family& f : exp.families) {
+    std::set<int64_t> allowed;
+    if (fronts && fronts->count(f.name))
+      allowed.insert(fronts->at(f.name).begin(), fronts->at(f.name).end());
     Winner w;
     for (const ConfigRow& c : configs) {
       if (c.point == "reference" || c.family != f.name) continue;
-      const auto it = sums.find(c.id);
-      if (it == sums.end() || it->second.rows != search_images || it->second.defined == 0)
-        continue;
-      const double mean = it->second.sum / static_cast<double>(it->second.defined);
+      if (fronts && !allowed.count(c.id)) continue;
+      const auto it = means.find(c.id);
+      if (it == means.end() || it->second.rows != search_images || !it->second.mean()) continue;
+      const double mean = *it->second.mean();
       if (w.config < 0 || sign * mean > sign * w.value) w = {c.id, mean};
     }
     out.push_back(w);

@@ -1,0 +1,369 @@
+// The evolutionary strategies (CMA-ES, NSGA-II) and the adaptive ones under faults: NSGA-II on
+// a problem with a known front, engine calls per generation, SIGKILL inside a generation and
+// inside a rung, Open MPI for every adaptive strategy.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "helpers.h"
+#include "lrp/engine.h"
+#include "search/mpi.h"
+#include "search/nsga2.h"
+#include "search/runner.h"
+#include "search/sampling.h"
+#include "search/store.h"
+#include "search/winners.h"
+
+extern char** environ;
+
+namespace lrpbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tmp(const std::string& name) {
+  return (fs::temp_directory_path() / ("lrpbench_evolution_" + std::to_string(getpid()) + "_" + name))
+      .string();
+}
+
+// ZDT1 with n variables in [0, 1]: f1 = x1, g = 1 + 9 mean(x2 .. xn), f2 = g (1 - sqrt(f1 / g)).
+// Its Pareto front is g = 1: f2 = 1 - sqrt(f1).
+std::vector<std::vector<double>> zdt1(const std::vector<std::vector<double>>& pts) {
+  std::vector<std::vector<double>> out;
+  for (const auto& x : pts) {
+    double s = 0;
+    for (size_t k = 1; k < x.size(); ++k) s += x[k];
+    const double g = 1 + 9 * s / static_cast<double>(x.size() - 1);
+    out.push_back({x[0], g * (1 - std::sqrt(x[0] / g))});
+  }
+  return out;
+}
+
+// Runs NSGA-II on ZDT1; returns the final population.
+std::vector<std::vector<double>> zdt1_run(uint64_t seed, int generations,
+                                          std::vector<size_t>* front = nullptr) {
+  Nsga2Driver d(std::vector<double>(4, 0.0), std::vector<double>(4, 1.0), 40, 2, seed);
+  std::vector<std::vector<double>> pts = d.initial();
+  EXPECT_EQ(pts.size(), 40u);
+  d.tell(pts, zdt1(pts));
+  for (int g = 0; g < generations; ++g) {
+    pts = d.candidates();
+    EXPECT_EQ(pts.size(), 40u);
+    if (g < 3) {
+      EXPECT_EQ(d.candidates(), pts);  // asking again draws the same
+    }
+    for (const auto& p : pts)
+      for (double x : p) EXPECT_TRUE(x >= 0 && x <= 1) << x;
+    d.tell(pts, zdt1(pts));  // throws if pagmo evaluated anything else
+  }
+  if (front) *front = d.front();
+  return d.population();
+}
+
+// `text` with its first `from` replaced by `to` (which must be there).
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
+bool dominates(const std::vector<double>& a, const std::vector<double>& b) {
+  bool strictly = false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (a[k] > b[k]) return false;
+    strictly |= a[k] < b[k];
+  }
+  return strictly;
+}
+
+TEST(Nsga2, ReachesTheZdt1FrontWithNoDominatedPoint) {
+  std::vector<size_t> front;
+  const std::vector<std::vector<double>> pop = zdt1_run(3, 250, &front);
+  const std::vector<std::vector<double>> f = zdt1(pop);
+  ASSERT_GE(front.size(), 20u);
+  double lo = 1, hi = 0;
+  for (size_t i : front) {
+    EXPECT_NEAR(f[i][1], 1 - std::sqrt(f[i][0]), 1e-2) << "f1 = " << f[i][0];
+    lo = std::min(lo, f[i][0]);
+    hi = std::max(hi, f[i][0]);
+    for (size_t j : front) EXPECT_FALSE(dominates(f[j], f[i])) << j << " dominates " << i;
+  }
+  EXPECT_LT(lo, 0.05);  // the front is spread, not one point
+  EXPECT_GT(hi, 0.8);
+  EXPECT_EQ(zdt1_run(5, 10), zdt1_run(5, 10));  // same seed, same result
+  EXPECT_NE(zdt1_run(6, 10), zdt1_run(5, 10));
+  EXPECT_THROW(Nsga2Driver({0, 0}, {1, 1}, 10, 2, 0), std::invalid_argument);  // not 4k
+  EXPECT_THROW(Nsga2Driver({0, 0}, {1, 1}, 8, 1, 0), std::invalid_argument);   // one objective
+}
+
+// Grid, random and sobol on a synthetic surface with a known optimum (no model): the grid finds
+// the exact grid point, the sampled strategies come within 1e-3 of the optimum in the internal
+// coordinate.
+TEST(Strategies, FindTheOptimumOfASyntheticSurface) {
+  auto best_of = [](const std::string& decl, const std::string& search) {
+    const Experiment x = parse_experiment_text(R"TOML([data]
+dataset = "fashion-mnist"
+[[family]]
+name = "f"
+template = "0:zbox;1-:epsilon({e})"
+[family.params]
+e = ")TOML" + decl + "\"\n[search]\n" + search,
+                                               "synthetic.toml");
+    double best = NAN, best_f = INFINITY;
+    for (const std::vector<double>& p : family_points(x, 0)) {
+      const double u = std::log10(p[0]), f = (u + 1.2345) * (u + 1.2345);  // optimum u = -1.2345
+      if (f < best_f) {
+        best_f = f;
+        best = u;
+      }
+    }
+    return best;
+  };
+  EXPECT_DOUBLE_EQ(best_of("log(-4,0,41)", "strategy = \"grid\"\n"), -1.2);  // 0.1 steps
+  EXPECT_NEAR(best_of("log(-4,0)", "strategy = \"random\"\nbudget = 8000\n"), -1.2345, 1e-3);
+  EXPECT_NEAR(best_of("log(-4,0)", "strategy = \"sobol\"\nbudget = 4096\n"), -1.2345, 1e-3);
+}
+
+const char* const kEvolving = R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 3
+holdout = 1
+[[family]]
+name = "blocks"
+template = "0:zbox;1-9:gamma({g});10-:epsilon({e})"
+[family.params]
+g = "log0(-4,0)"
+e = "log(-4,0)"
+[reference]
+points = ["zero"]
+[metrics]
+list = ["pf-morf", "sparseness"]
+[pf]
+patch = 2
+[search]
+strategy = "nsga2"
+objectives = ["pf-morf", "sparseness"]
+population = 8
+generations = 2
+)TOML";
+
+std::string write(const std::string& name, const std::string& body) {
+  const std::string path = tmp(name);
+  std::ofstream(path) << body;
+  return path;
+}
+
+std::string search_cmd(const std::string& exp, const std::string& run) {
+  return test::binary() + " search " + exp + " --threads 2 --out " + run;
+}
+
+// Starts `cmd` with a unit trace and SIGKILLs it once it has begun work unit `unit`; returns
+// whether the kill landed while it ran (not after it exited).
+bool kill_inside_unit(const std::string& cmd, int64_t unit) {
+  const std::string trace = tmp("trace");
+  fs::remove(trace);
+  const std::string line = "exec env LRPBENCH_TRACE_UNITS=" + trace + " " + cmd + " > /dev/null 2>&1";
+  pid_t pid;
+  const char* argv[] = {"/bin/sh", "-c", line.c_str(), nullptr};
+  posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ);
+  const std::string begin = "begin " + std::to_string(unit) + "\n";
+  const auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return false;
+    std::ifstream in(trace);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find(begin) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+TEST(Nsga2, SearchStoresItsFrontScoresItOnHeldOutImagesAndResumesAfterSigkill) {
+  const std::string exp = write("nsga2.toml", kEvolving);
+  const std::string run = tmp("nsga2_run"), killed = tmp("nsga2_killed");
+  for (const auto& r : {run, killed}) fs::remove_all(r);
+  std::string err;
+  ASSERT_EQ(test::run_command(search_cmd(exp, run), &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  const Store st(run + "/results.sqlite");
+  const std::vector<ConfigRow> configs = st.configs();
+  ASSERT_EQ(configs.size(), 1u + 3 * 8);  // the reference point, 3 generations of 8
+  for (size_t i = 1; i < configs.size(); ++i)
+    EXPECT_EQ(configs[i].round, static_cast<int64_t>((i - 1) / 8));
+  // The front: non-dominated among the last population, on the stored means.
+  const Experiment x = parse_experiment_file(exp);
+  const ParetoFronts fronts = pareto_from_json(*st.meta("pareto"));
+  ASSERT_EQ(fronts.size(), 1u);
+  const std::vector<int64_t>& front = fronts.at("blocks");
+  ASSERT_FALSE(front.empty());
+  const auto morf = metric_means(x, "pf-morf", 2, st.curves(), st.metric_values());
+  const auto sparse = metric_means(x, "sparseness", 2, st.curves(), st.metric_values());
+  auto minimised = [&](int64_t id) {  // AUC of MoRF: lower is better; sparseness: higher
+    return std::vector<double>{*morf.at(id).mean(), -*sparse.at(id).mean()};
+  };
+  for (int64_t i : front)
+    for (int64_t j : front) EXPECT_FALSE(dominates(minimised(j), minimised(i)));
+  // search.json: every Pareto point with its held-out value; the winner is the front's best
+  // on the first objective.
+  std::ifstream sj(run + "/search.json");
+  const nlohmann::json j = nlohmann::json::parse(sj);
+  EXPECT_EQ(j["strategy"], "nsga2");
+  EXPECT_EQ(j["objectives"], nlohmann::json({"pf-morf", "sparseness"}));
+  ASSERT_EQ(j["pareto"].size(), front.size());
+  double best = INFINITY;
+  for (int64_t id : front) best = std::min(best, minimised(id)[0]);
+  for (const auto& p : j["pareto"]) {
+    EXPECT_FALSE(p["holdout_value"].is_null());
+    EXPECT_EQ(p["search_values"].size(), 2u);
+  }
+  EXPECT_DOUBLE_EQ(j["winner"]["search_value"].get<double>(), best);
+  // A configuration drawn again (log0's zero region, clamping at the box) is scored once: the
+  // curves are those of the distinct canonical forms, and a repeat has no rows of its own.
+  std::set<std::string> forms;
+  std::set<int64_t> scored;
+  for (const CurveRow& c : st.curves()) scored.insert(c.config_id);
+  for (size_t i = 1; i < configs.size(); ++i) {
+    const bool repeat = !forms.insert(configs[i].config).second;
+    EXPECT_EQ(scored.count(configs[i].id), repeat ? 0u : 1u) << configs[i].config;
+  }
+  EXPECT_EQ(j["curves"], static_cast<int64_t>(forms.size()) * 2);
+  EXPECT_EQ(j["evaluations"], static_cast<int64_t>(forms.size()) * 2);
+  EXPECT_TRUE(fs::exists(run + "/report/pareto.png"));
+  // SIGKILL inside generation 1 (units 2 and 3: generation 1's two search images), resume.
+  EXPECT_TRUE(kill_inside_unit(search_cmd(exp, killed), 3));
+  ASSERT_EQ(test::run_command(search_cmd(exp, killed), &err), 0) << err;
+  EXPECT_EQ(Store(killed + "/results.sqlite").dump(), st.dump());
+  // Bad inputs: exit 2, one line naming the file, line and key.
+  std::string bad = kEvolving;
+  bad = replaced(bad, "population = 8", "population = 10");
+  EXPECT_NE(test::experiment_error(bad).find(
+                "exp.toml:21: key 'search.population': nsga2 needs a multiple of 4, at least 8"),
+            std::string::npos);
+  bad = kEvolving;
+  bad = replaced(bad, "objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\"");
+  EXPECT_NE(test::experiment_error(bad).find("key 'search.objective': nsga2 trades off several"),
+            std::string::npos);
+  bad = kEvolving;
+  bad = replaced(bad, "\"sparseness\"]\n[pf]", "\"road-morf\"]\n[pf]");
+  EXPECT_NE(test::experiment_error(bad).find(
+                "key 'search.objectives': 'sparseness' is not in [metrics] list"),
+            std::string::npos);
+  bad = kEvolving;
+  bad = replaced(bad, "\"log(-4,0)\"", "[0.1, 0.2]");
+  EXPECT_NE(test::experiment_error(bad).find(
+                "exp.toml:11: key 'family.params.e': nsga2 needs continuous parameters"),
+            std::string::npos);
+  bad = kEvolving;
+  bad = replaced(bad, "nsga2", "cmaes");
+  EXPECT_NE(test::experiment_error(bad).find(
+                "key 'search.objectives': goes with strategy nsga2"),
+            std::string::npos);
+}
+
+// One engine call per search image per generation, whatever the population: the candidates
+// of a generation share the image's forward pass and backward work.
+TEST(Evolution, OneEngineCallPerImageAndGenerationWhateverThePopulation) {
+  for (const std::string strategy : {"cmaes", "nsga2"})
+    for (const int population : {8, 16}) {
+      std::string body = kEvolving;
+      body = replaced(body, "holdout = 1", "holdout = 0");
+      body = replaced(body, "[reference]\npoints = [\"zero\"]\n", "");
+      body = replaced(body, "population = 8", "population = " + std::to_string(population));
+      if (strategy == "cmaes") {
+        body = replaced(body, "strategy = \"nsga2\"", "strategy = \"cmaes\"");
+        body = replaced(body, "objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\"");
+      }
+      const Experiment x = parse_experiment_text(body, "calls.toml");
+      SearchOptions opt;
+      opt.out = tmp("calls_" + strategy + std::to_string(population));
+      fs::remove_all(opt.out);
+      const int64_t before = explain_call_count();
+      EXPECT_EQ(run_search(x, at::Device(at::kCPU), opt), 3 * 3);  // 3 generations x 3 images
+      EXPECT_EQ(explain_call_count() - before, 3 * 3) << strategy << " " << population;
+      EXPECT_EQ(Store(opt.out + "/results.sqlite").configs().size(),
+                static_cast<size_t>(3 * population));
+    }
+}
+
+// A rung is a barrier too: killed inside rung 1, resumed, the same store.
+TEST(Halving, ResumesAfterSigkillInsideARung) {
+  const std::string exp = write("halving.toml", R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 6
+[[family]]
+name = "tutorial"
+values = "log(-4,0,3)+0"
+[pf]
+orders = ["morf"]
+patch = 2
+[search]
+strategy = "halving"
+eta = 3
+min_images = 2
+)TOML");
+  const std::string run = tmp("halving_run"), killed = tmp("halving_killed");
+  for (const auto& r : {run, killed}) fs::remove_all(r);
+  std::string err;
+  ASSERT_EQ(test::run_command(search_cmd(exp, run), &err), 0) << err;
+  EXPECT_TRUE(kill_inside_unit(search_cmd(exp, killed), 3));  // rung 1 is images 2-5
+  ASSERT_EQ(test::run_command(search_cmd(exp, killed), &err), 0) << err;
+  EXPECT_EQ(Store(killed + "/results.sqlite").dump(), Store(run + "/results.sqlite").dump());
+}
+
+// Open MPI runs every adaptive strategy: rank 0 holds each rung or generation as a barrier and
+// sends the workers the configurations they did not draw; the store equals one process's.
+TEST(Evolution, MpirunEqualsOneProcessForEveryAdaptiveStrategy) {
+  if (!mpi_available()) GTEST_SKIP() << "built without Open MPI";
+  std::string cmaes = kEvolving;
+  cmaes = replaced(cmaes, "strategy = \"nsga2\"", "strategy = \"cmaes\"");
+  cmaes = replaced(cmaes, "objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\"");
+  cmaes = replaced(cmaes, "population = 8", "population = 5");
+  const std::string halving = R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 5
+holdout = 1
+[[family]]
+name = "tutorial"
+values = "log(-4,0,3)+0"
+[reference]
+points = ["zero"]
+[pf]
+orders = ["morf"]
+patch = 2
+[search]
+strategy = "halving"
+)TOML";
+  for (const auto& [name, body] : std::vector<std::pair<std::string, std::string>>{
+           {"nsga2", kEvolving}, {"cmaes", cmaes}, {"halving", halving}}) {
+    const std::string exp = write(name + "_mpi.toml", body);
+    const std::string one = tmp(name + "_one"), ranks = tmp(name + "_ranks");
+    for (const auto& r : {one, ranks}) fs::remove_all(r);
+    std::string err;
+    ASSERT_EQ(test::run_command(search_cmd(exp, one), &err), 0) << err;
+    ASSERT_EQ(test::run_command("mpirun -n 3 --oversubscribe --allow-run-as-root " +
+                                    search_cmd(exp, ranks),
+                                &err),
+              0)
+        << name << ": " << err;
+    EXPECT_EQ(Store(ranks + "/results.sqlite").dump(), Store(one + "/results.sqlite").dump())
+        << name;
+  }
+}
+
+}  // namespace
+}  // namespace lrpbench
