@@ -259,6 +259,59 @@ TEST(Metrics, RoadImputationReproducesALinearRamp) {
   EXPECT_GT((road_impute(ramp, removed) - ramp).abs().max().item<double>(), 1e-4);
 }
 
+// ROAD's imputation equals a dense solve of the row-normalised system (each removed pixel the
+// weighted mean of its neighbours), built here independently, on a random image and mask with
+// removed pixels at the border and in large blocks.
+TEST(Metrics, RoadImputationEqualsADenseSolve) {
+  const int64_t h = 11, w = 9, ch = 3;
+  at::Generator gen = at::detail::createCPUGenerator(4);
+  const at::Tensor img = at::rand({ch, h, w}, gen, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor coin = at::rand({h * w}, gen, at::TensorOptions().dtype(at::kDouble));
+  std::vector<uint8_t> removed(static_cast<size_t>(h * w));
+  std::vector<int64_t> index(static_cast<size_t>(h * w), -1);
+  int64_t m = 0;
+  for (int64_t i = 0; i < h * w; ++i) {
+    removed[static_cast<size_t>(i)] = coin[i].item<double>() < 0.6;
+    if (removed[static_cast<size_t>(i)]) index[static_cast<size_t>(i)] = m++;
+  }
+  at::Tensor a = at::zeros({m, m}, at::kDouble), b = at::zeros({m, ch}, at::kDouble);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t row = index[static_cast<size_t>(y * w + x)];
+      if (row < 0) continue;
+      double total = 0;
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx)
+          if ((dy || dx) && y + dy >= 0 && y + dy < h && x + dx >= 0 && x + dx < w)
+            total += (dy && dx) ? 1.0 / 12 : 1.0 / 6;
+      a[row][row] = 1.0;
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          if (!(dy || dx) || y + dy < 0 || y + dy >= h || x + dx < 0 || x + dx >= w) continue;
+          const double wt = ((dy && dx) ? 1.0 / 12 : 1.0 / 6) / total;
+          const int64_t col = index[static_cast<size_t>((y + dy) * w + x + dx)];
+          if (col >= 0)
+            a[row][col] = -wt;
+          else
+            b[row] += wt * img.select(1, y + dy).select(1, x + dx);
+        }
+    }
+  const at::Tensor u = at::linalg_solve(a, b);  // m x ch
+  const at::Tensor got = road_impute(img, removed);
+  double worst = 0, kept = 0;
+  for (int64_t i = 0; i < h * w; ++i) {
+    const at::Tensor g = got.flatten(1).select(1, i);
+    const int64_t row = index[static_cast<size_t>(i)];
+    if (row >= 0)
+      worst = std::max(worst, (g - u[row]).abs().max().item<double>());
+    else
+      kept = std::max(kept, (g - img.flatten(1).select(1, i)).abs().max().item<double>());
+  }
+  EXPECT_GT(m, 40);
+  EXPECT_LT(worst, 1e-12);
+  EXPECT_EQ(kept, 0.0);
+}
+
 // A model that ignores its input: probability 1/2 at every fraction, so both ROAD AUCs are
 // 1/2 x (0.9 - 0.1) = 0.4 whatever the explanation; the noise fields are seeded per image and
 // fraction, so a second call gives the same values.

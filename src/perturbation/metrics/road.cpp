@@ -2,8 +2,8 @@
 // floor(p H W + 0.5) pixels of highest (MoRF) / lowest (LeRF) relevance (ties to the lower
 // row-major index), impute them by linear imputation on pixel values (each removed pixel the
 // weighted mean of its 8 neighbours: 1/6 direct, 1/12 diagonal, renormalised inside the image;
-// kept pixels fixed; one sparse system per image, every channel a right-hand side, solved with
-// Eigen's BiCGSTAB, its SparseLU where that does not converge), add road_noise times the
+// kept pixels fixed; one sparse system per image, every channel a right-hand side, symmetric
+// once each row is scaled by its stencil total, solved by Eigen's sparse Cholesky), add road_noise times the
 // (image, fraction) noise field to the imputed pixels; probability of the target; trapezoid
 // AUC over the given fractions. The noise fields do not depend on the configuration.
 #include <ATen/ATen.h>
@@ -13,7 +13,7 @@
 #include <string>
 
 #include <Eigen/Sparse>
-#include <Eigen/IterativeLinearSolvers>
+#include <Eigen/SparseCholesky>
 #include <Eigen/SparseLU>
 #include <algorithm>
 #include <cmath>
@@ -35,6 +35,10 @@ at::Tensor road_impute(const at::Tensor& pixels_in, const std::vector<uint8_t>& 
   if (m == 0) return out;
   require(m < h * w, "road: every pixel removed");
   const double* v = pixels.data_ptr<double>();
+  // Row i (a removed pixel) times its stencil total: total_i u_i - sum_j c_ij u_j = sum_k c_ik
+  // v_k, with c = 1/6 (direct) or 1/12 (diagonal) symmetric, so the matrix is symmetric; it is
+  // weakly diagonally dominant and every block of removed pixels touches a kept one, so it is
+  // positive definite: one sparse Cholesky (LDL^T, AMD ordering) solves every channel exactly.
   std::vector<Eigen::Triplet<double>> a;
   Eigen::MatrixXd b = Eigen::MatrixXd::Zero(m, ch);
   for (int64_t y = 0; y < h; ++y)
@@ -43,40 +47,25 @@ at::Tensor road_impute(const at::Tensor& pixels_in, const std::vector<uint8_t>& 
       if (row < 0) continue;
       double total = 0;
       for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx)
-          if ((dy || dx) && y + dy >= 0 && y + dy < h && x + dx >= 0 && x + dx < w)
-            total += (dy && dx) ? 1.0 / 12 : 1.0 / 6;
-      a.emplace_back(row, row, 1.0);
-      for (int dy = -1; dy <= 1; ++dy)
         for (int dx = -1; dx <= 1; ++dx) {
           if (!(dy || dx) || y + dy < 0 || y + dy >= h || x + dx < 0 || x + dx >= w) continue;
-          const double wt = ((dy && dx) ? 1.0 / 12 : 1.0 / 6) / total;
+          const double c = (dy && dx) ? 1.0 / 12 : 1.0 / 6;
+          total += c;
           const int64_t j = (y + dy) * w + (x + dx);
           const int64_t col = unknown[static_cast<size_t>(j)];
           if (col >= 0)
-            a.emplace_back(row, col, -wt);
+            a.emplace_back(row, col, -c);
           else
-            for (int64_t c = 0; c < ch; ++c) b(row, c) += wt * v[c * h * w + j];
+            for (int64_t k = 0; k < ch; ++k) b(row, k) += c * v[k * h * w + j];
         }
+      a.emplace_back(row, row, total);
     }
   Eigen::SparseMatrix<double> A(m, m);
   A.setFromTriplets(a.begin(), a.end());
-  // The system is weakly diagonally dominant and every block of removed pixels touches a kept
-  // one: BiCGSTAB with a diagonal preconditioner converges in tens of iterations, far faster than a
-  // sparse LU's symbolic analysis; the exact LU is the fallback.
-  Eigen::MatrixXd u(m, ch);
-  bool solved = true;
-  {
-    Eigen::BiCGSTAB<Eigen::SparseMatrix<double>> it;  // diagonal preconditioner
-    it.setTolerance(1e-14);
-    it.setMaxIterations(500);
-    it.compute(A);
-    for (int64_t c = 0; solved && c < ch; ++c) {
-      u.col(c) = it.solve(b.col(c));
-      solved = it.info() == Eigen::Success;
-    }
-  }
-  if (!solved) {
+  Eigen::MatrixXd u;
+  Eigen::SimplicialLDLT<Eigen::SparseMatrix<double>> ldlt(A);
+  if (ldlt.info() == Eigen::Success) u = ldlt.solve(b);
+  if (ldlt.info() != Eigen::Success) {  // not expected; the exact LU is the fallback
     Eigen::SparseLU<Eigen::SparseMatrix<double>> lu;
     lu.compute(A);
     require(lu.info() == Eigen::Success, "road: the imputation system could not be factorised");
