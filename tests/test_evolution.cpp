@@ -16,6 +16,7 @@
 
 #include "helpers.h"
 #include "lrp/engine.h"
+#include "search/cmaes.h"
 #include "search/mpi.h"
 #include "search/nsga2.h"
 #include "search/runner.h"
@@ -157,6 +158,20 @@ population = 8
 generations = 2
 )TOML";
 
+// The nsga2 experiment above as CMA-ES on pf-morf, population 5, 3 generations.
+std::string cmaes_body() {
+  std::string b = replaced(kEvolving, "strategy = \"nsga2\"", "strategy = \"cmaes\"");
+  b = replaced(b, "objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\"");
+  b = replaced(b, "population = 8\ngenerations = 2", "population = 5\ngenerations = 3");
+  return b;
+}
+
+// The experiment is refused with a message containing `message`.
+void expect_refused(const std::string& body, const std::string& message) {
+  EXPECT_NE(test::experiment_error(body).find(message), std::string::npos)
+      << test::experiment_error(body);
+}
+
 std::string write(const std::string& name, const std::string& body) {
   const std::string path = tmp(name);
   std::ofstream(path) << body;
@@ -242,35 +257,123 @@ TEST(Nsga2, SearchStoresItsFrontScoresItOnHeldOutImagesAndResumesAfterSigkill) {
   EXPECT_EQ(j["curves"], static_cast<int64_t>(forms.size()) * 2);
   EXPECT_EQ(j["evaluations"], static_cast<int64_t>(forms.size()) * 2);
   EXPECT_TRUE(fs::exists(run + "/report/pareto.png"));
+  // trials.csv: both objectives' means, joined by ';', for every trial in id order; a repeat
+  // shows its first draw's values.
+  std::ifstream trials(run + "/trials.csv");
+  std::string line;
+  std::getline(trials, line);
+  EXPECT_EQ(line, "family,config,params_json,rung_or_generation,images,objective_values");
+  const std::vector<int64_t> same = first_same(configs);
+  int rows = 0;
+  while (std::getline(trials, line)) {
+    const int64_t id = same[static_cast<size_t>(++rows)];
+    const std::string values = line.substr(line.rfind(',') + 1);
+    const size_t semi = values.find(';');
+    ASSERT_NE(semi, std::string::npos) << line;
+    EXPECT_DOUBLE_EQ(std::stod(values.substr(0, semi)), *morf.at(id).mean()) << line;
+    EXPECT_DOUBLE_EQ(std::stod(values.substr(semi + 1)), *sparse.at(id).mean()) << line;
+  }
+  EXPECT_EQ(rows, 3 * 8);
   // SIGKILL inside generation 1 (units 2 and 3: generation 1's two search images), resume.
   EXPECT_TRUE(kill_inside_unit(search_cmd(exp, killed), 3));
   ASSERT_EQ(test::run_command(search_cmd(exp, killed), &err), 0) << err;
   EXPECT_EQ(Store(killed + "/results.sqlite").dump(), st.dump());
   // Bad inputs: exit 2, one line naming the file, line and key.
-  std::string bad = kEvolving;
-  bad = replaced(bad, "population = 8", "population = 10");
-  EXPECT_NE(test::experiment_error(bad).find(
-                "exp.toml:21: key 'search.population': nsga2 needs a multiple of 4, at least 8"),
-            std::string::npos);
-  bad = kEvolving;
-  bad = replaced(bad, "objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\"");
-  EXPECT_NE(test::experiment_error(bad).find("key 'search.objective': nsga2 trades off several"),
-            std::string::npos);
-  bad = kEvolving;
-  bad = replaced(bad, "\"sparseness\"]\n[pf]", "\"road-morf\"]\n[pf]");
-  EXPECT_NE(test::experiment_error(bad).find(
-                "key 'search.objectives': 'sparseness' is not in [metrics] list"),
-            std::string::npos);
-  bad = kEvolving;
-  bad = replaced(bad, "\"log(-4,0)\"", "[0.1, 0.2]");
-  EXPECT_NE(test::experiment_error(bad).find(
-                "exp.toml:11: key 'family.params.e': nsga2 needs continuous parameters"),
-            std::string::npos);
-  bad = kEvolving;
-  bad = replaced(bad, "nsga2", "cmaes");
-  EXPECT_NE(test::experiment_error(bad).find(
-                "key 'search.objectives': goes with strategy nsga2"),
-            std::string::npos);
+  expect_refused(replaced(kEvolving, "population = 8", "population = 10"),
+                 "exp.toml:21: key 'search.population': nsga2 needs a multiple of 4, at least 8");
+  expect_refused(
+      replaced(kEvolving, "objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\""),
+      "key 'search.objective': nsga2 trades off several");
+  expect_refused(replaced(kEvolving, "\"sparseness\"]\n[pf]", "\"road-morf\"]\n[pf]"),
+                 "key 'search.objectives': 'sparseness' is not in [metrics] list");
+  expect_refused(replaced(kEvolving, "\"log(-4,0)\"", "[0.1, 0.2]"),
+                 "exp.toml:11: key 'family.params.e': nsga2 needs continuous parameters");
+  expect_refused(replaced(kEvolving, "nsga2", "cmaes"),
+                 "key 'search.objectives': goes with strategy nsga2");
+}
+
+// CMA-ES through the batch driver on a synthetic surface with a known optimum (no model).
+std::pair<std::vector<double>, double> sphere_run(uint64_t seed, int generations) {
+  const std::vector<double> c = {1.0, -2.0, 0.5};
+  auto f = [&](const std::vector<double>& u) {
+    double s = 0;
+    for (size_t k = 0; k < u.size(); ++k) s += (u[k] - c[k]) * (u[k] - c[k]);
+    return s;
+  };
+  CmaesDriver d({-5, -5, -5}, {5, 5, 5}, 8, seed);
+  std::vector<double> best_u;
+  double best = INFINITY;
+  auto score = [&](const std::vector<std::vector<double>>& pts) {
+    std::vector<std::vector<double>> v;
+    for (const auto& p : pts) {
+      for (double x : p) EXPECT_TRUE(x >= -5 && x <= 5);  // bounds forced
+      v.push_back({f(p)});
+      if (v.back()[0] < best) {
+        best = v.back()[0];
+        best_u = p;
+      }
+    }
+    return v;
+  };
+  std::vector<std::vector<double>> pts = d.initial();
+  EXPECT_EQ(pts.size(), 8u);
+  d.tell(pts, score(pts));
+  for (int g = 0; g < generations; ++g) {
+    pts = d.candidates();
+    EXPECT_EQ(d.candidates(), pts);  // asking again draws the same (the state is unchanged)
+    d.tell(pts, score(pts));         // throws if pagmo evaluated anything else
+  }
+  return {best_u, best};
+}
+
+TEST(Cmaes, FindsTheOptimumOfASyntheticSurfaceInBatches) {
+  EXPECT_EQ(cmaes_population(4), 8);
+  EXPECT_EQ(cmaes_population(1), 5);
+  const auto [u, value] = sphere_run(7, 120);
+  ASSERT_EQ(u.size(), 3u);
+  EXPECT_NEAR(u[0], 1.0, 1e-3);
+  EXPECT_NEAR(u[1], -2.0, 1e-3);
+  EXPECT_NEAR(u[2], 0.5, 1e-3);
+  EXPECT_EQ(sphere_run(7, 10), sphere_run(7, 10));  // same seed, same result
+  EXPECT_NE(sphere_run(8, 10).first, sphere_run(7, 10).first);
+}
+
+TEST(Cmaes, SearchResumesToTheSameStoreAndRefusesDiscreteParameters) {
+  const std::string exp = tmp("cmaes.toml");
+  const std::string body = cmaes_body();
+  std::ofstream(exp) << body;
+  const std::string run = tmp("cmaes_run"), a = tmp("cmaes_a"), b = tmp("cmaes_b");
+  for (const auto& r : {run, a, b}) fs::remove_all(r);
+  const std::string search = test::binary() + " search " + exp + " --threads 2 --out ";
+  std::string err;
+  ASSERT_EQ(test::run_command(search + run, &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  const Store st(run + "/results.sqlite");
+  const std::vector<ConfigRow> configs = st.configs();
+  // The reference point, then 4 generations of 5 candidates, each with its generation.
+  ASSERT_EQ(configs.size(), 1u + 4 * 5);
+  for (size_t i = 1; i < configs.size(); ++i) {
+    EXPECT_EQ(configs[i].round, static_cast<int64_t>((i - 1) / 5));
+    EXPECT_EQ(configs[i].point, "trial");
+  }
+  std::ifstream sj(run + "/search.json");
+  const nlohmann::json j = nlohmann::json::parse(sj);
+  EXPECT_EQ(j["strategy"], "cmaes");
+  EXPECT_EQ(j["curves"], 20 * 2);
+  EXPECT_TRUE(j["grid_curves"].is_null());
+  EXPECT_FALSE(j["winner"]["holdout_value"].is_null());
+  for (const char* png : {"convergence.png", "cmaes_0.png", "parallel_0.png"})
+    EXPECT_TRUE(fs::exists(run + "/report/" + png)) << png;
+  // Killed inside generation 0 and inside generation 2, resumed: the same store.
+  const std::string dump = st.dump();
+  ASSERT_EQ(test::run_command(search + a + " --max-units 1", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + a, &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + b + " --max-units 5", &err), 0) << err;
+  ASSERT_EQ(test::run_command(search + b, &err), 0) << err;
+  EXPECT_EQ(Store(a + "/results.sqlite").dump(), dump);
+  EXPECT_EQ(Store(b + "/results.sqlite").dump(), dump);
+  expect_refused(replaced(body, "\"log(-4,0)\"", "[0.1, 0.2]"),
+                 "exp.toml:11: key 'family.params.e': cmaes needs continuous parameters");
 }
 
 // One engine call per search image per generation, whatever the population: the candidates
@@ -328,10 +431,8 @@ min_images = 2
 // sends the workers the configurations they did not draw; the store equals one process's.
 TEST(Evolution, MpirunEqualsOneProcessForEveryAdaptiveStrategy) {
   if (!mpi_available()) GTEST_SKIP() << "built without Open MPI";
-  std::string cmaes = kEvolving;
-  cmaes = replaced(cmaes, "strategy = \"nsga2\"", "strategy = \"cmaes\"");
-  cmaes = replaced(cmaes, "objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\"");
-  cmaes = replaced(cmaes, "population = 8", "population = 5");
+  std::string cmaes = replaced(cmaes_body(), "population = 5\ngenerations = 3",
+                               "population = 5\ngenerations = 2");
   const std::string halving = R"TOML([data]
 dataset = "fashion-mnist"
 class = 9

@@ -77,7 +77,8 @@ void render_gnuplot_png(const std::string& png, const std::string& script,
 
 void line_plot(const std::string& png, const std::string& title, const std::string& xlabel,
                const std::string& ylabel, const std::vector<Series>& series,
-               const std::vector<std::string>& xtics) {
+               const PlotOptions& options) {
+  const std::vector<std::string>& xtics = options.xtics;
   const std::string data = png + ".dat";
   std::ostringstream d;
   d.precision(10);
@@ -99,6 +100,8 @@ void line_plot(const std::string& png, const std::string& title, const std::stri
       g << (i ? ", " : "") << gnuplot_quote(xtics[i]) << " " << i + 1;
     g << ") noenhanced\nset xrange [0.8:" << static_cast<double>(xtics.size()) + 0.2 << "]\n";
   }
+  if (options.ymin < options.ymax)
+    g << "set yrange [" << options.ymin << ":" << options.ymax << "]\n";
   g << "plot ";
   for (size_t i = 0; i < series.size(); ++i) {
     const std::string& style = series[i].style;

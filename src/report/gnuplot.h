@@ -22,10 +22,15 @@ struct Series {
   std::vector<double> err;
 };
 
-// A line plot of several series to a PNG. `xtics` (optional): labels at x = 1, 2, ...
+struct PlotOptions {
+  std::vector<std::string> xtics;  // labels at x = 1, 2, ... (empty: numbers)
+  double ymin = 0, ymax = 0;       // the y range (ymin == ymax: automatic)
+};
+
+// A line plot of several series to a PNG.
 void line_plot(const std::string& png, const std::string& title, const std::string& xlabel,
                const std::string& ylabel, const std::vector<Series>& series,
-               const std::vector<std::string>& xtics = {});
+               const PlotOptions& options = {});
 
 // Quotes a string for a gnuplot script (double quotes, escaped).
 std::string gnuplot_quote(const std::string& s);

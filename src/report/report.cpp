@@ -416,7 +416,8 @@ void cmaes_section(std::ostream& h, const Run& r, const std::string& rep) {
     if (series.empty()) continue;
     const std::string png = "cmaes_" + std::to_string(fi) + ".png";
     line_plot(rep + "/" + png, "CMA-ES population per generation: " + f.name, "generation",
-              "position in the parameter's range (0 = lower end)", series);
+              "position in the parameter's range (0 = lower end)", series,
+              PlotOptions{{}, -0.2, 1.2});
     if (!any)
       h << "<h2>CMA-ES trajectories</h2><p>Per generation, the population's mean position of "
            "each parameter in its range (the internal coordinate: log10 of the value for log "
@@ -633,7 +634,7 @@ void parallel_section(std::ostream& h, const Run& r, const std::string& rep) {
     const std::string png = "parallel_" + std::to_string(fi) + ".png";
     line_plot(rep + "/" + png, "the ten best of " + f.name + " by " + objective,
               "parameter", "position in the parameter's range (0 = lower end)", series,
-              f.param_names());
+              PlotOptions{f.param_names(), 0.0, 1.0});
     if (!any)
       h << "<h2>Parallel coordinates</h2><p>The ten best configurations of each family by "
         << html(objective) << " (" << direction_text(objective, r.exp.auc_kind)
