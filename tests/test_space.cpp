@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "helpers.h"
 #include "search/experiment.h"
@@ -16,6 +17,7 @@
 #include "search/space.h"
 #include "search/store.h"
 #include "util/error.h"
+#include "util/sha256.h"
 
 namespace lrpbench {
 namespace {
@@ -535,6 +537,72 @@ TEST(Halving, KeysAreChecked) {
   EXPECT_EQ(x.families.size(), 1u);
   EXPECT_EQ(x.orders, std::vector<Order>{Order::Morf});
   EXPECT_EQ(experiment_from_definition(x.definition(), "d").definition(), x.definition());
+}
+
+// The grid strategy on today's presets gives today's rows: tests/fixtures/
+// grid_rows_before_templates.txt holds what lrpbench computed before templates and strategies
+// existed (26d1367; tools/grid_fixture.py): per preset run with --max-units, the SHA-256 of the
+// store's structure lines (configurations, images, units) and every 7th configuration's AUCs
+// and metric values, compared here to 1e-6 relative (other CPUs round the last bits
+// differently).
+TEST(Grid, PresetsGiveTheRowsOfTheCodeBeforeTemplates) {
+  std::ifstream in(test::source_dir() + "/tests/fixtures/grid_rows_before_templates.txt");
+  ASSERT_TRUE(in) << "fixture missing";
+  std::string line, run;
+  std::map<std::string, std::string> dumped;  // "kind config image name" -> value
+  int compared = 0;
+  auto close_enough = [](const std::string& want, const std::string& got) {
+    if (want == "null" || got == "null") return want == got;
+    const double a = std::stod(want), b = std::stod(got);
+    return std::fabs(a - b) <= 1e-6 * std::max(1.0, std::fabs(a));
+  };
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::string kind;
+    ss >> kind;
+    if (kind == "run") {
+      std::string preset, max_units;
+      ss >> preset >> max_units;
+      run = tmp("golden_" + preset);
+      fs::remove_all(run);
+      std::string err;
+      ASSERT_EQ(test::run_command(test::binary() + " search --preset " + preset +
+                                      " --threads 2 --max-units " + max_units + " --out " + run,
+                                  &err),
+                0)
+          << err;
+      std::istringstream dump(Store(run + "/results.sqlite").dump());
+      std::string structure, l;
+      dumped.clear();
+      while (std::getline(dump, l)) {
+        const std::string k = l.substr(0, l.find(' '));
+        if (k == "config" || k == "params" || k == "image" || k == "unit") structure += l + "\n";
+        if (k != "curve" && k != "metric") continue;
+        std::istringstream fields(l);
+        std::string f, config, image, name, value;
+        fields >> f >> config;
+        while (fields >> f) {
+          const std::string key = f.substr(0, f.find('=')), v = f.substr(f.find('=') + 1);
+          if (key == "image") image = v;
+          if (key == "order" || key == "metric") name = v;
+          if (key == "auc" || key == "value") value = v;
+        }
+        dumped[k + " " + config + " " + image + " " + name] = value;
+      }
+      const std::string file = run + "/structure.txt";
+      std::ofstream(file) << structure;
+      std::getline(in, line);
+      EXPECT_EQ(line, "structure " + sha256_file(file)) << preset;
+    } else if (kind == "curve" || kind == "metric") {
+      std::string config, image, name, value;
+      ss >> config >> image >> name >> value;
+      const auto it = dumped.find(kind + " " + config + " " + image + " " + name);
+      ASSERT_NE(it, dumped.end()) << line;
+      EXPECT_TRUE(close_enough(value, it->second)) << line << " now " << it->second;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 300);
 }
 
 }  // namespace

@@ -560,23 +560,16 @@ std::set<int64_t> halve(const Plan& plan, const Store& store, const std::set<int
                         int64_t images) {
   const std::map<int64_t, MeanOf> means =
       metric_means(plan.exp, "", images, store.curves(), store.metric_values());
-  const int sign = objective_sign(plan.exp);
   std::set<int64_t> out;
   for (const Family& f : plan.exp.families) {
-    std::vector<std::pair<double, int64_t>> ranked;  // (oriented mean, config); undefined last
+    std::vector<std::pair<int64_t, std::optional<double>>> candidates;
     for (int64_t id : alive) {
       if (plan.configs[static_cast<size_t>(id)].family != f.name) continue;
       const auto it = means.find(id);
-      const std::optional<double> mean =
-          it == means.end() ? std::nullopt : it->second.mean();
-      ranked.push_back({mean ? sign * *mean : -INFINITY, id});
+      candidates.push_back({id, it == means.end() ? std::nullopt : it->second.mean()});
     }
-    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    });
-    const auto eta = static_cast<size_t>(plan.exp.search.eta);
-    const size_t keep = std::max<size_t>(1, (ranked.size() + eta - 1) / eta);
-    for (size_t i = 0; i < keep && i < ranked.size(); ++i) out.insert(ranked[i].second);
+    for (int64_t id : halving_keep(candidates, plan.exp.search.eta, objective_sign(plan.exp)))
+      out.insert(id);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "search/winners.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -19,6 +20,20 @@ std::vector<int64_t> halving_rungs(int64_t search_images, int64_t min_images, in
     if (out.back() >= search_images) return out;
     n *= static_cast<double>(eta);
   }
+}
+
+std::vector<int64_t> halving_keep(std::vector<std::pair<int64_t, std::optional<double>>> candidates,
+                                  int64_t eta, int sign) {
+  auto oriented = [sign](const std::optional<double>& v) { return v ? sign * *v : -INFINITY; };
+  std::sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
+    const double x = oriented(a.second), y = oriented(b.second);
+    return x > y || (x == y && a.first < b.first);
+  });
+  const auto n = static_cast<int64_t>(candidates.size());
+  const int64_t keep = std::min(n, std::max<int64_t>(1, (n + eta - 1) / eta));
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < keep; ++i) out.push_back(candidates[static_cast<size_t>(i)].first);
+  return out;
 }
 
 int objective_sign(const Experiment& exp, const std::string& name) {

@@ -61,6 +61,12 @@ std::vector<Winner> family_winners(const Experiment& exp, const std::vector<Conf
                                    const std::vector<MetricRow>& metrics,
                                    const ParetoFronts* fronts = nullptr);
 
+// Successive halving's selection after a rung: of `candidates` (configuration id and its
+// objective mean over the rung's images; nullopt: undefined, ranked last) the best
+// ceil(n / eta), at least 1, ties to the lower id; sign +1 when higher is better.
+std::vector<int64_t> halving_keep(std::vector<std::pair<int64_t, std::optional<double>>> candidates,
+                                  int64_t eta, int sign);
+
 // Successive halving's rungs: the number of search images each rung has scored, n_k =
 // min(N, min_images eta^k) for k = 0, 1, ... up to the first n_k = N.
 std::vector<int64_t> halving_rungs(int64_t search_images, int64_t min_images, int64_t eta);
