@@ -116,4 +116,8 @@ inline std::string experiment_error(const std::string& text) {
 // Runs a shell command; returns its exit code and fills `err` with its stderr.
 int run_command(const std::string& cmd, std::string* err);
 
+// Starts `cmd` with a unit trace (LRPBENCH_TRACE_UNITS) and SIGKILLs it once it has begun work
+// unit `unit`; returns whether the kill landed while it ran (not after it exited).
+bool kill_inside_unit(const std::string& cmd, int64_t unit);
+
 }  // namespace lrpbench::test

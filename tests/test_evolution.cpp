@@ -2,18 +2,13 @@
 // a problem with a known front, engine calls per generation, SIGKILL inside a generation and
 // inside a rung, Open MPI for every adaptive strategy.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
 #include "helpers.h"
 #include "lrp/engine.h"
@@ -25,7 +20,6 @@
 #include "search/store.h"
 #include "search/winners.h"
 
-extern char** environ;
 
 namespace lrpbench {
 namespace {
@@ -224,30 +218,6 @@ std::string search_cmd(const std::string& exp, const std::string& run) {
   return test::binary() + " search " + exp + " --threads 2 --out " + run;
 }
 
-// Starts `cmd` with a unit trace and SIGKILLs it once it has begun work unit `unit`; returns
-// whether the kill landed while it ran (not after it exited).
-bool kill_inside_unit(const std::string& cmd, int64_t unit) {
-  const std::string trace = tmp("trace");
-  fs::remove(trace);
-  const std::string line = "exec env LRPBENCH_TRACE_UNITS=" + trace + " " + cmd + " > /dev/null 2>&1";
-  pid_t pid;
-  const char* argv[] = {"/bin/sh", "-c", line.c_str(), nullptr};
-  posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ);
-  const std::string begin = "begin " + std::to_string(unit) + "\n";
-  const auto start = std::chrono::steady_clock::now();
-  int status = 0;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return false;
-    std::ifstream in(trace);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.find(begin) != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-}
-
 TEST(Nsga2, SearchStoresItsFrontScoresItOnHeldOutImagesAndResumesAfterSigkill) {
   const std::string exp = write("nsga2.toml", kEvolving);
   const std::string run = tmp("nsga2_run"), killed = tmp("nsga2_killed");
@@ -317,7 +287,7 @@ TEST(Nsga2, SearchStoresItsFrontScoresItOnHeldOutImagesAndResumesAfterSigkill) {
   }
   EXPECT_EQ(rows, 3 * 8);
   // SIGKILL inside generation 1 (units 2 and 3: generation 1's two search images), resume.
-  EXPECT_TRUE(kill_inside_unit(search_cmd(exp, killed), 3));
+  EXPECT_TRUE(test::kill_inside_unit(search_cmd(exp, killed), 3));
   ASSERT_EQ(test::run_command(search_cmd(exp, killed), &err), 0) << err;
   EXPECT_EQ(Store(killed + "/results.sqlite").dump(), st.dump());
   // Bad inputs: exit 2, one line naming the file, line and key.
@@ -411,7 +381,7 @@ TEST(Cmaes, SearchResumesToTheSameStoreAndRefusesDiscreteParameters) {
   const std::string dump = st.dump();
   ASSERT_EQ(test::run_command(search + a + " --max-units 1", &err), 0) << err;
   ASSERT_EQ(test::run_command(search + a, &err), 0) << err;
-  EXPECT_TRUE(kill_inside_unit(search + b, 4));
+  EXPECT_TRUE(test::kill_inside_unit(search + b, 4));
   ASSERT_EQ(test::run_command(search + b, &err), 0) << err;
   EXPECT_EQ(Store(a + "/results.sqlite").dump(), dump);
   EXPECT_EQ(Store(b + "/results.sqlite").dump(), dump);
@@ -442,32 +412,6 @@ TEST(Evolution, OneEngineCallPerImageAndGenerationWhateverThePopulation) {
       EXPECT_EQ(Store(opt.out + "/results.sqlite").configs().size(),
                 static_cast<size_t>(3 * population));
     }
-}
-
-// A rung is a barrier too: killed inside rung 1, resumed, the same store.
-TEST(Halving, ResumesAfterSigkillInsideARung) {
-  const std::string exp = write("halving.toml", R"TOML([data]
-dataset = "fashion-mnist"
-class = 9
-count = 6
-[[family]]
-name = "tutorial"
-values = "log(-4,0,3)+0"
-[pf]
-orders = ["morf"]
-patch = 2
-[search]
-strategy = "halving"
-eta = 3
-min_images = 2
-)TOML");
-  const std::string run = tmp("halving_run"), killed = tmp("halving_killed");
-  for (const auto& r : {run, killed}) fs::remove_all(r);
-  std::string err;
-  ASSERT_EQ(test::run_command(search_cmd(exp, run), &err), 0) << err;
-  EXPECT_TRUE(kill_inside_unit(search_cmd(exp, killed), 3));  // rung 1 is images 2-5
-  ASSERT_EQ(test::run_command(search_cmd(exp, killed), &err), 0) << err;
-  EXPECT_EQ(Store(killed + "/results.sqlite").dump(), Store(run + "/results.sqlite").dump());
 }
 
 // Open MPI runs every adaptive strategy: rank 0 holds each rung or generation as a barrier and
