@@ -290,6 +290,14 @@ TEST(Nsga2, SearchStoresItsFrontScoresItOnHeldOutImagesAndResumesAfterSigkill) {
   EXPECT_TRUE(test::kill_inside_unit(search_cmd(exp, killed), 3));
   ASSERT_EQ(test::run_command(search_cmd(exp, killed), &err), 0) << err;
   EXPECT_EQ(Store(killed + "/results.sqlite").dump(), st.dump());
+  // A shard cannot know the previous generation: exit 2 before any store exists.
+  const std::string shard = tmp("nsga2_shard");
+  fs::remove_all(shard);
+  EXPECT_EQ(test::run_command(search_cmd(exp, shard) + " --shard 0/2", &err), 2);
+  EXPECT_NE(err.find("--shard: nsga2 decides each rung or generation from the previous one"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(fs::exists(shard + "/results.sqlite"));
   // Bad inputs: exit 2, one line naming the file, line and key.
   expect_refused(replaced(kEvolving, "population = 8", "population = 10"),
                  "exp.toml:21: key 'search.population': nsga2 needs a multiple of 4, at least 8");
