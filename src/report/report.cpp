@@ -264,6 +264,14 @@ void rung_section(std::ostream& h, const Run& r) {
   h << "</table>\n";
 }
 
+// A family's configurations (grid points or trials, not reference points), in id order.
+std::vector<const ConfigRow*> family_configs(const Run& r, const Family& f) {
+  std::vector<const ConfigRow*> out;
+  for (const ConfigRow& cf : r.configs)
+    if (cf.family == f.name && cf.point != "reference") out.push_back(&cf);
+  return out;
+}
+
 // Adaptive and sampled strategies: the best objective mean so far (among configurations scored
 // on every search image) against the PF curves computed, per family, in the order the
 // strategy computed them (configuration ids; halving: rung by rung).
@@ -277,9 +285,7 @@ void convergence_section(std::ostream& h, const Run& r, const std::string& rep) 
     Series s{f.name, {}, {}, "linespoints", {}};
     double curves = 0;
     std::optional<double> best;
-    std::vector<const ConfigRow*> configs;
-    for (const ConfigRow& cf : r.configs)
-      if (cf.family == f.name && cf.point != "reference") configs.push_back(&cf);
+    const std::vector<const ConfigRow*> configs = family_configs(r, f);
     if (r.exp.search.strategy == Strategy::Halving) {
       const auto rungs =
           halving_rungs(r.search_images, r.exp.search.min_images, r.exp.search.eta);
@@ -322,14 +328,6 @@ void convergence_section(std::ostream& h, const Run& r, const std::string& rep) 
     << (r.exp.search.strategy == Strategy::Halving ? " (halving: the best of each rung over its images)"
                                            : "")
     << ".</p><img src='convergence.png' width='640'>\n";
-}
-
-// A family's configurations of `point` kind (trials, grid points), in id order.
-std::vector<const ConfigRow*> family_configs(const Run& r, const Family& f) {
-  std::vector<const ConfigRow*> out;
-  for (const ConfigRow& cf : r.configs)
-    if (cf.family == f.name && cf.point != "reference") out.push_back(&cf);
-  return out;
 }
 
 // NSGA-II: every trial and the Pareto front under the first two objectives (means over the
@@ -480,7 +478,7 @@ nlohmann::json choice_json(const Run& r, const ConfigRow& cf) {
 }
 
 // The experiment's winner: the best family winner under the objective (nullptr: none yet).
-const ConfigRow* experiment_winner(const Run& r, double* value = nullptr) {
+const ConfigRow* experiment_winner(const Run& r) {
   const int sign = better_sign(r.exp.objective_name(), r.exp.auc_kind);
   const ConfigRow* winner = nullptr;
   double best = 0;
@@ -490,7 +488,6 @@ const ConfigRow* experiment_winner(const Run& r, double* value = nullptr) {
       winner = &r.configs[static_cast<size_t>(w.config)];
       best = w.value;
     }
-  if (value) *value = best;
   return winner;
 }
 
@@ -528,13 +525,8 @@ void write_search_json(const std::string& dir, const Run& r) {
   j["evaluations"] = static_cast<int64_t>(pairs.size());
   j["curves"] = curves;
   j["grid_curves"] = grid_curves;
-  double value = 0;
-  const ConfigRow* winner = experiment_winner(r, &value);
-  j["winner"] = nullptr;
-  if (winner) {
-    j["winner"] = choice_json(r, *winner);
-    j["winner"]["search_value"] = value;
-  }
+  const ConfigRow* winner = experiment_winner(r);
+  j["winner"] = winner ? choice_json(r, *winner) : nlohmann::json();
   if (r.exp.search.strategy == Strategy::Nsga2) {
     j["pareto"] = nlohmann::json::array();
     for (const auto& [family, ids] : r.fronts)
@@ -951,8 +943,7 @@ void holdout_section(std::ostream& h, const Run& r) {
 // A family's grid configurations (id order) under every metric of the run.
 MetricTable family_table(const Run& r, const Family& f, std::vector<const ConfigRow*>* configs) {
   MetricTable t;
-  for (const ConfigRow& cf : r.configs)
-    if (cf.family == f.name && cf.point != "reference") configs->push_back(&cf);
+  *configs = family_configs(r, f);
   for (const std::string& m : r.metrics) {
     t.names.push_back(m);
     t.better.push_back(better_sign(m, r.exp.auc_kind));

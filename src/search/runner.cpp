@@ -619,12 +619,10 @@ std::unique_ptr<Evolver> make_evolver(const Experiment& exp, const Family& f) {
 }
 
 // Generation g's points of a family as configurations (ids in generation, family, point
-// order); a resumed run checks them against the stored ones. Only those of a canonical form
-// not seen before in the family are scored (`first`: the first id of each form).
+// order); a resumed run checks them against the stored ones.
 std::vector<int64_t> add_generation(Plan& plan, const Store& store,
                                     const std::vector<ConfigRow>& stored, const Family& fam,
                                     int64_t g, const std::vector<std::vector<double>>& points,
-                                    std::map<std::string, int64_t>* first,
                                     std::vector<ConfigRow>* fresh) {
   std::vector<int64_t> ids;
   for (const std::vector<double>& u : points) {
@@ -642,7 +640,6 @@ std::vector<int64_t> add_generation(Plan& plan, const Store& store,
             "'" + store.path() + "': generation " + std::to_string(g) +
                 " differs from the stored one; use --force to start again");
     plan.configs.push_back(c);
-    if (first->emplace(c.config, c.id).second) plan.survivors.insert(c.id);
     ids.push_back(c.id);
     fresh->push_back(c);
   }
@@ -651,12 +648,12 @@ std::vector<int64_t> add_generation(Plan& plan, const Store& store,
 
 // The minimised objective values of configurations: per objective, the mean over the search
 // images, negated where higher is better; undefined: +infinity. A configuration drawn before
-// has the values of its first draw.
-std::vector<std::vector<double>> minimised_values(const Plan& plan, const Store& store,
+// has the values of its first draw (`same`: first_same of the plan's configurations).
+std::vector<std::vector<double>> minimised_values(const Plan& plan,
+                                                  const std::vector<CurveRow>& curves,
+                                                  const std::vector<MetricRow>& metrics,
+                                                  const std::vector<int64_t>& same,
                                                   const std::vector<int64_t>& ids) {
-  const std::vector<CurveRow> curves = store.curves();
-  const std::vector<MetricRow> metrics = store.metric_values();
-  const std::vector<int64_t> same = first_same(plan.configs);
   std::vector<std::vector<double>> out(ids.size());
   for (const std::string& name : plan.exp.objective_names()) {
     const std::map<int64_t, MeanOf> means =
@@ -684,7 +681,6 @@ void run_evolution(Plan& plan, Store& store, const RunUnits& run) {
   std::vector<std::unique_ptr<Evolver>> drivers;
   for (const Family& f : exp.families) drivers.push_back(make_evolver(exp, f));
   std::vector<std::map<std::vector<double>, int64_t>> id_of(nf);  // a point's first config
-  std::vector<std::map<std::string, int64_t>> first(nf);  // a canonical form's first config
   const std::vector<ConfigRow> stored = store.configs();
   for (int64_t g = 0; g <= exp.search.generations; ++g) {
     std::vector<std::vector<std::vector<double>>> points(nf);
@@ -693,17 +689,22 @@ void run_evolution(Plan& plan, Store& store, const RunUnits& run) {
     plan.survivors = {-1};
     for (size_t f = 0; f < nf; ++f) {
       points[f] = g == 0 ? drivers[f]->initial() : drivers[f]->candidates();
-      ids[f] = add_generation(plan, store, stored, exp.families[f], g, points[f], &first[f],
-                              &fresh);
+      ids[f] = add_generation(plan, store, stored, exp.families[f], g, points[f], &fresh);
       for (size_t i = 0; i < ids[f].size(); ++i) id_of[f].emplace(points[f][i], ids[f][i]);
     }
+    // A canonical form drawn before (in this generation or an earlier one) is not scored again.
+    const std::vector<int64_t> same = first_same(plan.configs);
+    for (const ConfigRow& c : fresh)
+      if (same[static_cast<size_t>(c.id)] == c.id) plan.survivors.insert(c.id);
     store.write_plan(fresh, plan.images, plan.units);
     if (!run_selected(plan, store, run, [&](const UnitRow& u) {
           return u.id >= g * per_generation && u.id < (g + 1) * per_generation;
         }))
       return;
+    const std::vector<CurveRow> curves = store.curves();  // read once per generation
+    const std::vector<MetricRow> metrics = store.metric_values();
     for (size_t f = 0; f < nf; ++f)
-      drivers[f]->tell(points[f], minimised_values(plan, store, ids[f]));
+      drivers[f]->tell(points[f], minimised_values(plan, curves, metrics, same, ids[f]));
   }
   plan.survivors.clear();
   if (exp.search.strategy == Strategy::Nsga2) {

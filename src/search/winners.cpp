@@ -60,12 +60,6 @@ std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> metric_rows(
   return out;
 }
 
-std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> objective_rows(
-    const Experiment& exp, const std::vector<CurveRow>& curves,
-    const std::vector<MetricRow>& metrics) {
-  return metric_rows(exp, exp.objective_name(), curves, metrics);
-}
-
 std::map<int64_t, MeanOf> metric_means(const Experiment& exp, const std::string& name,
                                        int64_t images, const std::vector<CurveRow>& curves,
                                        const std::vector<MetricRow>& metrics) {

@@ -24,10 +24,6 @@ struct Winner {
 std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> metric_rows(
     const Experiment& exp, const std::string& name, const std::vector<CurveRow>& curves,
     const std::vector<MetricRow>& metrics);
-// metric_rows of the objective (Experiment::objective_name()).
-std::vector<std::tuple<int64_t, int64_t, std::optional<double>>> objective_rows(
-    const Experiment& exp, const std::vector<CurveRow>& curves,
-    const std::vector<MetricRow>& metrics);
 
 // A configuration's values of one metric over some images: the sum of the defined ones, how
 // many were defined, and how many rows there were.
