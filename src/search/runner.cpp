@@ -174,10 +174,27 @@ void add_family(const Experiment& exp, size_t fi, Plan& plan) {
   }
 }
 
-// Composites per explain call: bounded so that the widest layer's rows stay ~16 M floats.
-size_t composite_chunk(const at::Tensor& x) {
-  const int64_t per_row = x.size(1) * x.size(2) * x.size(3) * 64;  // ~64 channels at full size
-  return static_cast<size_t>(std::clamp<int64_t>((int64_t(1) << 24) / per_row, 1, 256));
+// Composites per explain call: bounded so that the widest layer's rows stay ~16 M floats. A
+// row's widest activation is estimated from the graph (channels x resolution^2 of each conv
+// and BatchNorm output, scaled from the default input size to x's); where the graph gives no
+// resolution, 64 channels at the input's size stand in.
+size_t composite_chunk(const Network& net, const at::Tensor& x) {
+  const int64_t pixels = x.size(2) * x.size(3);
+  int64_t per_row = x.size(1) * pixels;
+  bool known = net.default_size > 0;
+  for (const Layer& l : net.layers) {
+    if (l.kind != LayerKind::Conv2d && l.kind != LayerKind::BatchNorm2d) continue;
+    const int64_t channels = l.weight.defined() ? l.weight.size(0) : l.out_channels;
+    known = known && l.resolution > 0 && channels > 0;
+    if (!known) break;
+    const double scale = static_cast<double>(pixels) /
+                         static_cast<double>(net.default_size * net.default_size);
+    per_row = std::max(per_row, static_cast<int64_t>(std::ceil(
+                                    static_cast<double>(channels * l.resolution *
+                                                        l.resolution) * scale)));
+  }
+  if (!known) per_row = pixels * x.size(1) * 64;
+  return static_cast<size_t>(std::clamp<int64_t>((int64_t(1) << 24) / per_row, 1, 4096));
 }
 
 class Progress {
@@ -323,7 +340,7 @@ at::Tensor explain_configs(const Plan& plan, const std::vector<const ConfigRow*>
                            const at::Tensor& inputs, int64_t target, UnitStats* stats) {
   std::vector<at::Tensor> parts;
   const size_t chunk =
-      std::max<size_t>(1, composite_chunk(inputs) / static_cast<size_t>(inputs.size(0)));
+      std::max<size_t>(1, composite_chunk(plan.net, inputs) / static_cast<size_t>(inputs.size(0)));
   for (size_t c0 = 0; c0 < configs.size(); c0 += chunk) {
     std::vector<Composite> comps;
     for (size_t c = c0; c < std::min(configs.size(), c0 + chunk); ++c)
