@@ -172,15 +172,9 @@ class Parser {
     const size_t start = pos_;
     const std::string name = word();
     Rule r;
-    bool known = false;
-    for (RuleKind k : {RuleKind::Zero, RuleKind::Epsilon, RuleKind::Gamma, RuleKind::ZBox,
-                       RuleKind::ZPlus, RuleKind::AlphaBeta, RuleKind::Flat, RuleKind::WSquare,
-                       RuleKind::Pass})
-      if (name == rule_name(k)) {
-        r.kind = k;
-        known = true;
-      }
-    if (!known) fail(start, "unknown rule '" + name + "'");
+    const RuleInfo* info = find_rule(name);
+    if (!info) fail(start, "unknown rule '" + name + "'");
+    r.kind = info->kind;
     std::vector<double> args;
     if (peek('(')) {
       expect('(');
@@ -201,23 +195,17 @@ class Parser {
       }
       expect(')');
     }
-    size_t want = 0;
-    if (r.kind == RuleKind::Epsilon || r.kind == RuleKind::Gamma) want = 1;
-    if (r.kind == RuleKind::AlphaBeta) want = 2;
+    const size_t want = info->defaults.size();
     if (!args.empty() && args.size() != want)
       fail(start, name + " takes " + std::to_string(want) + " argument(s), got " +
                       std::to_string(args.size()));
-    if (args.empty()) {
-      if (r.kind == RuleKind::Epsilon || r.kind == RuleKind::Gamma) args = {0.25};
-      if (r.kind == RuleKind::AlphaBeta) args = {2.0, 1.0};
-    }
+    if (args.empty()) args = info->defaults;
     if (!args.empty()) r.p1 = args[0];
     if (args.size() > 1) r.p2 = args[1];
-    if (r.kind == RuleKind::Epsilon || r.kind == RuleKind::Gamma)
-      if (r.p1 < 0) fail(start, name + " needs a non-negative argument");
-    if (r.kind == RuleKind::AlphaBeta)
-      if (r.p1 < 0 || r.p2 < 0 || std::fabs(r.p1 - r.p2 - 1.0) > 1e-9)
-        fail(start, "alphabeta(a,b) needs a - b = 1 and a, b >= 0");
+    if (!args.empty()) {
+      const std::string bad = info->check(name, args);
+      if (!bad.empty()) fail(start, bad);
+    }
     return r;
   }
 

@@ -1,44 +1,68 @@
 #include "lrp/rule.h"
 
 #include <charconv>
+#include <cmath>
+#include <stdexcept>
 
 namespace lrpbench {
 
-const char* rule_name(RuleKind k) {
-  switch (k) {
-    case RuleKind::Zero:
-      return "zero";
-    case RuleKind::Epsilon:
-      return "epsilon";
-    case RuleKind::Gamma:
-      return "gamma";
-    case RuleKind::ZBox:
-      return "zbox";
-    case RuleKind::ZPlus:
-      return "zplus";
-    case RuleKind::AlphaBeta:
-      return "alphabeta";
-    case RuleKind::Flat:
-      return "flat";
-    case RuleKind::WSquare:
-      return "wsquare";
-    case RuleKind::Pass:
-      return "pass";
-  }
-  return "?";
+namespace {
+
+bool linear_node(LayerKind kind) { return is_linear(kind); }
+bool bn_or_linear(LayerKind kind) { return kind == LayerKind::BatchNorm2d || is_linear(kind); }
+bool bn_only(LayerKind kind) { return kind == LayerKind::BatchNorm2d; }
+bool first_weights(LayerKind kind) {
+  return kind == LayerKind::Conv2d || kind == LayerKind::Linear;
 }
+
+std::string any_args(const std::string&, const std::vector<double>&) { return ""; }
+std::string nonnegative(const std::string& name, const std::vector<double>& args) {
+  return args[0] < 0 ? name + " needs a non-negative argument" : "";
+}
+std::string alpha_beta(const std::string&, const std::vector<double>& a) {
+  return a[0] < 0 || a[1] < 0 || std::fabs(a[0] - a[1] - 1.0) > 1e-9
+             ? "alphabeta(a,b) needs a - b = 1 and a, b >= 0"
+             : "";
+}
+
+}  // namespace
+
+const std::vector<RuleInfo>& rule_table() {
+  static const std::vector<RuleInfo> table = {
+      {RuleKind::Zero, "zero", {}, false, bn_or_linear, any_args},
+      {RuleKind::Epsilon, "epsilon", {0.25}, true, bn_or_linear, nonnegative},
+      {RuleKind::Gamma, "gamma", {0.25}, true, linear_node, nonnegative},
+      {RuleKind::ZBox, "zbox", {}, false, first_weights, any_args},
+      {RuleKind::ZPlus, "zplus", {}, false, linear_node, any_args},
+      {RuleKind::AlphaBeta, "alphabeta", {2.0, 1.0}, false, linear_node, alpha_beta},
+      {RuleKind::Flat, "flat", {}, false, linear_node, any_args},
+      {RuleKind::WSquare, "wsquare", {}, false, linear_node, any_args},
+      {RuleKind::Pass, "pass", {}, false, bn_only, any_args},
+  };
+  return table;
+}
+
+const RuleInfo& rule_info(RuleKind k) {
+  for (const RuleInfo& r : rule_table())
+    if (r.kind == k) return r;
+  throw std::logic_error("rule kind without a row in the rule table");
+}
+
+const RuleInfo* find_rule(const std::string& name) {
+  for (const RuleInfo& r : rule_table())
+    if (name == r.name) return &r;
+  return nullptr;
+}
+
+const char* rule_name(RuleKind k) { return rule_info(k).name; }
 
 std::vector<std::string> rule_names() {
-  return {"zero", "epsilon", "gamma", "zbox", "zplus", "alphabeta", "flat", "wsquare", "pass"};
+  std::vector<std::string> out;
+  for (const RuleInfo& r : rule_table()) out.push_back(r.name);
+  return out;
 }
 
-bool rule_applies(RuleKind rule, LayerKind kind) {
-  if (kind == LayerKind::BatchNorm2d)
-    return rule == RuleKind::Pass || rule == RuleKind::Zero || rule == RuleKind::Epsilon;
-  if (rule == RuleKind::Pass) return false;
-  if (rule == RuleKind::ZBox) return kind == LayerKind::Conv2d || kind == LayerKind::Linear;
-  return is_linear(kind);
-}
+bool rule_applies(RuleKind rule, LayerKind kind) { return rule_info(rule).applies(kind); }
 
 std::string format_number(double v) {
   char buf[64];
@@ -53,7 +77,7 @@ double Rule::eps() const {
 
 Rule Rule::normalized() const {
   Rule r = *this;
-  if ((kind == RuleKind::Gamma || kind == RuleKind::Epsilon) && p1 == 0.0) {
+  if (rule_info(kind).zero_at_zero && p1 == 0.0) {
     r.kind = RuleKind::Zero;
     r.p1 = r.p2 = 0.0;
   }
@@ -63,11 +87,9 @@ Rule Rule::normalized() const {
 std::string Rule::text() const {
   const Rule r = normalized();
   std::vector<std::string> args;
-  if (r.kind == RuleKind::Epsilon || r.kind == RuleKind::Gamma) args.push_back(format_number(r.p1));
-  if (r.kind == RuleKind::AlphaBeta) {
-    args.push_back(format_number(r.p1));
-    args.push_back(format_number(r.p2));
-  }
+  const size_t arity = rule_info(r.kind).defaults.size();
+  if (arity > 0) args.push_back(format_number(r.p1));
+  if (arity > 1) args.push_back(format_number(r.p2));
   if (r.stab != Stabilizer::Sign) args.push_back(std::string("stab=") + stabilizer_name(r.stab));
   std::string out = rule_name(r.kind);
   if (!args.empty()) {

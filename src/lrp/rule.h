@@ -31,10 +31,30 @@ struct Rule {
   bool operator!=(const Rule& o) const { return !(*this == o); }
 };
 
+// One row per rule: what the grammar, canonical forms and selectors know of it. Adding a rule
+// is its row in rule.cpp's table plus its propagation in the engine.
+struct RuleInfo {
+  RuleKind kind;
+  const char* name;
+  // Arguments when none are written; their number is the rule's arity.
+  std::vector<double> defaults;
+  // A first argument of 0 makes it LRP-0 (epsilon(0), gamma(0)).
+  bool zero_at_zero;
+  // Whether a node of this kind can take the rule (docs/method.md, "Selectors").
+  bool (*applies)(LayerKind kind);
+  // The arguments' constraint: empty when they are valid, else the message's text.
+  std::string (*check)(const std::string& name, const std::vector<double>& args);
+};
+// Every rule, in the grammar's order.
+const std::vector<RuleInfo>& rule_table();
+const RuleInfo& rule_info(RuleKind k);
+// The rule called `name`, or nullptr.
+const RuleInfo* find_rule(const std::string& name);
+
 const char* rule_name(RuleKind k);
-// Whether a node of this kind can take the rule (docs/method.md, "Selectors"): bn takes pass,
-// zero and epsilon only; pass only bn; zbox a conv or dense layer (the composite checks that
-// it is the first); add and the pools every other rule.
+// Whether a node of this kind can take the rule: bn takes pass, zero and epsilon only; pass
+// only bn; zbox a conv or dense layer (the composite checks that it is the first); add and
+// the pools every other rule.
 bool rule_applies(RuleKind rule, LayerKind kind);
 std::vector<std::string> rule_names();
 // Number formatting of canonical forms: std::to_chars(double), shortest round trip.
