@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <stdexcept>
 
 #include "lrp/stabilizer.h"
 #include "lrp/weight_cache.h"
@@ -235,69 +236,81 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
 
 }  // namespace
 
-std::vector<at::Tensor> propagate_add(const Rule& rule_in, const std::vector<at::Tensor>& in,
-                                      const at::Tensor& z, const at::Tensor& r,
-                                      const at::Tensor& rows) {
-  const Rule rule = rule_in.normalized();
-  const double eps = rule.eps();
-  const Stabilizer st = rule.stab;
-  auto div = [&](const at::Tensor& num, const at::Tensor& den) {
-    return stabilized_divide(num, gather(den, rows).reshape(num.sizes()), eps, st);
-  };
-  auto sum = [](const std::vector<at::Tensor>& v) {
+namespace {
+
+// One call of a rule on an add node (unit weights, no bias): the (normalised) rule, the
+// node's inputs, its output z, the relevance r at its output and the image of each row; the
+// inputs' positive and negative parts are made when first asked for.
+struct AddCall {
+  const Rule& rule;
+  const std::vector<at::Tensor>& in;
+  const at::Tensor& z;
+  const at::Tensor& r;
+  const at::Tensor& rows;
+
+  at::Tensor div(const at::Tensor& num, const at::Tensor& den) const {
+    return stabilized_divide(num, gather(den, rows).reshape(num.sizes()), rule.eps(), rule.stab);
+  }
+  std::vector<at::Tensor> parts(bool positive) const {
+    std::vector<at::Tensor> out;
+    for (const at::Tensor& x : in) out.push_back(positive ? x.clamp_min(0) : x.clamp_max(0));
+    return out;
+  }
+  static at::Tensor sum(const std::vector<at::Tensor>& v) {
     at::Tensor t = v[0];
     for (size_t k = 1; k < v.size(); ++k) t = t + v[k];
     return t;
-  };
-  std::vector<at::Tensor> pos, neg, out;
-  if (rule.kind == RuleKind::Zero || rule.kind == RuleKind::Epsilon) {
-    const at::Tensor s = div(r, z);
-    for (const at::Tensor& x : in) out.push_back(gather(x, rows) * s);
-    return out;
   }
-  for (const at::Tensor& x : in) {  // x+ and x- for the sign-aware rules
-    pos.push_back(x.clamp_min(0));
-    neg.push_back(x.clamp_max(0));
-  }
-  switch (rule.kind) {
-    case RuleKind::Zero:
-    case RuleKind::Epsilon:
-      break;
-    case RuleKind::Gamma: {  // W = 1: W^ = 1 + g, Wv = 1
-      const double g = rule.p1;
-      const at::Tensor sp_ = sum(pos), sn_ = sum(neg);
-      const at::Tensor zr = gather(z, rows).reshape(r.sizes());
-      const at::Tensor sp = div(at::where(zr > 0, r, at::zeros_like(r)), sp_ * (1 + g) + sn_);
-      const at::Tensor sn = div(at::where(zr < 0, r, at::zeros_like(r)), sp_ + sn_ * (1 + g));
-      for (size_t k = 0; k < in.size(); ++k)
-        out.push_back(gather(pos[k], rows) * (sp * (1 + g) + sn) +
-                      gather(neg[k], rows) * (sp + sn * (1 + g)));
-      return out;
-    }
-    case RuleKind::ZPlus: {
-      const at::Tensor s = div(r, sum(pos));
-      for (const at::Tensor& x : pos) out.push_back(gather(x, rows) * s);
-      return out;
-    }
-    case RuleKind::AlphaBeta: {
-      const at::Tensor sp = div(r, sum(pos)), sn = div(r, sum(neg));
-      for (size_t k = 0; k < in.size(); ++k)
-        out.push_back(gather(pos[k], rows) * sp * rule.p1 - gather(neg[k], rows) * sn * rule.p2);
-      return out;
-    }
-    case RuleKind::Flat:
-    case RuleKind::WSquare: {
-      const at::Tensor count = at::full_like(r, static_cast<double>(in.size()));
-      const at::Tensor s = stabilized_divide(r, count, eps, st);
-      for (size_t k = 0; k < in.size(); ++k) out.push_back(s);
-      return out;
-    }
-    case RuleKind::ZBox:
-    case RuleKind::Pass:
-      break;
-  }
-  throw std::logic_error("rule " + rule.text() + " on an add node");
+};
+
+std::vector<at::Tensor> add_zero(const AddCall& c) {  // LRP-0 and LRP-epsilon
+  const at::Tensor s = c.div(c.r, c.z);
+  std::vector<at::Tensor> out;
+  for (const at::Tensor& x : c.in) out.push_back(gather(x, c.rows) * s);
+  return out;
 }
+
+std::vector<at::Tensor> add_gamma(const AddCall& c) {  // W = 1: W^ = 1 + g, Wv = 1
+  const double g = c.rule.p1;
+  const std::vector<at::Tensor> pos = c.parts(true), neg = c.parts(false);
+  const at::Tensor sp_ = AddCall::sum(pos), sn_ = AddCall::sum(neg);
+  const at::Tensor zr = gather(c.z, c.rows).reshape(c.r.sizes());
+  const at::Tensor sp = c.div(at::where(zr > 0, c.r, at::zeros_like(c.r)), sp_ * (1 + g) + sn_);
+  const at::Tensor sn = c.div(at::where(zr < 0, c.r, at::zeros_like(c.r)), sp_ + sn_ * (1 + g));
+  std::vector<at::Tensor> out;
+  for (size_t k = 0; k < c.in.size(); ++k)
+    out.push_back(gather(pos[k], c.rows) * (sp * (1 + g) + sn) +
+                  gather(neg[k], c.rows) * (sp + sn * (1 + g)));
+  return out;
+}
+
+std::vector<at::Tensor> add_zplus(const AddCall& c) {
+  const std::vector<at::Tensor> pos = c.parts(true);
+  const at::Tensor s = c.div(c.r, AddCall::sum(pos));
+  std::vector<at::Tensor> out;
+  for (const at::Tensor& x : pos) out.push_back(gather(x, c.rows) * s);
+  return out;
+}
+
+std::vector<at::Tensor> add_alphabeta(const AddCall& c) {
+  const std::vector<at::Tensor> pos = c.parts(true), neg = c.parts(false);
+  const at::Tensor sp = c.div(c.r, AddCall::sum(pos)), sn = c.div(c.r, AddCall::sum(neg));
+  std::vector<at::Tensor> out;
+  for (size_t k = 0; k < c.in.size(); ++k)
+    out.push_back(gather(pos[k], c.rows) * sp * c.rule.p1 -
+                  gather(neg[k], c.rows) * sn * c.rule.p2);
+  return out;
+}
+
+std::vector<at::Tensor> add_spread(const AddCall& c) {  // flat and wsquare: equal shares
+  const at::Tensor count = at::full_like(c.r, static_cast<double>(c.in.size()));
+  const at::Tensor s = stabilized_divide(c.r, count, c.rule.eps(), c.rule.stab);
+  return std::vector<at::Tensor>(c.in.size(), s);
+}
+
+using AddRule = std::vector<at::Tensor> (*)(const AddCall&);
+
+}  // namespace
 
 at::Tensor propagate_affine(const Layer& l, const Rule& rule_in, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows) {
@@ -364,55 +377,119 @@ at::Tensor propagate_zbox(const Layer& l, const Rule& rule, const at::Tensor& a,
 
 }  // namespace
 
+namespace {
+
+// One call of a rule on a node with weights or a pooling: the layer, the (normalised) rule,
+// the layer's input a, its plain output z (may be undefined), the relevance r at its output,
+// the image of each row, the zbox bounds and whether a >= 0 is known from the graph.
+struct LinearCall {
+  const Layer& l;
+  const Rule& rule;
+  const at::Tensor& a;
+  const at::Tensor& z;
+  const at::Tensor& r;
+  const at::Tensor& rows;
+  const std::vector<double>& lo;
+  const std::vector<double>& hi;
+  bool nonneg;
+
+  at::Tensor div(const at::Tensor& zz) const {
+    return stabilized_divide(r, gather(zz, rows), rule.eps(), rule.stab);
+  }
+  at::Tensor plain_z() const { return z.defined() ? z : lin(l, a, plain(l)); }
+};
+
+at::Tensor linear_zero(const LinearCall& c) {  // LRP-0 and LRP-epsilon
+  const at::Tensor s = c.div(c.plain_z());
+  return lin_t(c.l, s, plain(c.l), c.a).mul_(gather(c.a, c.rows));
+}
+
+at::Tensor linear_gamma(const LinearCall& c) {
+  return propagate_gamma(c.l, c.rule, c.a, c.plain_z(), c.r, c.rows, c.nonneg);
+}
+
+at::Tensor linear_zbox(const LinearCall& c) {
+  return propagate_zbox(c.l, c.rule, c.a, c.z, c.r, c.rows, c.lo, c.hi);
+}
+
+at::Tensor linear_zplus(const LinearCall& c) {
+  const Layer& l = c.l;
+  const at::Tensor ap = c.a.clamp_min(0), an = c.a.clamp_max(0);
+  const Params wp = positive(l, true), wn = negative(l, false);
+  const at::Tensor s = c.div(lin(l, ap, wp) + lin(l, an, wn));
+  return gather(ap, c.rows) * lin_t(l, s, wp, c.a) + gather(an, c.rows) * lin_t(l, s, wn, c.a);
+}
+
+at::Tensor linear_alphabeta(const LinearCall& c) {
+  const Layer& l = c.l;
+  const double alpha = c.rule.p1, beta = c.rule.p2;
+  const at::Tensor ap = c.a.clamp_min(0), an = c.a.clamp_max(0);
+  const Params wp_b = positive(l, true), wn_b = negative(l, true);
+  const Params wp = positive(l, false), wn = negative(l, false);
+  const at::Tensor sp = c.div(lin(l, ap, wp_b) + lin(l, an, wn));
+  const at::Tensor sn = c.div(lin(l, ap, wn_b) + lin(l, an, wp));
+  const at::Tensor gp = gather(ap, c.rows), gn = gather(an, c.rows);
+  at::Tensor out = (gp * lin_t(l, sp, wp, c.a) + gn * lin_t(l, sp, wn, c.a)) * alpha;
+  if (beta != 0.0) out = out - (gp * lin_t(l, sn, wn, c.a) + gn * lin_t(l, sn, wp, c.a)) * beta;
+  return out;
+}
+
+at::Tensor linear_pass(const LinearCall& c) { return c.r; }
+
+// flat (unit weights) and wsquare (squared weights): relevance spread by the modified
+// weights alone, independent of the input.
+at::Tensor linear_spread(const LinearCall& c) {
+  const at::Tensor ones = at::ones_like(c.a.narrow(0, 0, 1));
+  const Params p = c.rule.kind == RuleKind::Flat ? ones_params(c.l, c.a) : square_params(c.l, c.a);
+  const at::Tensor zz = lin(c.l, ones, p);  // one image: the same for every row
+  const at::Tensor s = stabilized_divide(c.r, zz.expand_as(c.r), c.rule.eps(), c.rule.stab);
+  return lin_t(c.l, s, p, c.a);
+}
+
+using LinearRule = at::Tensor (*)(const LinearCall&);
+
+// The engine's half of the rule table (lrp/rule.h has the other): how each rule moves
+// relevance through a node with weights or a pooling, and through an add node (none where
+// the rule does not apply there: rule_applies refuses it before the engine runs).
+struct Propagation {
+  LinearRule linear;
+  AddRule add;
+};
+
+const Propagation& propagation(const Rule& rule) {
+  static const std::map<RuleKind, Propagation> table = {
+      {RuleKind::Zero, {linear_zero, add_zero}},
+      {RuleKind::Epsilon, {linear_zero, add_zero}},
+      {RuleKind::Gamma, {linear_gamma, add_gamma}},
+      {RuleKind::ZBox, {linear_zbox, nullptr}},
+      {RuleKind::ZPlus, {linear_zplus, add_zplus}},
+      {RuleKind::AlphaBeta, {linear_alphabeta, add_alphabeta}},
+      {RuleKind::Flat, {linear_spread, add_spread}},
+      {RuleKind::WSquare, {linear_spread, add_spread}},
+      {RuleKind::Pass, {linear_pass, nullptr}},
+  };
+  const auto it = table.find(rule.kind);
+  if (it == table.end()) throw std::logic_error("rule " + rule.text() + " has no propagation");
+  return it->second;
+}
+
+}  // namespace
+
 at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
                             const std::vector<double>& lo, const std::vector<double>& hi,
                             bool nonneg_input) {
   const Rule rule = rule_in.normalized();
-  const double eps = rule.eps();
-  const Stabilizer st = rule.stab;
-  auto div = [&](const at::Tensor& zz) { return stabilized_divide(r, gather(zz, rows), eps, st); };
-  switch (rule.kind) {
-    case RuleKind::Zero:
-    case RuleKind::Epsilon: {
-      const at::Tensor s = div(z.defined() ? z : lin(l, a, plain(l)));
-      return lin_t(l, s, plain(l), a).mul_(gather(a, rows));
-    }
-    case RuleKind::Gamma:
-      return propagate_gamma(l, rule, a, z.defined() ? z : lin(l, a, plain(l)), r, rows,
-                             nonneg_input);
-    case RuleKind::ZBox:
-      return propagate_zbox(l, rule, a, z, r, rows, lo, hi);
-    case RuleKind::ZPlus: {
-      const at::Tensor ap = a.clamp_min(0), an = a.clamp_max(0);
-      const Params wp = positive(l, true), wn = negative(l, false);
-      const at::Tensor s = div(lin(l, ap, wp) + lin(l, an, wn));
-      return gather(ap, rows) * lin_t(l, s, wp, a) + gather(an, rows) * lin_t(l, s, wn, a);
-    }
-    case RuleKind::AlphaBeta: {
-      const double alpha = rule.p1, beta = rule.p2;
-      const at::Tensor ap = a.clamp_min(0), an = a.clamp_max(0);
-      const Params wp_b = positive(l, true), wn_b = negative(l, true);
-      const Params wp = positive(l, false), wn = negative(l, false);
-      const at::Tensor sp = div(lin(l, ap, wp_b) + lin(l, an, wn));
-      const at::Tensor sn = div(lin(l, ap, wn_b) + lin(l, an, wp));
-      const at::Tensor gp = gather(ap, rows), gn = gather(an, rows);
-      at::Tensor out = (gp * lin_t(l, sp, wp, a) + gn * lin_t(l, sp, wn, a)) * alpha;
-      if (beta != 0.0) out = out - (gp * lin_t(l, sn, wn, a) + gn * lin_t(l, sn, wp, a)) * beta;
-      return out;
-    }
-    case RuleKind::Pass:
-      return r;
-    case RuleKind::Flat:
-    case RuleKind::WSquare: {
-      const at::Tensor ones = at::ones_like(a.narrow(0, 0, 1));
-      const Params p = rule.kind == RuleKind::Flat ? ones_params(l, a) : square_params(l, a);
-      const at::Tensor zz = lin(l, ones, p);  // one image: the same for every row
-      const at::Tensor s = stabilized_divide(r, zz.expand_as(r), eps, st);
-      return lin_t(l, s, p, a);
-    }
-  }
-  return r;
+  return propagation(rule).linear(LinearCall{l, rule, a, z, r, rows, lo, hi, nonneg_input});
+}
+
+std::vector<at::Tensor> propagate_add(const Rule& rule_in, const std::vector<at::Tensor>& in,
+                                      const at::Tensor& z, const at::Tensor& r,
+                                      const at::Tensor& rows) {
+  const Rule rule = rule_in.normalized();
+  const AddRule add = propagation(rule).add;
+  if (!add) throw std::logic_error("rule " + rule.text() + " on an add node");
+  return add(AddCall{rule, in, z, r, rows});
 }
 
 namespace {
