@@ -240,7 +240,7 @@ namespace {
 
 // One call of a rule on an add node (unit weights, no bias): the (normalised) rule, the
 // node's inputs, its output z, the relevance r at its output and the image of each row; the
-// inputs' positive and negative parts are made when first asked for.
+// inputs' positive and negative parts are made by parts(), by the rules that need them.
 struct AddCall {
   const Rule& rule;
   const std::vector<at::Tensor>& in;

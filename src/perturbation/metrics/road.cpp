@@ -26,8 +26,8 @@ namespace lrpbench {
 
 namespace {
 
-// The imputation on raw buffers: v and out are C x H x W pixel values (out may alias nothing
-// and receives v with the removed pixels replaced). Row i of the system (a removed pixel) times
+// The imputation on raw buffers: v and out are C x H x W pixel values (out, not aliasing v,
+// receives v with the removed pixels replaced). Row i of the system (a removed pixel) times
 // its stencil total: total_i u_i - sum_j c_ij u_j = sum_k c_ik v_k, with c = 1/6 (direct) or
 // 1/12 (diagonal) symmetric, so the matrix is symmetric; it is weakly diagonally dominant and
 // every block of removed pixels touches a kept one, so it is positive definite: one sparse
