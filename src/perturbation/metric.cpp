@@ -156,7 +156,10 @@ std::vector<double> scores(const Network& net, const at::Tensor& inputs, int64_t
   g_forwarded += inputs.size(0);
   std::vector<double> out;
   for (int64_t s = 0; s < inputs.size(0); s += batch) {
-    const at::Tensor logits = forward(net, inputs.slice(0, s, std::min(inputs.size(0), s + batch)));
+    // Channels-last, as PF's batches: the same oneDNN kernels, faster reorders.
+    const at::Tensor logits =
+        forward(net, inputs.slice(0, s, std::min(inputs.size(0), s + batch))
+                         .contiguous(at::MemoryFormat::ChannelsLast));
     const at::Tensor v = (score == "prob" ? logits.softmax(1) : logits)
                              .select(1, target)
                              .to(at::kCPU)
