@@ -1,8 +1,11 @@
 // Every rule against a dense-matrix reference on tiny layers built by hand (SPEC section 2).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "helpers.h"
 #include "lrp/engine.h"
+#include "lrp/propagation.h"
 #include "lrp/rule.h"
 #include "lrp/stabilizer.h"
 
@@ -312,6 +315,41 @@ TEST(Rules, WhichNodesTakeWhichRules) {
   EXPECT_FALSE(rule_applies(RuleKind::ZBox, LayerKind::Add));
   EXPECT_TRUE(rule_applies(RuleKind::Gamma, LayerKind::Add));
   EXPECT_FALSE(rule_applies(RuleKind::Zero, LayerKind::ReLU));
+}
+
+// The two halves of every rule's registration agree: each rule of the grammar has a
+// propagation through nodes with weights, and one through add nodes exactly where the grammar
+// lets it stand on them.
+TEST(Rules, EveryRuleOfTheGrammarHasItsPropagation) {
+  for (const RuleInfo& info : rule_table()) {
+    Rule ru;
+    ru.kind = info.kind;
+    if (!info.defaults.empty()) ru.p1 = info.defaults[0];
+    if (info.defaults.size() > 1) ru.p2 = info.defaults[1];
+    const rules::Propagation& p = rules::propagation(ru.normalized());
+    EXPECT_NE(p.linear, nullptr) << info.name;
+    EXPECT_EQ(p.add != nullptr, info.applies(LayerKind::Add)) << info.name;
+  }
+}
+
+// Every node kind has its row, under its own kind, and the short names used by `@type`
+// selectors are those of docs/method.md.
+TEST(Rules, EveryNodeKindHasItsRow) {
+  std::set<std::string> torch_names;
+  for (int k = 0; k <= static_cast<int>(LayerKind::Pad); ++k) {
+    const LayerKind kind = static_cast<LayerKind>(k);
+    const NodeKindInfo& info = node_kind_info(kind);
+    EXPECT_EQ(info.kind, kind);
+    EXPECT_TRUE(torch_names.insert(info.torch_name).second) << info.torch_name;
+    EXPECT_EQ(is_linear(kind), info.carries_rule);
+  }
+  EXPECT_STREQ(node_kind_name(LayerKind::AdaptiveAvgPool2d), "avgpool");
+  EXPECT_STREQ(node_kind_name(LayerKind::Dropout), "identity");
+  EXPECT_STREQ(node_kind_name(LayerKind::BatchNorm2d), "bn");
+  EXPECT_TRUE(node_kind_info(LayerKind::Concat).several_inputs);
+  EXPECT_FALSE(node_kind_info(LayerKind::Pad).several_inputs);
+  EXPECT_TRUE(node_kind_info(LayerKind::ReLU).nonneg_out);
+  EXPECT_FALSE(node_kind_info(LayerKind::Conv2d).keeps_nonneg);
 }
 
 TEST(Rules, CanonicalText) {

@@ -4,313 +4,16 @@
 #include <c10/core/InferenceMode.h>
 
 #include <atomic>
-#include <functional>
 #include <map>
 #include <stdexcept>
 
+#include "lrp/propagation.h"
 #include "lrp/stabilizer.h"
-#include "lrp/weight_cache.h"
 #include "util/error.h"
 
 namespace lrpbench {
-namespace {
 
-// A linear layer's parameters under a weight modifier. Pooling layers have no weight
-// tensor: their modified "weights" are the pooling weights times `scale`. A modified weight
-// (`make`, named by op and g) comes from the weight cache when first asked for: the
-// transpose of a stride-1 conv needs only its flipped form, so the weight itself is then
-// never built or kept.
-struct Params {
-  Params(at::Tensor w_, at::Tensor b_, double scale_)
-      : w(std::move(w_)), b(std::move(b_)), scale(scale_) {}
-
-  at::Tensor w, b;
-  double scale = 1.0;
-  std::function<at::Tensor()> make;
-  WeightOp op = WeightOp::Plain;
-  double g = 0.0;
-  at::Tensor base;  // the layer's weight, the cache key of a modified one
-
-  at::Tensor weight() const { return make ? cached_weight(base, op, g, make) : w; }
-  // The flipped, transposed kernel (cached for the layer's own and modified weights).
-  at::Tensor flipped_weight() const {
-    // Contiguous: oneDNN reorders a strided kernel on every call (5x the conv itself on
-    // ResNet-50's last block); the values, and so the results, are the same.
-    auto flip = [this] { return (make ? make() : w).transpose(0, 1).flip({2, 3}).contiguous(); };
-    if (make || (base.defined() && w.is_same(base)))
-      return cached_weight(base, flipped(op), g, flip);
-    return flip();
-  }
-};
-
-bool is_pool(const Layer& l) {
-  return l.kind == LayerKind::AvgPool2d || l.kind == LayerKind::AdaptiveAvgPool2d;
-}
-
-// Number of inputs averaged by one pooling output (its weight is 1/k).
-double pool_size(const Layer& l, const at::Tensor& a) {
-  if (l.kind == LayerKind::AvgPool2d) return static_cast<double>(l.kernel[0] * l.kernel[1]);
-  return static_cast<double>((a.size(2) / l.output_size[0]) * (a.size(3) / l.output_size[1]));
-}
-
-Params plain(const Layer& l) {
-  Params p{l.weight, l.bias, 1.0};
-  p.base = l.weight;
-  return p;
-}
-
-// The layer's weight under the modifier `make` (named by op and g); built lazily.
-Params modified(const Layer& l, WeightOp op, double g, std::function<at::Tensor()> make,
-                at::Tensor bias) {
-  Params p({}, std::move(bias), 1.0);
-  p.make = std::move(make);
-  p.op = op;
-  p.g = g;
-  p.base = l.weight;
-  return p;
-}
-
-Params positive(const Layer& l, bool bias) {
-  if (is_pool(l)) return {{}, {}, 1.0};
-  return modified(l, WeightOp::Plus, 0.0, [&l] { return l.weight.clamp_min(0); },
-                  bias && l.bias.defined() ? l.bias.clamp_min(0) : at::Tensor());
-}
-
-Params negative(const Layer& l, bool bias) {
-  if (is_pool(l)) return {{}, {}, 0.0};
-  return modified(l, WeightOp::Minus, 0.0, [&l] { return l.weight.clamp_max(0); },
-                  bias && l.bias.defined() ? l.bias.clamp_max(0) : at::Tensor());
-}
-
-// W^ = W + g W+ (and b^ = b + g b+ when `bias`).
-Params gamma_params(const Layer& l, double g, bool bias = true) {
-  if (is_pool(l)) return {{}, {}, 1.0 + g};
-  return modified(l, WeightOp::Hat, g, [&l, g] { return l.weight + l.weight.clamp_min(0) * g; },
-                  bias && l.bias.defined() ? l.bias + l.bias.clamp_min(0) * g : at::Tensor());
-}
-
-// Wv = W + g W- (and bv = b + g b- when `bias`): pooling weights are positive, so Wv = W.
-Params gamma_neg_params(const Layer& l, double g, bool bias = true) {
-  if (is_pool(l)) return {{}, {}, 1.0};
-  return modified(l, WeightOp::Vee, g, [&l, g] { return l.weight + l.weight.clamp_max(0) * g; },
-                  bias && l.bias.defined() ? l.bias + l.bias.clamp_max(0) * g : at::Tensor());
-}
-
-Params ones_params(const Layer& l, const at::Tensor& a) {
-  if (is_pool(l)) return {{}, {}, pool_size(l, a)};
-  return {at::ones_like(l.weight), {}, 1.0};
-}
-
-Params square_params(const Layer& l, const at::Tensor& a) {
-  if (is_pool(l)) return {{}, {}, 1.0 / pool_size(l, a)};
-  return {l.weight * l.weight, {}, 1.0};
-}
-
-// z = x W + b under the given parameters.
-at::Tensor lin(const Layer& l, const at::Tensor& x, const Params& p) {
-  switch (l.kind) {
-    case LayerKind::Conv2d:
-      return at::conv2d(x, p.weight(), p.b, l.stride, l.padding, l.dilation, l.groups);
-    case LayerKind::Linear:
-      return at::linear(x.dim() == 2 ? x : x.flatten(1), p.weight(), p.b);
-    default: {
-      const at::Tensor pooled = forward_layer(l, x);
-      return p.scale == 1.0 ? pooled : pooled * p.scale;
-    }
-  }
-}
-
-// c = W^T s: the gradient of lin with respect to its input, for inputs shaped like `a`
-// but with s.size(0) rows.
-at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at::Tensor& a) {
-  std::vector<int64_t> in_shape = a.sizes().vec();
-  in_shape[0] = s.size(0);
-  switch (l.kind) {
-    case LayerKind::Conv2d: {
-      // A stride-1 conv's transpose is a conv with the flipped, transposed kernel: the
-      // forward kernels are the fastest the backends have (LibTorch's transposed conv on
-      // CPU is several times slower).
-      const bool flip = l.groups == 1 && l.stride[0] == 1 && l.stride[1] == 1 &&
-                        l.dilation[0] == 1 &&
-                        l.dilation[1] == 1 && l.padding[0] < l.kernel[0] &&
-                        l.padding[1] < l.kernel[1];
-      if (flip) {
-        const at::Tensor wt = p.flipped_weight();
-        return at::conv2d(s, wt, {}, 1,
-                          {l.kernel[0] - 1 - l.padding[0], l.kernel[1] - 1 - l.padding[1]});
-      }
-      const at::Tensor like = at::empty(in_shape, a.options());
-      return std::get<0>(at::convolution_backward(s, like, p.weight(), c10::nullopt, l.stride, l.padding,
-                                                  l.dilation, false, {0, 0}, l.groups,
-                                                  {true, false, false}));
-    }
-    case LayerKind::Linear:
-      return s.mm(p.weight()).view(in_shape);
-    case LayerKind::AvgPool2d: {
-      const at::Tensor like = at::empty(in_shape, a.options());
-      return at::avg_pool2d_backward(s, like, l.kernel, l.stride, l.padding, l.ceil_mode, true,
-                                     c10::nullopt) *
-             p.scale;
-    }
-    case LayerKind::AdaptiveAvgPool2d: {
-      if (a.size(2) == l.output_size[0] && a.size(3) == l.output_size[1])
-        return p.scale == 1.0 ? s : s * p.scale;
-      const at::Tensor like = at::empty(in_shape, a.options());
-      return at::_adaptive_avg_pool2d_backward(s, like) * p.scale;
-    }
-    default:
-      throw std::logic_error("lin_t on a non-linear layer");
-  }
-}
-
-at::Tensor gather(const at::Tensor& t, const at::Tensor& rows) {
-  return rows.defined() ? t.index_select(0, rows) : t;
-}
-
-at::Tensor channel_bounds(const at::Tensor& a, const std::vector<double>& v) {
-  require(static_cast<int64_t>(v.size()) == a.size(1), "zbox: bounds do not match channels");
-  at::Tensor c =
-      at::tensor(std::vector<float>(v.begin(), v.end()), a.options()).view({1, a.size(1), 1, 1});
-  return c.expand(a.sizes());
-}
-
-// Broadcasts a per-output-unit bias over z's shape.
-at::Tensor unit_bias(const Layer& l, const at::Tensor& b) {
-  return l.kind == LayerKind::Conv2d ? b.view({1, -1, 1, 1}) : b.view({1, -1});
-}
-
-// zennit's generalised gamma (docs/method.md, "LRP-gamma"). With inputs >= 0 and relevance
-// only on units with z > 0 (every VGG conv) it is the plain rule w + g w+, computed exactly
-// as before; the terms for negative inputs and for units with z < 0 are added only where
-// they are not zero. `nonneg`: the caller knows a >= 0 (no reduction to find out).
-at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a,
-                           const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
-                           bool nonneg) {
-  const double g = rule.p1, eps = rule.eps();
-  const at::Tensor zr = gather(z, rows).reshape(r.sizes());
-  const bool negative_inputs = !nonneg && a.min().item<double>() < 0;
-  const bool negative_units = relevance_on_nonpositive(r, zr);
-  const Params hat = gamma_params(l, g);
-  if (!negative_inputs && !negative_units) {
-    const at::Tensor s = stabilized_divide(r, gather(lin(l, a, hat), rows), eps, rule.stab);
-    return lin_t(l, s, hat, a).mul_(gather(a, rows));  // in place: one buffer less
-  }
-  const Params vee = gamma_neg_params(l, g);
-  if (!negative_inputs && !is_pool(l)) {
-    // x >= 0: both denominators from one conv with W+ and the recorded z = W x + b:
-    // W^ x + b^ = z + g (W+ x + b+), Wv x + bv = z + g (z - W+ x - b+).
-    at::Tensor pz = lin(l, a, positive(l, false));
-    if (l.bias.defined()) pz = pz + unit_bias(l, l.bias.clamp_min(0));
-    const at::Tensor q =  // rows x 2 x C x ...: s+ and s- side by side
-        gamma_quotients(r, zr, gather(pz, rows).reshape(r.sizes()), g, eps, rule.stab);
-    if (l.groups != 1)
-      return gather(a, rows) *
-             (lin_t(l, q.select(1, 0), hat, a) + lin_t(l, q.select(1, 1), vee, a));
-    // W^T s+ + Wv^T s- as one transposed pass over the stacked units [W^; Wv].
-    const Params both = modified(l, WeightOp::HatVee, g, [&l, g] {
-      return at::cat({l.weight + l.weight.clamp_min(0) * g, l.weight + l.weight.clamp_max(0) * g});
-    }, {});
-    return lin_t(l, q.flatten(1, 2), both, a).mul_(gather(a, rows));
-  }
-  const at::Tensor rp = at::where(zr > 0, r, at::zeros_like(r));
-  const at::Tensor rn = at::where(zr < 0, r, at::zeros_like(r));
-  // Without negative inputs x+ is x and x- never used: no copies on the common path.
-  const at::Tensor ap = negative_inputs ? a.clamp_min(0) : a;
-  const at::Tensor an = negative_inputs ? a.clamp_max(0) : at::Tensor();
-  const Params hat_w = gamma_params(l, g, false), vee_w = gamma_neg_params(l, g, false);
-  // s+ = [z > 0] R / stab(W^ x+ + Wv x- + b^), s- = [z < 0] R / stab(Wv x+ + W^ x- + bv).
-  at::Tensor zp = lin(l, ap, hat);
-  if (negative_inputs) zp = zp + lin(l, an, vee_w);
-  const at::Tensor sp = stabilized_divide(rp, gather(zp, rows), eps, rule.stab);
-  at::Tensor cp = lin_t(l, sp, hat, a), cn;  // what x+ and x- receive
-  if (negative_inputs) cn = lin_t(l, sp, vee, a);
-  at::Tensor zn = lin(l, ap, vee);
-  if (negative_inputs) zn = zn + lin(l, an, hat_w);
-  const at::Tensor sn = stabilized_divide(rn, gather(zn, rows), eps, rule.stab);
-  cp = cp + lin_t(l, sn, vee, a);
-  if (negative_inputs) cn = cn + lin_t(l, sn, hat, a);
-  at::Tensor out = gather(ap, rows) * cp;
-  if (negative_inputs) out = out + gather(an, rows) * cn;
-  return out;
-}
-
-}  // namespace
-
-namespace {
-
-// One call of a rule on an add node (unit weights, no bias): the (normalised) rule, the
-// node's inputs, its output z, the relevance r at its output and the image of each row; the
-// inputs' positive and negative parts are made by parts(), by the rules that need them.
-struct AddCall {
-  const Rule& rule;
-  const std::vector<at::Tensor>& in;
-  const at::Tensor& z;
-  const at::Tensor& r;
-  const at::Tensor& rows;
-
-  at::Tensor div(const at::Tensor& num, const at::Tensor& den) const {
-    return stabilized_divide(num, gather(den, rows).reshape(num.sizes()), rule.eps(), rule.stab);
-  }
-  std::vector<at::Tensor> parts(bool positive) const {
-    std::vector<at::Tensor> out;
-    for (const at::Tensor& x : in) out.push_back(positive ? x.clamp_min(0) : x.clamp_max(0));
-    return out;
-  }
-  static at::Tensor sum(const std::vector<at::Tensor>& v) {
-    at::Tensor t = v[0];
-    for (size_t k = 1; k < v.size(); ++k) t = t + v[k];
-    return t;
-  }
-};
-
-std::vector<at::Tensor> add_zero(const AddCall& c) {  // LRP-0 and LRP-epsilon
-  const at::Tensor s = c.div(c.r, c.z);
-  std::vector<at::Tensor> out;
-  for (const at::Tensor& x : c.in) out.push_back(gather(x, c.rows) * s);
-  return out;
-}
-
-std::vector<at::Tensor> add_gamma(const AddCall& c) {  // W = 1: W^ = 1 + g, Wv = 1
-  const double g = c.rule.p1;
-  const std::vector<at::Tensor> pos = c.parts(true), neg = c.parts(false);
-  const at::Tensor sp_ = AddCall::sum(pos), sn_ = AddCall::sum(neg);
-  const at::Tensor zr = gather(c.z, c.rows).reshape(c.r.sizes());
-  const at::Tensor sp = c.div(at::where(zr > 0, c.r, at::zeros_like(c.r)), sp_ * (1 + g) + sn_);
-  const at::Tensor sn = c.div(at::where(zr < 0, c.r, at::zeros_like(c.r)), sp_ + sn_ * (1 + g));
-  std::vector<at::Tensor> out;
-  for (size_t k = 0; k < c.in.size(); ++k)
-    out.push_back(gather(pos[k], c.rows) * (sp * (1 + g) + sn) +
-                  gather(neg[k], c.rows) * (sp + sn * (1 + g)));
-  return out;
-}
-
-std::vector<at::Tensor> add_zplus(const AddCall& c) {
-  const std::vector<at::Tensor> pos = c.parts(true);
-  const at::Tensor s = c.div(c.r, AddCall::sum(pos));
-  std::vector<at::Tensor> out;
-  for (const at::Tensor& x : pos) out.push_back(gather(x, c.rows) * s);
-  return out;
-}
-
-std::vector<at::Tensor> add_alphabeta(const AddCall& c) {
-  const std::vector<at::Tensor> pos = c.parts(true), neg = c.parts(false);
-  const at::Tensor sp = c.div(c.r, AddCall::sum(pos)), sn = c.div(c.r, AddCall::sum(neg));
-  std::vector<at::Tensor> out;
-  for (size_t k = 0; k < c.in.size(); ++k)
-    out.push_back(gather(pos[k], c.rows) * sp * c.rule.p1 -
-                  gather(neg[k], c.rows) * sn * c.rule.p2);
-  return out;
-}
-
-std::vector<at::Tensor> add_spread(const AddCall& c) {  // flat and wsquare: equal shares
-  const at::Tensor count = at::full_like(c.r, static_cast<double>(c.in.size()));
-  const at::Tensor s = stabilized_divide(c.r, count, c.rule.eps(), c.rule.stab);
-  return std::vector<at::Tensor>(c.in.size(), s);
-}
-
-using AddRule = std::vector<at::Tensor> (*)(const AddCall&);
-
-}  // namespace
+using rules::gather;
 
 at::Tensor propagate_affine(const Layer& l, const Rule& rule_in, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows) {
@@ -323,173 +26,22 @@ at::Tensor propagate_affine(const Layer& l, const Rule& rule_in, const at::Tenso
   return gather(a, rows) * s * l.weight.view({1, -1, 1, 1});
 }
 
-namespace {
-
-// z^B on the first layer (docs/method.md): R = x c - l c+ - h c- with c = W^T s,
-// c+ = W+^T s, c- = W-^T s and s = R / stab(W x - W+ l - W- h).
-at::Tensor propagate_zbox(const Layer& l, const Rule& rule, const at::Tensor& a,
-                          const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
-                          const std::vector<double>& lo, const std::vector<double>& hi) {
-  require(l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear,
-          "zbox needs a conv or dense first layer");
-  const double eps = rule.eps();
-  auto div = [&](const at::Tensor& zz) {
-    return stabilized_divide(r, gather(zz, rows), eps, rule.stab);
-  };
-  const bool strided = l.kind == LayerKind::Conv2d && (l.stride[0] != 1 || l.stride[1] != 1);
-  if (!strided || !z.defined()) {
-    // One conv over the stacked input [x, l, h] with weights [W, -W+, -W-] gives
-    // z = Wx - W+l - W-h; its transpose gives [c, -c+, -c-] in one pass too.
-    const at::Tensor x3 =
-        at::cat({a, channel_bounds(a, lo).contiguous(), channel_bounds(a, hi).contiguous()}, 1);
-    const Params w3{
-        at::cat({l.weight, -l.weight.clamp_min(0), -l.weight.clamp_max(0)}, 1), {}, 1.0};
-    const at::Tensor s = div(lin(l, x3, w3));
-    std::vector<int64_t> split = {r.size(0), 3, a.size(1)};
-    for (int64_t d = 2; d < a.dim(); ++d) split.push_back(a.size(d));
-    return (gather(x3, rows) * lin_t(l, s, w3, x3)).view(split).sum(1);
-  }
-  // A strided conv (ResNet's stem), whose transpose is the slow direction: two stacked
-  // passes instead of three, R = (x - h) c + (h - l) c+ (as c- = c - c+), and the
-  // denominator from the recorded z: W x - W+ l - W- h = z - b - B, where the bound term
-  // B = W+ l + W- h depends on the input size only (cached).
-  std::vector<double> key = {static_cast<double>(a.size(2)), static_cast<double>(a.size(3))};
-  key.insert(key.end(), lo.begin(), lo.end());
-  key.insert(key.end(), hi.begin(), hi.end());
-  const at::Tensor one = a.narrow(0, 0, 1);
-  const at::Tensor bounds = cached_weight(l.weight, WeightOp::BoxBounds, key, [&] {
-    const at::Tensor lh = at::cat({channel_bounds(one, lo), channel_bounds(one, hi)}, 1);
-    const Params w2{at::cat({l.weight.clamp_min(0), l.weight.clamp_max(0)}, 1), {}, 1.0};
-    return lin(l, lh.contiguous(), w2);
-  });
-  at::Tensor zb = z - bounds;
-  if (l.bias.defined()) zb = zb - unit_bias(l, l.bias);
-  const at::Tensor s = div(zb);
-  // [W, W+] stacked along the inputs: one transposed pass gives [c, c+].
-  const Params w2 = modified(l, WeightOp::PlainPlus, 0.0, [&l] {
-    return at::cat({l.weight, l.weight.clamp_min(0)}, 1);
-  }, {});
-  const at::Tensor h = channel_bounds(one, hi), lh = h - channel_bounds(one, lo);
-  const at::Tensor c2 = lin_t(l, s, w2, at::cat({one, one}, 1));
-  const int64_t ch = a.size(1);
-  return (gather(a, rows) - h) * c2.narrow(1, 0, ch) + lh * c2.narrow(1, ch, ch);
-}
-
-}  // namespace
-
-namespace {
-
-// One call of a rule on a node with weights or a pooling: the layer, the (normalised) rule,
-// the layer's input a, its plain output z (may be undefined), the relevance r at its output,
-// the image of each row, the zbox bounds and whether a >= 0 is known from the graph.
-struct LinearCall {
-  const Layer& l;
-  const Rule& rule;
-  const at::Tensor& a;
-  const at::Tensor& z;
-  const at::Tensor& r;
-  const at::Tensor& rows;
-  const std::vector<double>& lo;
-  const std::vector<double>& hi;
-  bool nonneg;
-
-  at::Tensor div(const at::Tensor& zz) const {
-    return stabilized_divide(r, gather(zz, rows), rule.eps(), rule.stab);
-  }
-  at::Tensor plain_z() const { return z.defined() ? z : lin(l, a, plain(l)); }
-};
-
-at::Tensor linear_zero(const LinearCall& c) {  // LRP-0 and LRP-epsilon
-  const at::Tensor s = c.div(c.plain_z());
-  return lin_t(c.l, s, plain(c.l), c.a).mul_(gather(c.a, c.rows));
-}
-
-at::Tensor linear_gamma(const LinearCall& c) {
-  return propagate_gamma(c.l, c.rule, c.a, c.plain_z(), c.r, c.rows, c.nonneg);
-}
-
-at::Tensor linear_zbox(const LinearCall& c) {
-  return propagate_zbox(c.l, c.rule, c.a, c.z, c.r, c.rows, c.lo, c.hi);
-}
-
-at::Tensor linear_zplus(const LinearCall& c) {
-  const Layer& l = c.l;
-  const at::Tensor ap = c.a.clamp_min(0), an = c.a.clamp_max(0);
-  const Params wp = positive(l, true), wn = negative(l, false);
-  const at::Tensor s = c.div(lin(l, ap, wp) + lin(l, an, wn));
-  return gather(ap, c.rows) * lin_t(l, s, wp, c.a) + gather(an, c.rows) * lin_t(l, s, wn, c.a);
-}
-
-at::Tensor linear_alphabeta(const LinearCall& c) {
-  const Layer& l = c.l;
-  const double alpha = c.rule.p1, beta = c.rule.p2;
-  const at::Tensor ap = c.a.clamp_min(0), an = c.a.clamp_max(0);
-  const Params wp_b = positive(l, true), wn_b = negative(l, true);
-  const Params wp = positive(l, false), wn = negative(l, false);
-  const at::Tensor sp = c.div(lin(l, ap, wp_b) + lin(l, an, wn));
-  const at::Tensor sn = c.div(lin(l, ap, wn_b) + lin(l, an, wp));
-  const at::Tensor gp = gather(ap, c.rows), gn = gather(an, c.rows);
-  at::Tensor out = (gp * lin_t(l, sp, wp, c.a) + gn * lin_t(l, sp, wn, c.a)) * alpha;
-  if (beta != 0.0) out = out - (gp * lin_t(l, sn, wn, c.a) + gn * lin_t(l, sn, wp, c.a)) * beta;
-  return out;
-}
-
-at::Tensor linear_pass(const LinearCall& c) { return c.r; }
-
-// flat (unit weights) and wsquare (squared weights): relevance spread by the modified
-// weights alone, independent of the input.
-at::Tensor linear_spread(const LinearCall& c) {
-  const at::Tensor ones = at::ones_like(c.a.narrow(0, 0, 1));
-  const Params p = c.rule.kind == RuleKind::Flat ? ones_params(c.l, c.a) : square_params(c.l, c.a);
-  const at::Tensor zz = lin(c.l, ones, p);  // one image: the same for every row
-  const at::Tensor s = stabilized_divide(c.r, zz.expand_as(c.r), c.rule.eps(), c.rule.stab);
-  return lin_t(c.l, s, p, c.a);
-}
-
-using LinearRule = at::Tensor (*)(const LinearCall&);
-
-// The engine's half of the rule table (lrp/rule.h has the other): how each rule moves
-// relevance through a node with weights or a pooling, and through an add node (none where
-// the rule does not apply there: rule_applies refuses it before the engine runs).
-struct Propagation {
-  LinearRule linear;
-  AddRule add;
-};
-
-const Propagation& propagation(const Rule& rule) {
-  static const std::map<RuleKind, Propagation> table = {
-      {RuleKind::Zero, {linear_zero, add_zero}},
-      {RuleKind::Epsilon, {linear_zero, add_zero}},
-      {RuleKind::Gamma, {linear_gamma, add_gamma}},
-      {RuleKind::ZBox, {linear_zbox, nullptr}},
-      {RuleKind::ZPlus, {linear_zplus, add_zplus}},
-      {RuleKind::AlphaBeta, {linear_alphabeta, add_alphabeta}},
-      {RuleKind::Flat, {linear_spread, add_spread}},
-      {RuleKind::WSquare, {linear_spread, add_spread}},
-      {RuleKind::Pass, {linear_pass, nullptr}},
-  };
-  const auto it = table.find(rule.kind);
-  if (it == table.end()) throw std::logic_error("rule " + rule.text() + " has no propagation");
-  return it->second;
-}
-
-}  // namespace
-
 at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
                             const std::vector<double>& lo, const std::vector<double>& hi,
                             bool nonneg_input) {
   const Rule rule = rule_in.normalized();
-  return propagation(rule).linear(LinearCall{l, rule, a, z, r, rows, lo, hi, nonneg_input});
+  return rules::propagation(rule).linear(
+      rules::LinearCall{l, rule, a, z, r, rows, lo, hi, nonneg_input});
 }
 
 std::vector<at::Tensor> propagate_add(const Rule& rule_in, const std::vector<at::Tensor>& in,
                                       const at::Tensor& z, const at::Tensor& r,
                                       const at::Tensor& rows) {
   const Rule rule = rule_in.normalized();
-  const AddRule add = propagation(rule).add;
+  const rules::AddRule add = rules::propagation(rule).add;
   if (!add) throw std::logic_error("rule " + rule.text() + " on an add node");
-  return add(AddCall{rule, in, z, r, rows});
+  return add(rules::AddCall{rule, in, z, r, rows});
 }
 
 namespace {
@@ -565,32 +117,16 @@ class Backward {
   std::vector<bool> nonneg_;  // per node: its output is >= 0 by construction
 
   // Which node outputs are non-negative by the graph alone: a ReLU's, and what pooling,
-  // reshaping, concatenating or adding such outputs gives.
+  // reshaping, padding, concatenating or adding such outputs gives (NodeKindInfo).
   static std::vector<bool> nonnegative_outputs(const Network& net) {
     std::vector<bool> out(net.layers.size(), false);
     for (size_t pos = 0; pos < net.layers.size(); ++pos) {
       const Layer& l = net.layers[pos];
-      auto inputs_nonneg = [&] {
-        for (int in : l.inputs)
-          if (in == kNetworkInput || !out[static_cast<size_t>(in)]) return false;
-        return !l.inputs.empty();
-      };
-      switch (l.kind) {
-        case LayerKind::ReLU:
-          out[pos] = true;
-          break;
-        case LayerKind::MaxPool2d:
-        case LayerKind::AvgPool2d:
-        case LayerKind::AdaptiveAvgPool2d:
-        case LayerKind::Flatten:
-        case LayerKind::Dropout:
-        case LayerKind::Concat:
-        case LayerKind::Add:
-          out[pos] = inputs_nonneg();
-          break;
-        default:
-          break;
-      }
+      const NodeKindInfo& info = node_kind_info(l.kind);
+      bool inputs_nonneg = !l.inputs.empty();
+      for (int in : l.inputs)
+        inputs_nonneg = inputs_nonneg && in != kNetworkInput && out[static_cast<size_t>(in)];
+      out[pos] = info.nonneg_out || (info.keeps_nonneg && inputs_nonneg);
     }
     return out;
   }
@@ -709,38 +245,61 @@ class Backward {
     for (size_t k = 0; k < m; ++k) deliver(l.inputs[k], rel_in[k]);
   }
 
+  // Nodes without a rule hand relevance to their inputs as their kind's row of
+  // plain_backward() says: unchanged (reshaped to the input) unless listed.
   void plain_node(size_t pos, const at::Tensor& rel) {
     const Layer& l = net_.layers[pos];
-    switch (l.kind) {
-      case LayerKind::MaxPool2d: {
-        const at::Tensor& a = rec_.in(net_, pos);
-        const at::Tensor idx = gather(rec_.pool_indices[pos], row_images(rows_));
-        const at::Tensor like = at::empty(shape_with_rows(a), a.options());
-        deliver(l.inputs[0], at::max_pool2d_with_indices_backward(
-                                 rel.reshape(idx.sizes()), like, l.kernel, l.stride, l.padding,
-                                 l.dilation, l.ceil_mode, idx));
-        return;
-      }
-      case LayerKind::Concat: {
-        int64_t offset = 0;
-        for (size_t k = 0; k < l.inputs.size(); ++k) {
-          const int64_t c = rec_.in(net_, pos, k).size(1);
-          deliver(l.inputs[k], rel.narrow(1, offset, c));
-          offset += c;
-        }
-        return;
-      }
-      case LayerKind::Pad: {  // the padding's relevance is dropped
-        const at::Tensor& a = rec_.in(net_, pos);
-        deliver(l.inputs[0], rel.reshape(shape_with_rows(rec_.outputs[pos]))
-                                 .narrow(2, l.pad[2], a.size(2))
-                                 .narrow(3, l.pad[0], a.size(3)));
-        return;
-      }
-      default:  // ReLU, Dropout, Flatten: unchanged
-        deliver(l.inputs[0], rel.reshape(shape_with_rows(rec_.in(net_, pos))));
-        return;
+    const PlainBackward back = plain_backward(l.kind);
+    if (back) {
+      (this->*back)(pos, rel);
+      return;
     }
+    deliver(l.inputs[0], rel.reshape(shape_with_rows(rec_.in(net_, pos))));
+  }
+
+  using PlainBackward = void (Backward::*)(size_t pos, const at::Tensor& rel);
+
+  static PlainBackward plain_backward(LayerKind kind) {
+    static const std::pair<LayerKind, PlainBackward> table[] = {
+        {LayerKind::MaxPool2d, &Backward::maxpool_backward},
+        {LayerKind::Concat, &Backward::concat_backward},
+        {LayerKind::Pad, &Backward::pad_backward},
+    };  // ReLU, Dropout, Flatten: unchanged
+    for (const auto& [k, fn] : table)
+      if (k == kind) return fn;
+    return nullptr;
+  }
+
+  // Winner takes all: each window's relevance goes to its recorded maximum.
+  void maxpool_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    const at::Tensor& a = rec_.in(net_, pos);
+    const at::Tensor idx = gather(rec_.pool_indices[pos], row_images(rows_));
+    const at::Tensor like = at::empty(shape_with_rows(a), a.options());
+    deliver(l.inputs[0],
+            at::max_pool2d_with_indices_backward(rel.reshape(idx.sizes()), like, l.kernel,
+                                                 l.stride, l.padding, l.dilation, l.ceil_mode,
+                                                 idx));
+  }
+
+  // Each input receives its own channels.
+  void concat_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    int64_t offset = 0;
+    for (size_t k = 0; k < l.inputs.size(); ++k) {
+      const int64_t c = rec_.in(net_, pos, k).size(1);
+      deliver(l.inputs[k], rel.narrow(1, offset, c));
+      offset += c;
+    }
+  }
+
+  // The padding's relevance is dropped.
+  void pad_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    const at::Tensor& a = rec_.in(net_, pos);
+    deliver(l.inputs[0], rel.reshape(shape_with_rows(rec_.outputs[pos]))
+                             .narrow(2, l.pad[2], a.size(2))
+                             .narrow(3, l.pad[0], a.size(3)));
   }
 };
 

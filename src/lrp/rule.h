@@ -32,7 +32,8 @@ struct Rule {
 };
 
 // One row per rule: what the grammar, canonical forms and selectors know of it. Adding a rule
-// is its row in rule.cpp's table plus its propagation in the engine.
+// is its row in rule.cpp's table plus its file in src/lrp/rules/ and that file's row in
+// propagation.cpp (lrp/propagation.h).
 struct RuleInfo {
   RuleKind kind;
   const char* name;

@@ -2,7 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <map>
+#include <stdexcept>
 
 #include "util/error.h"
 
@@ -43,11 +45,118 @@ bool Network::foldable(size_t pos) const {
 
 namespace {
 
+using Inputs = std::vector<at::Tensor>;
+
+// The node kinds' forward passes (inputs in Layer::inputs order; `train`: batch statistics
+// and dropout) and output heights from the input's (0: not spatial).
+at::Tensor conv_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return at::conv2d(in[0], l.weight, l.bias, l.stride, l.padding, l.dilation, l.groups);
+}
+
+at::Tensor linear_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  const at::Tensor x = in[0].dim() == 2 ? in[0] : in[0].flatten(1);
+  require(x.size(1) == l.in_channels,
+          "layer " + l.name + " (index " + std::to_string(l.index) + ") expects " +
+              std::to_string(l.in_channels) + " input features, got " +
+              std::to_string(x.size(1)) + ": wrong input size for this model");
+  return at::linear(x, l.weight, l.bias);
+}
+
+at::Tensor relu_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return std::isinf(l.clamp_max) ? at::relu(in[0]) : at::clamp(in[0], 0.0, l.clamp_max);
+}
+
+at::Tensor maxpool_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return at::max_pool2d(in[0], l.kernel, l.stride, l.padding, l.dilation, l.ceil_mode);
+}
+
+at::Tensor avgpool_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return at::avg_pool2d(in[0], l.kernel, l.stride, l.padding, l.ceil_mode);
+}
+
+at::Tensor adaptive_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  const at::Tensor& x = in[0];
+  if (x.size(2) == l.output_size[0] && x.size(3) == l.output_size[1]) return x;
+  return at::adaptive_avg_pool2d(x, l.output_size);
+}
+
+at::Tensor flatten_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) {
+  return in[0].flatten(1);
+}
+
+at::Tensor dropout_forward(const Layer& /*l*/, const Inputs& in, bool train) {
+  return train ? at::dropout(in[0], 0.5, true) : in[0];
+}
+
+at::Tensor pad_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return at::constant_pad_nd(in[0], l.pad, 0.0);
+}
+
+at::Tensor batchnorm_forward(const Layer& l, const Inputs& in, bool train) {
+  if (train)
+    return at::batch_norm(in[0], l.weight, l.bias, l.running_mean, l.running_var, true, 0.1,
+                          l.bn_eps, false);
+  if (!l.running_mean.defined())  // canonical: the affine map
+    return in[0] * l.weight.view({1, -1, 1, 1}) + l.bias.view({1, -1, 1, 1});
+  return at::batch_norm(in[0], l.weight, l.bias, l.running_mean, l.running_var, false, 0.0,
+                        l.bn_eps, false);
+}
+
+at::Tensor add_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  for (size_t k = 1; k < in.size(); ++k)
+    require(in[k].sizes() == in[0].sizes(),
+            "node " + l.name + " adds tensors of different shapes: wrong input size");
+  at::Tensor sum = in[0] + in[1];
+  for (size_t k = 2; k < in.size(); ++k) sum = sum + in[k];
+  return sum;
+}
+
+at::Tensor concat_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) {
+  return at::cat(in, 1);
+}
+
 int64_t pooled(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
   const int64_t span = in + 2 * p - d * (k - 1) - 1;
   int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
   if (ceil && (out - 1) * s >= in + p) --out;  // PyTorch: the last window starts inside
   return out;
+}
+
+int64_t windowed_resolution(const Layer& l, int64_t in) {
+  return in > 0 ? pooled(in, l.kernel[0], l.stride[0], l.padding[0],
+                         l.kind == LayerKind::AvgPool2d ? 1 : l.dilation[0], l.ceil_mode)
+                : 0;
+}
+int64_t adaptive_resolution(const Layer& l, int64_t /*in*/) { return l.output_size[0]; }
+int64_t pad_resolution(const Layer& l, int64_t in) { return in > 0 ? in + l.pad[2] + l.pad[3] : 0; }
+int64_t flat_resolution(const Layer& /*l*/, int64_t /*in*/) { return 0; }
+int64_t same_resolution(const Layer& /*l*/, int64_t in) { return in; }
+
+struct NodeOps {
+  LayerKind kind;
+  at::Tensor (*forward)(const Layer&, const Inputs&, bool train);
+  int64_t (*resolution)(const Layer&, int64_t in);
+};
+
+const NodeOps& node_ops(LayerKind kind) {
+  using K = LayerKind;
+  static const NodeOps table[] = {
+      {K::Conv2d, conv_forward, windowed_resolution},
+      {K::Linear, linear_forward, flat_resolution},
+      {K::ReLU, relu_forward, same_resolution},
+      {K::MaxPool2d, maxpool_forward, windowed_resolution},
+      {K::AvgPool2d, avgpool_forward, windowed_resolution},
+      {K::AdaptiveAvgPool2d, adaptive_forward, adaptive_resolution},
+      {K::Flatten, flatten_forward, flat_resolution},
+      {K::Dropout, dropout_forward, same_resolution},
+      {K::Pad, pad_forward, pad_resolution},
+      {K::BatchNorm2d, batchnorm_forward, same_resolution},
+      {K::Add, add_forward, same_resolution},
+      {K::Concat, concat_forward, same_resolution},
+  };
+  for (const NodeOps& o : table)
+    if (o.kind == kind) return o;
+  throw std::logic_error(std::string("node kind ") + layer_kind_name(kind) + " has no forward");
 }
 
 // Output height of every node at the default input size (0 once flattened).
@@ -56,29 +165,7 @@ void infer_resolutions(Network& net) {
     const int src = l.inputs.empty() ? kNetworkInput : l.inputs[0];
     const int64_t in = src == kNetworkInput ? net.default_size
                                             : net.layers[static_cast<size_t>(src)].resolution;
-    switch (l.kind) {
-      case LayerKind::Conv2d:
-      case LayerKind::MaxPool2d:
-      case LayerKind::AvgPool2d:
-        l.resolution =
-            in > 0 ? pooled(in, l.kernel[0], l.stride[0], l.padding[0],
-                            l.kind == LayerKind::AvgPool2d ? 1 : l.dilation[0], l.ceil_mode)
-                   : 0;
-        break;
-      case LayerKind::AdaptiveAvgPool2d:
-        l.resolution = l.output_size[0];
-        break;
-      case LayerKind::Pad:
-        l.resolution = in > 0 ? in + l.pad[2] + l.pad[3] : 0;
-        break;
-      case LayerKind::Linear:
-      case LayerKind::Flatten:
-        l.resolution = 0;
-        break;
-      default:
-        l.resolution = in;
-        break;
-    }
+    l.resolution = node_ops(l.kind).resolution(l, in);
   }
 }
 
@@ -89,7 +176,7 @@ void Network::finalize() {
   for (size_t i = 0; i < layers.size(); ++i) {
     Layer& l = layers[i];
     if (l.inputs.empty()) l.inputs = {static_cast<int>(i) - 1};
-    const bool multi = l.kind == LayerKind::Add || l.kind == LayerKind::Concat;
+    const bool multi = node_kind_info(l.kind).several_inputs;
     require(multi ? l.inputs.size() >= 2 : l.inputs.size() == 1,
             arch + ": node " + l.name + " (" + node_kind_name(l.kind) + ") has " +
                 std::to_string(l.inputs.size()) + " inputs");
@@ -177,62 +264,10 @@ std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads) {
 }
 
 at::Tensor forward_layer(const Layer& l, const at::Tensor& x) {
-  switch (l.kind) {
-    case LayerKind::Conv2d:
-      return at::conv2d(x, l.weight, l.bias, l.stride, l.padding, l.dilation, l.groups);
-    case LayerKind::Linear:
-      return at::linear(x, l.weight, l.bias);
-    case LayerKind::ReLU:
-      return std::isinf(l.clamp_max) ? at::relu(x) : at::clamp(x, 0.0, l.clamp_max);
-    case LayerKind::MaxPool2d:
-      return at::max_pool2d(x, l.kernel, l.stride, l.padding, l.dilation, l.ceil_mode);
-    case LayerKind::AvgPool2d:
-      return at::avg_pool2d(x, l.kernel, l.stride, l.padding, l.ceil_mode);
-    case LayerKind::AdaptiveAvgPool2d:
-      if (x.size(2) == l.output_size[0] && x.size(3) == l.output_size[1]) return x;
-      return at::adaptive_avg_pool2d(x, l.output_size);
-    case LayerKind::Flatten:
-      return x.flatten(1);
-    case LayerKind::Dropout:
-      return x;
-    case LayerKind::Pad:
-      return at::constant_pad_nd(x, l.pad, 0.0);
-    case LayerKind::BatchNorm2d:
-      if (!l.running_mean.defined())  // canonical: the affine map
-        return x * l.weight.view({1, -1, 1, 1}) + l.bias.view({1, -1, 1, 1});
-      return at::batch_norm(x, l.weight, l.bias, l.running_mean, l.running_var, false, 0.0,
-                            l.bn_eps, false);
-    case LayerKind::Add:
-    case LayerKind::Concat:
-      break;
-  }
-  throw std::logic_error("forward_layer on a node with several inputs");
+  if (node_kind_info(l.kind).several_inputs)
+    throw std::logic_error("forward_layer on a node with several inputs");
+  return node_ops(l.kind).forward(l, {x}, false);
 }
-
-namespace {
-
-at::Tensor forward_node(const Layer& l, const std::vector<at::Tensor>& in, bool train) {
-  switch (l.kind) {
-    case LayerKind::Add: {
-      at::Tensor sum = in[0] + in[1];
-      for (size_t k = 2; k < in.size(); ++k) sum = sum + in[k];
-      return sum;
-    }
-    case LayerKind::Concat:
-      return at::cat(in, 1);
-    case LayerKind::BatchNorm2d:
-      if (train)
-        return at::batch_norm(in[0], l.weight, l.bias, l.running_mean, l.running_var, true, 0.1,
-                              l.bn_eps, false);
-      return forward_layer(l, in[0]);
-    case LayerKind::Dropout:
-      return train ? at::dropout(in[0], 0.5, true) : in[0];
-    default:
-      return forward_layer(l, in[0]);
-  }
-}
-
-}  // namespace
 
 at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec, bool train) {
   ForwardRecord local;
@@ -245,25 +280,15 @@ at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec, 
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const Layer& l = net.layers[i];
     if (l.inputs.empty()) throw std::logic_error("forward: network " + net.arch + " not finalized");
-    std::vector<at::Tensor> in;
+    Inputs in;
     for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(r.in(net, i, k));
-    if (l.kind == LayerKind::Linear && in[0].dim() != 2) in[0] = in[0].flatten(1);
-    if (l.kind == LayerKind::Linear)
-      require(in[0].size(1) == l.in_channels,
-              "layer " + l.name + " (index " + std::to_string(l.index) + ") expects " +
-                  std::to_string(l.in_channels) + " input features, got " +
-                  std::to_string(in[0].size(1)) + ": wrong input size for this model");
-    if (l.kind == LayerKind::Add)
-      for (size_t k = 1; k < in.size(); ++k)
-        require(in[k].sizes() == in[0].sizes(),
-                "node " + l.name + " adds tensors of different shapes: wrong input size");
-    if (rec && l.kind == LayerKind::MaxPool2d) {
+    if (rec && l.kind == LayerKind::MaxPool2d) {  // the record keeps where each maximum was
       auto [o, idx] = at::max_pool2d_with_indices(in[0], l.kernel, l.stride, l.padding,
                                                   l.dilation, l.ceil_mode);
       r.pool_indices[i] = idx;
       r.outputs[i] = o;
     } else {
-      r.outputs[i] = forward_node(l, in, train);
+      r.outputs[i] = node_ops(l.kind).forward(l, in, train);
     }
     if (!rec)
       for (int src : l.inputs)

@@ -1,6 +1,7 @@
 #include "model/shape.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace lrpbench {
 
@@ -8,73 +9,42 @@ bool is_embedded_model(const std::string& arch) {
   return arch == "fashion-vgg" || arch == "fashion-resnet";
 }
 
-const char* layer_kind_name(LayerKind kind) {
-  switch (kind) {
-    case LayerKind::Conv2d:
-      return "Conv2d";
-    case LayerKind::Linear:
-      return "Linear";
-    case LayerKind::ReLU:
-      return "ReLU";
-    case LayerKind::MaxPool2d:
-      return "MaxPool2d";
-    case LayerKind::AvgPool2d:
-      return "AvgPool2d";
-    case LayerKind::AdaptiveAvgPool2d:
-      return "AdaptiveAvgPool2d";
-    case LayerKind::Flatten:
-      return "Flatten";
-    case LayerKind::Dropout:
-      return "Dropout";
-    case LayerKind::BatchNorm2d:
-      return "BatchNorm2d";
-    case LayerKind::Add:
-      return "Add";
-    case LayerKind::Concat:
-      return "Concat";
-    case LayerKind::Pad:
-      return "Pad";
-  }
-  return "?";
+namespace {
+
+using K = LayerKind;
+// clang-format off
+constexpr NodeKindInfo kNodeKinds[] = {
+    // kind, torch name, name, rule, parameters, several inputs, >= 0 out, keeps >= 0
+    {K::Conv2d, "Conv2d", "conv", true, true, false, false, false},
+    {K::Linear, "Linear", "linear", true, true, false, false, false},
+    {K::ReLU, "ReLU", "relu", false, false, false, true, true},
+    {K::MaxPool2d, "MaxPool2d", "maxpool", false, false, false, false, true},
+    {K::AvgPool2d, "AvgPool2d", "avgpool", true, false, false, false, true},
+    {K::AdaptiveAvgPool2d, "AdaptiveAvgPool2d", "avgpool", true, false, false, false, true},
+    {K::Flatten, "Flatten", "flatten", false, false, false, false, true},
+    {K::Dropout, "Dropout", "identity", false, false, false, false, true},
+    {K::BatchNorm2d, "BatchNorm2d", "bn", false, true, false, false, false},
+    {K::Add, "Add", "add", true, false, true, false, true},
+    {K::Concat, "Concat", "concat", false, false, true, false, true},
+    {K::Pad, "Pad", "pad", false, false, false, false, true},
+};
+// clang-format on
+
+}  // namespace
+
+const NodeKindInfo& node_kind_info(LayerKind kind) {
+  for (const NodeKindInfo& k : kNodeKinds)
+    if (k.kind == kind) return k;
+  throw std::logic_error("node kind without a row in kNodeKinds");
 }
 
-const char* node_kind_name(LayerKind kind) {
-  switch (kind) {
-    case LayerKind::Conv2d:
-      return "conv";
-    case LayerKind::Linear:
-      return "linear";
-    case LayerKind::ReLU:
-      return "relu";
-    case LayerKind::MaxPool2d:
-      return "maxpool";
-    case LayerKind::AvgPool2d:
-    case LayerKind::AdaptiveAvgPool2d:
-      return "avgpool";
-    case LayerKind::Flatten:
-      return "flatten";
-    case LayerKind::Dropout:
-      return "identity";
-    case LayerKind::BatchNorm2d:
-      return "bn";
-    case LayerKind::Add:
-      return "add";
-    case LayerKind::Concat:
-      return "concat";
-    case LayerKind::Pad:
-      return "pad";
-  }
-  return "?";
-}
+const char* layer_kind_name(LayerKind kind) { return node_kind_info(kind).torch_name; }
 
-bool is_linear(LayerKind kind) {
-  return kind == LayerKind::Conv2d || kind == LayerKind::Linear || kind == LayerKind::AvgPool2d ||
-         kind == LayerKind::AdaptiveAvgPool2d || kind == LayerKind::Add;
-}
+const char* node_kind_name(LayerKind kind) { return node_kind_info(kind).name; }
 
-bool has_parameters(LayerKind kind) {
-  return kind == LayerKind::Conv2d || kind == LayerKind::Linear || kind == LayerKind::BatchNorm2d;
-}
+bool is_linear(LayerKind kind) { return node_kind_info(kind).carries_rule; }
+
+bool has_parameters(LayerKind kind) { return node_kind_info(kind).parameters; }
 
 std::vector<int> ModelShape::linear_indices() const {
   std::vector<int> out;

@@ -27,6 +27,22 @@ enum class LayerKind {
 // fashion-resnet).
 bool is_embedded_model(const std::string& arch);
 
+// What every part of lrpbench knows about a node kind, in one row per kind (shape.cpp). The
+// kind's forward pass and output resolution live in model/network.cpp's table, its backward
+// pass in lrp's (a rule's propagation for kinds that carry rules). A new kind is its enum
+// value, this row, those two rows and the importers' mapping.
+struct NodeKindInfo {
+  LayerKind kind;
+  const char* torch_name;  // PyTorch's module name: "Conv2d", "ReLU", ...
+  const char* name;        // the short kind of explain.json, listings and `@type` selectors
+  bool carries_rule;       // takes a rule (an unfolded BatchNorm2d does too, see Network)
+  bool parameters;         // has state-dict tensors
+  bool several_inputs;     // reads two or more nodes (else exactly one)
+  bool nonneg_out;         // its output is >= 0 by construction (ReLU)
+  bool keeps_nonneg;       // its output is >= 0 where all its inputs are (pools, add, ...)
+};
+const NodeKindInfo& node_kind_info(LayerKind kind);
+
 const char* layer_kind_name(LayerKind kind);
 // The short kind written in explain.json and listings: conv, linear, bn, add, avgpool, ...
 const char* node_kind_name(LayerKind kind);
