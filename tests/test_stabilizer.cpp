@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
+
+#include <ATen/ATen.h>
 
 #include "helpers.h"
 #include "lrp/stabilizer.h"
@@ -83,6 +86,50 @@ TEST(Stabilizer, FusedFloatKernelMatchesTensorFormula) {
     const at::Tensor ref = stabilized_divide(r.to(at::kDouble), z.to(at::kDouble), 0.0078125, s);
     EXPECT_TRUE(at::allclose(fast.to(at::kDouble), ref, 1e-5, 1e-6)) << stabilizer_name(s);
   }
+}
+
+// The kernels that read z's rows through `rows` give the bits of the same call on the
+// gathered copy z.index_select(0, rows): every stabilizer, rows repeated and out of order, z
+// contiguous and channels-last, zeros in z (the `none` case), CPU float; other dtypes go the
+// gathered way.
+TEST(Stabilizer, RowsReadInPlaceGiveTheGatheredBits) {
+  at::Generator gen = at::detail::createCPUGenerator(21);
+  const auto f = at::TensorOptions().dtype(at::kFloat);
+  const at::Tensor rows = at::tensor(std::vector<int64_t>{2, 0, 2, 1, 1, 0, 2}, at::kLong);
+  at::Tensor z = at::randn({3, 4, 5, 6}, gen, f);
+  z.view({-1}).slice(0, 0, 20).zero_();  // exact zeros: `none` maps 0/0 to 0
+  const at::Tensor pz = at::randn({3, 4, 5, 6}, gen, f).abs();
+  const at::Tensor r = at::randn({7, 4, 5, 6}, gen, f);
+  auto same = [](const at::Tensor& a, const at::Tensor& b) {
+    return a.sizes() == b.sizes() && a.is_contiguous() == b.is_contiguous() &&
+           at::equal(a.contiguous(), b.contiguous());
+  };
+  for (const at::Tensor& zz : {z, z.contiguous(at::MemoryFormat::ChannelsLast)}) {
+    const at::Tensor zg = zz.index_select(0, rows), pg = pz.index_select(0, rows);
+    for (Stabilizer st : {Stabilizer::Sign, Stabilizer::Vanilla, Stabilizer::Reference,
+                          Stabilizer::None, Stabilizer::Quadratic}) {
+      EXPECT_TRUE(same(stabilized_divide(r, zz, 1e-3, st, rows), stabilized_divide(r, zg, 1e-3, st)))
+          << stabilizer_name(st);
+      EXPECT_TRUE(same(gamma_quotients(r, zz, pz, 0.25, 1e-3, st, rows),
+                       gamma_quotients(r, zg, pg, 0.25, 1e-3, st)))
+          << stabilizer_name(st);
+    }
+    EXPECT_TRUE(same(mul_rows_(r.clone(), zz, rows), r.clone().mul_(zg)));
+    EXPECT_TRUE(relevance_on_nonpositive(r, zz, rows));
+    const at::Tensor on_positive = at::where(zg > 0, r, at::zeros({}, f));
+    EXPECT_FALSE(relevance_on_nonpositive(on_positive, zz, rows));
+    at::Tensor one = on_positive.clone();
+    one.view({-1})[zg.reshape({-1}).argmin()] = 1.0f;  // one unit with z < 0 carries relevance
+    EXPECT_TRUE(relevance_on_nonpositive(one, zz, rows));
+  }
+  // Doubles and undefined rows take the plain paths.
+  const at::Tensor zd = z.to(at::kDouble), rd = r.to(at::kDouble);
+  EXPECT_TRUE(at::equal(stabilized_divide(rd, zd, 1e-3, Stabilizer::Sign, rows),
+                        stabilized_divide(rd, zd.index_select(0, rows), 1e-3, Stabilizer::Sign)));
+  const at::Tensor r3 = r.narrow(0, 0, 3);
+  EXPECT_TRUE(at::equal(stabilized_divide(r3, z, 1e-3, Stabilizer::Sign, at::Tensor()),
+                        stabilized_divide(r3, z, 1e-3, Stabilizer::Sign)));
+  EXPECT_TRUE(gather_rows(z, at::Tensor()).is_same(z));
 }
 
 }  // namespace

@@ -124,9 +124,7 @@ at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at:
   }
 }
 
-at::Tensor gather(const at::Tensor& t, const at::Tensor& rows) {
-  return rows.defined() ? t.index_select(0, rows) : t;
-}
+at::Tensor gather(const at::Tensor& t, const at::Tensor& rows) { return gather_rows(t, rows); }
 
 at::Tensor channel_bounds(const at::Tensor& a, const std::vector<double>& v) {
   require(static_cast<int64_t>(v.size()) == a.size(1), "zbox: bounds do not match channels");
@@ -140,7 +138,7 @@ at::Tensor unit_bias(const Layer& l, const at::Tensor& b) {
 }
 
 at::Tensor LinearCall::div(const at::Tensor& zz) const {
-  return stabilized_divide(r, gather(zz, rows), rule.eps(), rule.stab);
+  return stabilized_divide(r, zz, rule.eps(), rule.stab, rows);
 }
 
 at::Tensor LinearCall::plain_z() const { return z.defined() ? z : lin(l, a, plain(l)); }

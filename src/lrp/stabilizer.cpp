@@ -41,41 +41,8 @@ at::Tensor stabilize(const at::Tensor& z, double eps, Stabilizer s) {
 
 namespace {
 
-// Fused CPU kernel for float32: one pass instead of the four temporaries of the tensor
-// expression (which cost ~40x a plain division on large layers).
-at::Tensor divide_cpu_float(const at::Tensor& r, const at::Tensor& z, double eps_d, Stabilizer s) {
-  // Both in z's memory layout (channels-last convs give channels-last tensors).
-  const auto fmt = z.suggest_memory_format();
-  const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
-  at::Tensor out = at::empty_like(zc);
-  const float* rp = rc.data_ptr<float>();
-  const float* zp = zc.data_ptr<float>();
-  float* op = out.data_ptr<float>();
-  const float eps = static_cast<float>(eps_d);
-  at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    switch (s) {
-      case Stabilizer::Sign:
-        for (int64_t i = begin; i < end; ++i) op[i] = rp[i] / (zp[i] + (zp[i] >= 0 ? eps : -eps));
-        break;
-      case Stabilizer::Vanilla:
-        for (int64_t i = begin; i < end; ++i) op[i] = rp[i] / (zp[i] + eps);
-        break;
-      case Stabilizer::Reference:
-        for (int64_t i = begin; i < end; ++i) {
-          const float d = zp[i] + eps;
-          op[i] = rp[i] / (d + (d >= 0 ? 1e-6f : -1e-6f));
-        }
-        break;
-      default:  // None
-        for (int64_t i = begin; i < end; ++i) op[i] = zp[i] == 0 ? 0.0f : rp[i] / zp[i];
-        break;
-    }
-  });
-  return out;
-}
-
-// r / stab(d) for one element (as divide_cpu_float computes it), one type per stabilizer so
-// that the loops below compile without a branch on the stabilizer inside.
+// r / stab(d) for one element (as the tensor expression computes it), one type per
+// stabilizer so that the loops below compile without a branch on the stabilizer inside.
 template <Stabilizer S>
 inline float quotient(float r, float d, float eps) {
   if constexpr (S == Stabilizer::Sign) return r / (d + (d >= 0 ? eps : -eps));
@@ -110,16 +77,84 @@ bool fused_cpu_float(std::initializer_list<const at::Tensor*> ts) {
   return true;
 }
 
+// Which row of a gathered operand row i of the result reads: map[i], or i itself.
+struct RowMap {
+  const int64_t* map = nullptr;
+  int64_t source(int64_t row) const { return map ? map[row] : row; }
+};
+
+// Runs f(offset, source_offset, count) over the flat indices [begin, end) of a tensor with
+// `per` values a row, split at row boundaries; source_offset is where the same value of the
+// row's source row lies.
+template <typename F>
+void for_row_spans(int64_t begin, int64_t end, int64_t per, RowMap rows, F&& f) {
+  while (begin < end) {
+    const int64_t row = begin / per, j = begin % per;
+    const int64_t n = std::min(end - begin, per - j);
+    f(begin, rows.source(row) * per + j, n);
+    begin += n;
+  }
+}
+
+// Fused CPU kernel for float32: one pass instead of the four temporaries of the tensor
+// expression (which cost ~40x a plain division on large layers). rc and zc in one layout,
+// rows of zc read through `rows`; out like rc.
+at::Tensor divide_rows(const at::Tensor& rc, const at::Tensor& zc, double eps_d, Stabilizer s,
+                       RowMap rows, at::Tensor out) {
+  const float* rp = rc.data_ptr<float>();
+  const float* zp = zc.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  const float eps = static_cast<float>(eps_d);
+  const int64_t per = rc.numel() / std::max<int64_t>(1, rc.size(0));
+  with_stabilizer(s, [&](auto st) {
+    constexpr Stabilizer S = decltype(st)::value;
+    at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+      for_row_spans(begin, end, per, rows, [&](int64_t o, int64_t zo, int64_t n) {
+        const float* __restrict ri = rp + o;
+        const float* __restrict zi = zp + zo;
+        float* __restrict oi = op + o;
+        for (int64_t i = 0; i < n; ++i) oi[i] = quotient<S>(ri[i], zi[i], eps);
+      });
+    });
+  });
+  return out;
+}
+
+at::Tensor divide_cpu_float(const at::Tensor& r, const at::Tensor& z, double eps_d, Stabilizer s) {
+  // Both in z's memory layout (channels-last convs give channels-last tensors).
+  const auto fmt = z.suggest_memory_format();
+  const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
+  return divide_rows(rc, zc, eps_d, s, {}, at::empty_like(zc));
+}
+
+// Whether `rows` can stand for x.index_select(0, rows) in a fused kernel over r: CPU float
+// tensors with as many values a row, and `rows` a CPU int64 vector with one entry per row of
+// r. (The gathered copy would be contiguous: the kernels read x.contiguous() through it.)
+bool rows_readable(const at::Tensor& r, const at::Tensor& x, const at::Tensor& rows) {
+  return rows.defined() && rows.device().is_cpu() && rows.scalar_type() == at::kLong &&
+         rows.dim() == 1 && rows.is_contiguous() && r.dim() >= 1 && x.dim() >= 1 &&
+         rows.size(0) == r.size(0) && r.size(0) > 0 && x.size(0) > 0 && r.device().is_cpu() &&
+         x.device().is_cpu() && r.scalar_type() == at::kFloat &&
+         x.scalar_type() == at::kFloat && r.numel() / r.size(0) == x.numel() / x.size(0);
+}
+
 }  // namespace
 
-at::Tensor gamma_quotients(const at::Tensor& r, const at::Tensor& z, const at::Tensor& pz,
-                           double g, double eps_d, Stabilizer s) {
-  if (s == Stabilizer::Quadratic || !fused_cpu_float({&r, &z, &pz})) {
+at::Tensor gamma_quotients(const at::Tensor& r, const at::Tensor& z_in, const at::Tensor& pz_in,
+                           double g, double eps_d, Stabilizer s, const at::Tensor& rows_in) {
+  const bool mapped = rows_readable(r, z_in, rows_in) && rows_readable(r, pz_in, rows_in);
+  const at::Tensor z = mapped ? z_in : gather_rows(z_in, rows_in);
+  const at::Tensor pz = mapped ? pz_in : gather_rows(pz_in, rows_in);
+  if (s == Stabilizer::Quadratic ||
+      !(mapped ? fused_cpu_float({&z, &pz}) : fused_cpu_float({&r, &z, &pz}))) {
+    const at::Tensor zr = gather_rows(z, mapped ? rows_in : at::Tensor()).reshape(r.sizes());
+    const at::Tensor pr = gather_rows(pz, mapped ? rows_in : at::Tensor()).reshape(r.sizes());
     const at::Tensor zero = at::zeros({}, r.options());
-    return at::stack({stabilized_divide(at::where(z > 0, r, zero), z + pz * g, eps_d, s),
-                      stabilized_divide(at::where(z < 0, r, zero), z + (z - pz) * g, eps_d, s)},
+    return at::stack({stabilized_divide(at::where(zr > 0, r, zero), zr + pr * g, eps_d, s),
+                      stabilized_divide(at::where(zr < 0, r, zero), zr + (zr - pr) * g, eps_d, s)},
                      1);
   }
+  const RowMap rows{mapped ? rows_in.data_ptr<int64_t>() : nullptr};
   const at::Tensor rc = r.contiguous(), zc = z.contiguous(), pc = pz.contiguous();
   std::vector<int64_t> shape = r.sizes().vec();
   shape.insert(shape.begin() + 1, 2);
@@ -134,10 +169,10 @@ at::Tensor gamma_quotients(const at::Tensor& r, const at::Tensor& z, const at::T
     constexpr Stabilizer S = decltype(st)::value;
     at::parallel_for(0, r.size(0) * 2, 1, [&](int64_t begin, int64_t end) {
       for (int64_t k = begin; k < end; ++k) {  // k = 2 row + sign
-        const int64_t off = (k / 2) * per;
-        const float* __restrict zi = zp + off;
-        const float* __restrict ri = rp + off;
-        const float* __restrict pi = pp + off;
+        const int64_t src = rows.source(k / 2) * per;
+        const float* __restrict zi = zp + src;
+        const float* __restrict ri = rp + (k / 2) * per;
+        const float* __restrict pi = pp + src;
         float* __restrict out = qp + k * per;
         // Unconditional loads and selects: the loops vectorise.
         if (k % 2 == 0)
@@ -156,19 +191,29 @@ at::Tensor gamma_quotients(const at::Tensor& r, const at::Tensor& z, const at::T
   return q;
 }
 
-bool relevance_on_nonpositive(const at::Tensor& r, const at::Tensor& z) {
-  if (!fused_cpu_float({&r, &z})) return ((z <= 0) & (r != 0)).any().item<bool>();
-  const auto fmt = z.suggest_memory_format();
+bool relevance_on_nonpositive(const at::Tensor& r, const at::Tensor& z_in,
+                              const at::Tensor& rows_in) {
+  const bool mapped = rows_readable(r, z_in, rows_in);
+  const at::Tensor z = mapped ? z_in : gather_rows(z_in, rows_in);
+  if (!(mapped ? fused_cpu_float({&z}) : fused_cpu_float({&r, &z}))) {
+    const at::Tensor zr = gather_rows(z, mapped ? rows_in : at::Tensor()).reshape(r.sizes());
+    return ((zr <= 0) & (r != 0)).any().item<bool>();
+  }
+  // Where the value lies does not matter to the answer: both read contiguously.
+  const auto fmt = mapped ? at::MemoryFormat::Contiguous : z.suggest_memory_format();
   const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
   const float* rp = rc.data_ptr<float>();
   const float* zp = zc.data_ptr<float>();
+  const RowMap rows{mapped ? rows_in.data_ptr<int64_t>() : nullptr};
+  const int64_t per = rc.numel() / std::max<int64_t>(1, rc.size(0));
   std::atomic<bool> found{false};
   at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
     constexpr int64_t kBlock = 4096;  // branch-free blocks, one check each
     for (int64_t b = begin; b < end && !found.load(std::memory_order_relaxed); b += kBlock) {
       int hit = 0;
-      for (int64_t i = b, e = std::min(end, b + kBlock); i < e; ++i)
-        hit |= (zp[i] <= 0) & (rp[i] != 0);
+      for_row_spans(b, std::min(end, b + kBlock), per, rows, [&](int64_t o, int64_t zo, int64_t n) {
+        for (int64_t i = 0; i < n; ++i) hit |= (zp[zo + i] <= 0) & (rp[o + i] != 0);
+      });
       if (hit) found = true;
     }
   });
@@ -182,6 +227,38 @@ at::Tensor stabilized_divide(const at::Tensor& r, const at::Tensor& z, double ep
   const at::Tensor d = stabilize(z, eps, s);
   if (s != Stabilizer::None) return r / d;
   return at::where(d == 0, at::zeros({}, r.options()), r / d);
+}
+
+at::Tensor stabilized_divide(const at::Tensor& r, const at::Tensor& z, double eps, Stabilizer s,
+                             const at::Tensor& rows) {
+  // The gathered copy is contiguous, so is what the kernel gives for it.
+  if (s != Stabilizer::Quadratic && rows_readable(r, z, rows) &&
+      r.sizes().slice(1) == z.sizes().slice(1))
+    return divide_rows(r.contiguous(), z.contiguous(), eps, s,
+                       RowMap{rows.data_ptr<int64_t>()}, at::empty(r.sizes(), r.options()));
+  return stabilized_divide(r, gather_rows(z, rows), eps, s);
+}
+
+at::Tensor mul_rows_(at::Tensor t, const at::Tensor& x, const at::Tensor& rows) {
+  if (!rows_readable(t, x, rows) || !t.is_contiguous() || t.sizes().slice(1) != x.sizes().slice(1))
+    return t.mul_(gather_rows(x, rows));
+  const at::Tensor xc = x.contiguous();
+  float* tp = t.data_ptr<float>();
+  const float* xp = xc.data_ptr<float>();
+  const RowMap map{rows.data_ptr<int64_t>()};
+  const int64_t per = t.numel() / t.size(0);
+  at::parallel_for(0, t.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for_row_spans(begin, end, per, map, [&](int64_t o, int64_t xo, int64_t n) {
+      float* __restrict ti = tp + o;
+      const float* __restrict xi = xp + xo;
+      for (int64_t i = 0; i < n; ++i) ti[i] *= xi[i];
+    });
+  });
+  return t;
+}
+
+at::Tensor gather_rows(const at::Tensor& t, const at::Tensor& rows) {
+  return rows.defined() ? t.index_select(0, rows) : t;
 }
 
 }  // namespace lrpbench

@@ -17,13 +17,16 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
                            const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows,
                            bool nonneg) {
   const double g = rule.p1, eps = rule.eps();
-  const at::Tensor zr = gather(z, rows).reshape(r.sizes());
+  // z and a stay one row per image: the kernels read the rows of `rows` in place.
+  std::vector<int64_t> row_shape = r.sizes().vec();
+  row_shape[0] = z.size(0);
+  const at::Tensor zs = z.reshape(row_shape);
   const bool negative_inputs = !nonneg && a.min().item<double>() < 0;
-  const bool negative_units = relevance_on_nonpositive(r, zr);
+  const bool negative_units = relevance_on_nonpositive(r, zs, rows);
   const Params hat = gamma_params(l, g);
   if (!negative_inputs && !negative_units) {
-    const at::Tensor s = stabilized_divide(r, gather(lin(l, a, hat), rows), eps, rule.stab);
-    return lin_t(l, s, hat, a).mul_(gather(a, rows));  // in place: one buffer less
+    const at::Tensor s = stabilized_divide(r, lin(l, a, hat), eps, rule.stab, rows);
+    return mul_rows_(lin_t(l, s, hat, a), a, rows);  // in place: one buffer less
   }
   const Params vee = gamma_neg_params(l, g);
   if (!negative_inputs && !is_pool(l)) {
@@ -32,7 +35,7 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
     at::Tensor pz = lin(l, a, positive(l, false));
     if (l.bias.defined()) pz = pz + unit_bias(l, l.bias.clamp_min(0));
     const at::Tensor q =  // rows x 2 x C x ...: s+ and s- side by side
-        gamma_quotients(r, zr, gather(pz, rows).reshape(r.sizes()), g, eps, rule.stab);
+        gamma_quotients(r, zs, pz.reshape(row_shape), g, eps, rule.stab, rows);
     if (l.groups != 1)
       return gather(a, rows) *
              (lin_t(l, q.select(1, 0), hat, a) + lin_t(l, q.select(1, 1), vee, a));
@@ -40,8 +43,9 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
     const Params both = modified(l, WeightOp::HatVee, g, [&l, g] {
       return at::cat({l.weight + l.weight.clamp_min(0) * g, l.weight + l.weight.clamp_max(0) * g});
     }, {});
-    return lin_t(l, q.flatten(1, 2), both, a).mul_(gather(a, rows));
+    return mul_rows_(lin_t(l, q.flatten(1, 2), both, a), a, rows);
   }
+  const at::Tensor zr = gather(zs, rows);
   const at::Tensor rp = at::where(zr > 0, r, at::zeros_like(r));
   const at::Tensor rn = at::where(zr < 0, r, at::zeros_like(r));
   // Without negative inputs x+ is x and x- never used: no copies on the common path.

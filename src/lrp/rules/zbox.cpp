@@ -18,7 +18,7 @@ at::Tensor propagate_zbox(const Layer& l, const Rule& rule, const at::Tensor& a,
           "zbox needs a conv or dense first layer");
   const double eps = rule.eps();
   auto div = [&](const at::Tensor& zz) {
-    return stabilized_divide(r, gather(zz, rows), eps, rule.stab);
+    return stabilized_divide(r, zz, eps, rule.stab, rows);
   };
   const bool strided = l.kind == LayerKind::Conv2d && (l.stride[0] != 1 || l.stride[1] != 1);
   if (!strided || !z.defined()) {
@@ -31,7 +31,8 @@ at::Tensor propagate_zbox(const Layer& l, const Rule& rule, const at::Tensor& a,
     const at::Tensor s = div(lin(l, x3, w3));
     std::vector<int64_t> split = {r.size(0), 3, a.size(1)};
     for (int64_t d = 2; d < a.dim(); ++d) split.push_back(a.size(d));
-    return (gather(x3, rows) * lin_t(l, s, w3, x3)).view(split).sum(1);
+    const at::Tensor c3 = lin_t(l, s, w3, x3);  // x3[rows] * c3, in c3's place when contiguous
+    return (c3.is_contiguous() ? mul_rows_(c3, x3, rows) : gather(x3, rows) * c3).view(split).sum(1);
   }
   // A strided conv (ResNet's stem), whose transpose is the slow direction: two stacked
   // passes instead of three, R = (x - h) c + (h - l) c+ (as c- = c - c+), and the

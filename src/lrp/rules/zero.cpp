@@ -8,7 +8,7 @@ namespace lrpbench::rules {
 
 at::Tensor linear_zero(const LinearCall& c) {  // LRP-0 and LRP-epsilon
   const at::Tensor s = c.div(c.plain_z());
-  return lin_t(c.l, s, plain(c.l), c.a).mul_(gather(c.a, c.rows));
+  return mul_rows_(lin_t(c.l, s, plain(c.l), c.a), c.a, c.rows);
 }
 
 std::vector<at::Tensor> add_zero(const AddCall& c) {  // LRP-0 and LRP-epsilon
