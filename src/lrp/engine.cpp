@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <atomic>
+#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -175,7 +176,26 @@ class Backward {
         keys.push_back(key);
       }
     }
-    if (next.size() != rows_.size()) {
+    // Rows with one rule side by side (stable: each group keeps its rows' order), so that
+    // rule_node hands every group its slice of the rows without copying it out.
+    std::vector<size_t> perm(next.size());
+    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&keys](size_t x, size_t y) { return keys[x] < keys[y]; });
+    bool moved = next.size() != rows_.size();
+    for (size_t i = 0; i < perm.size(); ++i) moved = moved || perm[i] != i;
+    if (moved) {
+      std::vector<Row> sorted_rows;
+      std::vector<int64_t> sorted_src;
+      std::vector<std::string> sorted_keys;
+      for (size_t i : perm) {
+        sorted_rows.push_back(std::move(next[i]));
+        sorted_src.push_back(src[i]);
+        sorted_keys.push_back(std::move(keys[i]));
+      }
+      next = std::move(sorted_rows);
+      src = std::move(sorted_src);
+      keys = std::move(sorted_keys);
       const at::Tensor sel = at::tensor(src, idx_opts_);
       rel = rel.index_select(0, sel);
       for (at::Tensor& w : waiting_)
@@ -208,32 +228,31 @@ class Backward {
     const Layer& l = net_.layers[pos];
     const std::vector<std::string> keys = split_rows(l.slot, rel);
     node_rows_ += static_cast<int64_t>(rows_.size());
-    // Group rows by rule and propagate each group in one batched call.
-    std::map<std::string, std::vector<int64_t>> groups;
-    for (size_t ri = 0; ri < rows_.size(); ++ri)
-      groups[keys[ri]].push_back(static_cast<int64_t>(ri));
+    // Rows with one rule are side by side (split_rows): each group, a slice of the rows, is
+    // propagated in one batched call.
     const size_t m = l.inputs.size();
     std::vector<at::Tensor> rel_in(m);
-    for (const auto& [key, ids] : groups) {
-      const Rule& rule =
-          comps_[static_cast<size_t>(rows_[static_cast<size_t>(ids[0])].comps[0])].at(l.slot);
-      if (groups.size() == 1) {
+    const int64_t total = static_cast<int64_t>(rows_.size());
+    for (int64_t b = 0, e = 0; b < total; b = e) {
+      e = b + 1;
+      while (e < total && keys[static_cast<size_t>(e)] == keys[static_cast<size_t>(b)]) ++e;
+      const Rule& rule = comps_[static_cast<size_t>(rows_[static_cast<size_t>(b)].comps[0])].at(l.slot);
+      if (b == 0 && e == total) {
         std::vector<at::Tensor> parts = propagate(pos, rule, rel, row_images(rows_));
         for (size_t k = 0; k < m; ++k)
           rel_in[k] = parts[k].reshape(shape_with_rows(rec_.in(net_, pos, k)));
         break;
       }
       std::vector<int64_t> img;
-      for (int64_t id : ids) img.push_back(rows_[static_cast<size_t>(id)].image);
-      const at::Tensor sel = at::tensor(ids, idx_opts_);
+      for (int64_t id = b; id < e; ++id) img.push_back(rows_[static_cast<size_t>(id)].image);
       std::vector<at::Tensor> parts =
-          propagate(pos, rule, rel.index_select(0, sel), at::tensor(img, idx_opts_));
+          propagate(pos, rule, rel.narrow(0, b, e - b).contiguous(), at::tensor(img, idx_opts_));
       for (size_t k = 0; k < m; ++k) {
         const at::Tensor& a = rec_.in(net_, pos, k);
         if (!rel_in[k].defined()) rel_in[k] = at::empty(shape_with_rows(a), a.options());
         std::vector<int64_t> part_shape = shape_with_rows(a);
-        part_shape[0] = static_cast<int64_t>(ids.size());
-        rel_in[k].index_copy_(0, sel, parts[k].reshape(part_shape));
+        part_shape[0] = e - b;
+        rel_in[k].narrow(0, b, e - b).copy_(parts[k].reshape(part_shape));
       }
     }
     if (opt_.diagnostics) {
