@@ -1,6 +1,7 @@
 #include "lrp/engine.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
 #include <atomic>
@@ -293,12 +294,50 @@ class Backward {
   void maxpool_backward(size_t pos, const at::Tensor& rel) {
     const Layer& l = net_.layers[pos];
     const at::Tensor& a = rec_.in(net_, pos);
-    const at::Tensor idx = gather(rec_.pool_indices[pos], row_images(rows_));
+    const at::Tensor& rec_idx = rec_.pool_indices[pos];
+    const at::Tensor rows = row_images(rows_);
+    std::vector<int64_t> out_shape = rec_idx.sizes().vec();
+    out_shape[0] = static_cast<int64_t>(rows_.size());
+    const at::Tensor r = rel.reshape(out_shape);
+    if (r.device().is_cpu() && r.scalar_type() == at::kFloat && r.is_contiguous() &&
+        rec_idx.is_contiguous() && a.dim() == 4 && rec_idx.dim() == 4) {
+      deliver(l.inputs[0], maxpool_scatter(r, rec_idx, rows, shape_with_rows(a)));
+      return;
+    }
+    const at::Tensor idx = gather(rec_idx, rows);
     const at::Tensor like = at::empty(shape_with_rows(a), a.options());
     deliver(l.inputs[0],
-            at::max_pool2d_with_indices_backward(rel.reshape(idx.sizes()), like, l.kernel,
-                                                 l.stride, l.padding, l.dilation, l.ceil_mode,
-                                                 idx));
+            at::max_pool2d_with_indices_backward(r, like, l.kernel, l.stride, l.padding,
+                                                 l.dilation, l.ceil_mode, idx));
+  }
+
+  // max_pool2d_with_indices_backward on contiguous CPU floats, reading each row's indices
+  // from its image's (rows: image per row, undefined: row i is image i) instead of a
+  // gathered copy. The same sums in the same order as LibTorch's kernel: every plane zeroed,
+  // then each pooled value added to the input it came from, output positions in row-major
+  // order.
+  static at::Tensor maxpool_scatter(const at::Tensor& rel, const at::Tensor& indices,
+                                    const at::Tensor& rows, const std::vector<int64_t>& shape) {
+    at::Tensor out = at::zeros(shape, rel.options());
+    const int64_t channels = rel.size(1), pooled = rel.size(2) * rel.size(3);
+    const int64_t plane = shape[2] * shape[3];
+    const at::Tensor map = rows.defined() ? rows.to(at::kCPU).contiguous() : at::Tensor();
+    const int64_t* mp = map.defined() ? map.data_ptr<int64_t>() : nullptr;
+    const float* rp = rel.data_ptr<float>();
+    const int64_t* ip = indices.data_ptr<int64_t>();
+    float* op = out.data_ptr<float>();
+    at::parallel_for(0, rel.size(0) * channels, 0, [&](int64_t begin, int64_t end) {
+      for (int64_t pc = begin; pc < end; ++pc) {
+        const int64_t row = pc / channels, c = pc % channels;
+        const int64_t image = mp ? mp[row] : row;
+        const int64_t* idx = ip + (image * channels + c) * pooled;
+        const float* g = rp + pc * pooled;
+        float* o = op + pc * plane;
+        for (int64_t p = 0; p < pooled; ++p)
+          if (idx[p] != -1) o[idx[p]] += g[p];
+      }
+    });
+    return out;
   }
 
   // Each input receives its own channels.
