@@ -112,6 +112,53 @@ at::Tensor road_impute(const at::Tensor& pixels_in, const std::vector<uint8_t>& 
 
 namespace {
 
+// The distinct removed-pixel sets of K configurations' relevance r (K x HW, row-major
+// pixels) at each fraction: `sets` holds each set once (flags per pixel plus the fraction's
+// index, and the fraction), image_of[k][f] which set configuration k removes at fraction f.
+struct RemovalSets {
+  std::vector<std::pair<std::string, size_t>> sets;
+  std::vector<std::vector<size_t>> image_of;
+};
+
+RemovalSets removal_sets(const at::Tensor& r, int64_t hw, const std::vector<double>& fractions,
+                         bool morf) {
+  const int64_t configs = r.size(0);
+  // Each configuration's flags per fraction, sorted in parallel; then numbered in
+  // configuration order.
+  std::vector<std::vector<std::string>> flags(static_cast<size_t>(configs));
+  const double* rv = r.data_ptr<double>();
+  at::parallel_for(0, configs, 1, [&](int64_t kb, int64_t ke) {
+    std::vector<int64_t> order(static_cast<size_t>(hw));
+    for (int64_t k = kb; k < ke; ++k) {
+      const double* v = rv + k * hw;
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        return morf ? v[a] > v[b] : v[a] < v[b];
+      });
+      for (size_t f = 0; f < fractions.size(); ++f) {
+        const int64_t count = std::min<int64_t>(
+            hw - 1,
+            static_cast<int64_t>(std::floor(fractions[f] * static_cast<double>(hw) + 0.5)));
+        std::string removed(static_cast<size_t>(hw), '\0');
+        for (int64_t i = 0; i < count; ++i) removed[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
+        removed += static_cast<char>(f);  // the noise field differs per fraction
+        flags[static_cast<size_t>(k)].push_back(std::move(removed));
+      }
+    }
+  });
+  RemovalSets out;
+  out.image_of.resize(static_cast<size_t>(configs));
+  std::map<std::string, size_t> index;  // removed flags -> unique set
+  for (size_t k = 0; k < flags.size(); ++k)
+    for (size_t f = 0; f < fractions.size(); ++f) {
+      std::string& removed = flags[k][f];
+      const auto [it, fresh] = index.emplace(removed, out.sets.size());
+      if (fresh) out.sets.push_back({std::move(removed), f});
+      out.image_of[k].push_back(it->second);
+    }
+  return out;
+}
+
 MetricValues road(const MetricImage& img, const at::Tensor& relevance, const MetricOptions& opt,
                   bool morf) {
   const Network& net = *img.net;
@@ -130,29 +177,9 @@ MetricValues road(const MetricImage& img, const at::Tensor& relevance, const Met
   const at::Tensor r = metric_detail::pixel_relevance(relevance).flatten(1).contiguous();
   // The removed pixel sets of every (configuration, fraction); configurations that remove the
   // same pixels at a fraction share one imputed image and its forward pass.
-  const size_t fractions = opt.road_fractions.size();
-  std::map<std::string, size_t> index;    // removed flags -> unique image
-  std::vector<std::pair<std::string, size_t>> sets;  // unique: flags, fraction
-  std::vector<std::vector<size_t>> image_of(static_cast<size_t>(r.size(0)));
-  for (int64_t k = 0; k < r.size(0); ++k) {
-    const double* v = r[k].data_ptr<double>();
-    std::vector<int64_t> order(static_cast<size_t>(h * w));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return morf ? v[a] > v[b] : v[a] < v[b];
-    });
-    for (size_t f = 0; f < fractions; ++f) {
-      const int64_t count = std::min<int64_t>(
-          h * w - 1,
-          static_cast<int64_t>(std::floor(opt.road_fractions[f] * static_cast<double>(h * w) + 0.5)));
-      std::string removed(static_cast<size_t>(h * w), '\0');
-      for (int64_t i = 0; i < count; ++i) removed[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
-      removed += static_cast<char>(f);  // the noise field differs per fraction
-      const auto [it, fresh] = index.emplace(removed, sets.size());
-      if (fresh) sets.push_back({removed, f});
-      image_of[static_cast<size_t>(k)].push_back(it->second);
-    }
-  }
+  const RemovalSets removal = removal_sets(r, h * w, opt.road_fractions, morf);
+  const auto& sets = removal.sets;
+  const auto& image_of = removal.image_of;
   // Imputed images, in parallel (each its own sparse system), normalised as the network
   // reads them: (imputed + noise at the removed pixels - mean) / std.
   const int64_t n = h * w;
