@@ -299,7 +299,7 @@ class Backward {
     std::vector<int64_t> out_shape = rec_idx.sizes().vec();
     out_shape[0] = static_cast<int64_t>(rows_.size());
     const at::Tensor r = rel.reshape(out_shape);
-    if (r.device().is_cpu() && r.scalar_type() == at::kFloat && r.is_contiguous() &&
+    if (rows.defined() && r.device().is_cpu() && r.scalar_type() == at::kFloat && r.is_contiguous() &&
         rec_idx.is_contiguous() && a.dim() == 4 && rec_idx.dim() == 4) {
       deliver(l.inputs[0], maxpool_scatter(r, rec_idx, rows, shape_with_rows(a)));
       return;

@@ -120,11 +120,23 @@ at::Tensor divide_rows(const at::Tensor& rc, const at::Tensor& zc, double eps_d,
   return out;
 }
 
+// The same division without a row map: one flat loop per stabilizer.
 at::Tensor divide_cpu_float(const at::Tensor& r, const at::Tensor& z, double eps_d, Stabilizer s) {
   // Both in z's memory layout (channels-last convs give channels-last tensors).
   const auto fmt = z.suggest_memory_format();
   const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
-  return divide_rows(rc, zc, eps_d, s, {}, at::empty_like(zc));
+  at::Tensor out = at::empty_like(zc);
+  const float* rp = rc.data_ptr<float>();
+  const float* zp = zc.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  const float eps = static_cast<float>(eps_d);
+  with_stabilizer(s, [&](auto st) {
+    constexpr Stabilizer S = decltype(st)::value;
+    at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) op[i] = quotient<S>(rp[i], zp[i], eps);
+    });
+  });
+  return out;
 }
 
 // Whether `rows` can stand for x.index_select(0, rows) in a fused kernel over r: CPU float
@@ -204,9 +216,21 @@ bool relevance_on_nonpositive(const at::Tensor& r, const at::Tensor& z_in,
   const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
   const float* rp = rc.data_ptr<float>();
   const float* zp = zc.data_ptr<float>();
-  const RowMap rows{mapped ? rows_in.data_ptr<int64_t>() : nullptr};
-  const int64_t per = rc.numel() / std::max<int64_t>(1, rc.size(0));
   std::atomic<bool> found{false};
+  if (!mapped) {
+    at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+      constexpr int64_t kBlock = 4096;  // branch-free blocks, one check each
+      for (int64_t b = begin; b < end && !found.load(std::memory_order_relaxed); b += kBlock) {
+        int hit = 0;
+        for (int64_t i = b, e = std::min(end, b + kBlock); i < e; ++i)
+          hit |= (zp[i] <= 0) & (rp[i] != 0);
+        if (hit) found = true;
+      }
+    });
+    return found;
+  }
+  const RowMap rows{rows_in.data_ptr<int64_t>()};
+  const int64_t per = rc.numel() / std::max<int64_t>(1, rc.size(0));
   at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
     constexpr int64_t kBlock = 4096;  // branch-free blocks, one check each
     for (int64_t b = begin; b < end && !found.load(std::memory_order_relaxed); b += kBlock) {
