@@ -179,13 +179,12 @@ class Backward {
     }
     // Rows with one rule side by side (stable: each group keeps its rows' order), so that
     // rule_node hands every group its slice of the rows without copying it out.
-    std::vector<size_t> perm(next.size());
-    for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
-    std::stable_sort(perm.begin(), perm.end(),
-                     [&keys](size_t x, size_t y) { return keys[x] < keys[y]; });
-    bool moved = next.size() != rows_.size();
-    for (size_t i = 0; i < perm.size(); ++i) moved = moved || perm[i] != i;
-    if (moved) {
+    const bool sorted = std::is_sorted(keys.begin(), keys.end());
+    if (next.size() != rows_.size() || !sorted) {
+      std::vector<size_t> perm(next.size());
+      for (size_t i = 0; i < perm.size(); ++i) perm[i] = i;
+      std::stable_sort(perm.begin(), perm.end(),
+                       [&keys](size_t x, size_t y) { return keys[x] < keys[y]; });
       std::vector<Row> sorted_rows;
       std::vector<int64_t> sorted_src;
       std::vector<std::string> sorted_keys;
@@ -299,8 +298,9 @@ class Backward {
     std::vector<int64_t> out_shape = rec_idx.sizes().vec();
     out_shape[0] = static_cast<int64_t>(rows_.size());
     const at::Tensor r = rel.reshape(out_shape);
-    if (rows.defined() && r.device().is_cpu() && r.scalar_type() == at::kFloat && r.is_contiguous() &&
-        rec_idx.is_contiguous() && a.dim() == 4 && rec_idx.dim() == 4) {
+    if (rows.defined() && rows.device().is_cpu() && r.device().is_cpu() &&
+        r.scalar_type() == at::kFloat && r.is_contiguous() && rec_idx.is_contiguous() &&
+        a.dim() == 4 && rec_idx.dim() == 4) {
       deliver(l.inputs[0], maxpool_scatter(r, rec_idx, rows, shape_with_rows(a)));
       return;
     }
@@ -312,8 +312,7 @@ class Backward {
   }
 
   // max_pool2d_with_indices_backward on contiguous CPU floats, reading each row's indices
-  // from its image's (rows: image per row, undefined: row i is image i) instead of a
-  // gathered copy. The same sums in the same order as LibTorch's kernel: every plane zeroed,
+  // from its image's (rows: CPU int64, the image of each row) instead of a gathered copy. The same sums in the same order as LibTorch's kernel: every plane zeroed,
   // then each pooled value added to the input it came from, output positions in row-major
   // order.
   static at::Tensor maxpool_scatter(const at::Tensor& rel, const at::Tensor& indices,
@@ -321,16 +320,15 @@ class Backward {
     at::Tensor out = at::zeros(shape, rel.options());
     const int64_t channels = rel.size(1), pooled = rel.size(2) * rel.size(3);
     const int64_t plane = shape[2] * shape[3];
-    const at::Tensor map = rows.defined() ? rows.to(at::kCPU).contiguous() : at::Tensor();
-    const int64_t* mp = map.defined() ? map.data_ptr<int64_t>() : nullptr;
+    const at::Tensor map = rows.contiguous();
+    const int64_t* mp = map.data_ptr<int64_t>();
     const float* rp = rel.data_ptr<float>();
     const int64_t* ip = indices.data_ptr<int64_t>();
     float* op = out.data_ptr<float>();
     at::parallel_for(0, rel.size(0) * channels, 0, [&](int64_t begin, int64_t end) {
       for (int64_t pc = begin; pc < end; ++pc) {
         const int64_t row = pc / channels, c = pc % channels;
-        const int64_t image = mp ? mp[row] : row;
-        const int64_t* idx = ip + (image * channels + c) * pooled;
+        const int64_t* idx = ip + (mp[row] * channels + c) * pooled;
         const float* g = rp + pc * pooled;
         float* o = op + pc * plane;
         for (int64_t p = 0; p < pooled; ++p)

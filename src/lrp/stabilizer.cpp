@@ -85,9 +85,13 @@ struct RowMap {
 
 // Runs f(offset, source_offset, count) over the flat indices [begin, end) of a tensor with
 // `per` values a row, split at row boundaries; source_offset is where the same value of the
-// row's source row lies.
+// row's source row lies. Without a map: one span, the source offset the offset itself.
 template <typename F>
 void for_row_spans(int64_t begin, int64_t end, int64_t per, RowMap rows, F&& f) {
+  if (!rows.map) {
+    if (begin < end) f(begin, begin, end - begin);
+    return;
+  }
   while (begin < end) {
     const int64_t row = begin / per, j = begin % per;
     const int64_t n = std::min(end - begin, per - j);
@@ -120,23 +124,11 @@ at::Tensor divide_rows(const at::Tensor& rc, const at::Tensor& zc, double eps_d,
   return out;
 }
 
-// The same division without a row map: one flat loop per stabilizer.
 at::Tensor divide_cpu_float(const at::Tensor& r, const at::Tensor& z, double eps_d, Stabilizer s) {
   // Both in z's memory layout (channels-last convs give channels-last tensors).
   const auto fmt = z.suggest_memory_format();
   const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
-  at::Tensor out = at::empty_like(zc);
-  const float* rp = rc.data_ptr<float>();
-  const float* zp = zc.data_ptr<float>();
-  float* op = out.data_ptr<float>();
-  const float eps = static_cast<float>(eps_d);
-  with_stabilizer(s, [&](auto st) {
-    constexpr Stabilizer S = decltype(st)::value;
-    at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) op[i] = quotient<S>(rp[i], zp[i], eps);
-    });
-  });
-  return out;
+  return divide_rows(rc, zc, eps_d, s, {}, at::empty_like(zc));
 }
 
 // Whether `rows` can stand for x.index_select(0, rows) in a fused kernel over r: CPU float
@@ -155,19 +147,20 @@ bool rows_readable(const at::Tensor& r, const at::Tensor& x, const at::Tensor& r
 at::Tensor gamma_quotients(const at::Tensor& r, const at::Tensor& z_in, const at::Tensor& pz_in,
                            double g, double eps_d, Stabilizer s, const at::Tensor& rows_in) {
   const bool mapped = rows_readable(r, z_in, rows_in) && rows_readable(r, pz_in, rows_in);
-  const at::Tensor z = mapped ? z_in : gather_rows(z_in, rows_in);
-  const at::Tensor pz = mapped ? pz_in : gather_rows(pz_in, rows_in);
-  if (s == Stabilizer::Quadratic ||
-      !(mapped ? fused_cpu_float({&z, &pz}) : fused_cpu_float({&r, &z, &pz}))) {
-    const at::Tensor zr = gather_rows(z, mapped ? rows_in : at::Tensor()).reshape(r.sizes());
-    const at::Tensor pr = gather_rows(pz, mapped ? rows_in : at::Tensor()).reshape(r.sizes());
+  if (rows_in.defined() && !mapped)  // the gathered copies, read as they are
+    return gamma_quotients(r, gather_rows(z_in, rows_in).reshape(r.sizes()),
+                           gather_rows(pz_in, rows_in).reshape(r.sizes()), g, eps_d, s);
+  // From here rows_in is defined only where the kernel can read through it.
+  if (s == Stabilizer::Quadratic || !(mapped || fused_cpu_float({&r, &z_in, &pz_in}))) {
+    const at::Tensor zr = gather_rows(z_in, rows_in).reshape(r.sizes());
+    const at::Tensor pr = gather_rows(pz_in, rows_in).reshape(r.sizes());
     const at::Tensor zero = at::zeros({}, r.options());
     return at::stack({stabilized_divide(at::where(zr > 0, r, zero), zr + pr * g, eps_d, s),
                       stabilized_divide(at::where(zr < 0, r, zero), zr + (zr - pr) * g, eps_d, s)},
                      1);
   }
   const RowMap rows{mapped ? rows_in.data_ptr<int64_t>() : nullptr};
-  const at::Tensor rc = r.contiguous(), zc = z.contiguous(), pc = pz.contiguous();
+  const at::Tensor rc = r.contiguous(), zc = z_in.contiguous(), pc = pz_in.contiguous();
   std::vector<int64_t> shape = r.sizes().vec();
   shape.insert(shape.begin() + 1, 2);
   at::Tensor q = at::empty(shape, r.options());
@@ -206,31 +199,18 @@ at::Tensor gamma_quotients(const at::Tensor& r, const at::Tensor& z_in, const at
 bool relevance_on_nonpositive(const at::Tensor& r, const at::Tensor& z_in,
                               const at::Tensor& rows_in) {
   const bool mapped = rows_readable(r, z_in, rows_in);
-  const at::Tensor z = mapped ? z_in : gather_rows(z_in, rows_in);
-  if (!(mapped ? fused_cpu_float({&z}) : fused_cpu_float({&r, &z}))) {
-    const at::Tensor zr = gather_rows(z, mapped ? rows_in : at::Tensor()).reshape(r.sizes());
-    return ((zr <= 0) & (r != 0)).any().item<bool>();
-  }
-  // Where the value lies does not matter to the answer: both read contiguously.
-  const auto fmt = mapped ? at::MemoryFormat::Contiguous : z.suggest_memory_format();
-  const at::Tensor rc = r.contiguous(fmt), zc = z.contiguous(fmt);
+  if (rows_in.defined() && !mapped)  // the gathered copy, read as it is
+    return relevance_on_nonpositive(r, gather_rows(z_in, rows_in).reshape(r.sizes()));
+  if (!(mapped || fused_cpu_float({&r, &z_in})))
+    return ((z_in <= 0) & (r != 0)).any().item<bool>();
+  // Where the values lie does not matter to the answer: both are read in one layout.
+  const auto fmt = mapped ? at::MemoryFormat::Contiguous : z_in.suggest_memory_format();
+  const at::Tensor rc = r.contiguous(fmt), zc = z_in.contiguous(fmt);
   const float* rp = rc.data_ptr<float>();
   const float* zp = zc.data_ptr<float>();
-  std::atomic<bool> found{false};
-  if (!mapped) {
-    at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-      constexpr int64_t kBlock = 4096;  // branch-free blocks, one check each
-      for (int64_t b = begin; b < end && !found.load(std::memory_order_relaxed); b += kBlock) {
-        int hit = 0;
-        for (int64_t i = b, e = std::min(end, b + kBlock); i < e; ++i)
-          hit |= (zp[i] <= 0) & (rp[i] != 0);
-        if (hit) found = true;
-      }
-    });
-    return found;
-  }
-  const RowMap rows{rows_in.data_ptr<int64_t>()};
+  const RowMap rows{mapped ? rows_in.data_ptr<int64_t>() : nullptr};
   const int64_t per = rc.numel() / std::max<int64_t>(1, rc.size(0));
+  std::atomic<bool> found{false};
   at::parallel_for(0, rc.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
     constexpr int64_t kBlock = 4096;  // branch-free blocks, one check each
     for (int64_t b = begin; b < end && !found.load(std::memory_order_relaxed); b += kBlock) {
