@@ -187,5 +187,29 @@ TEST(Cli, EvaluateThesisPresetGivesKPlus2Points) {
   EXPECT_EQ(j["settings"]["full_mask"], "repeat");
 }
 
+// bench explain on the shipped fashion-resnet: every figure is there and positive, and each
+// gradient baseline costs more than the forward pass alone.
+TEST(Cli, BenchExplainReportsEveryFigure) {
+  const std::string json = ::testing::TempDir() + "/bench_explain.json";
+  std::string err;  // the JSON goes to stdout: redirected inside, as run() drops stdout
+  const int code = test::run_command("(" + test::binary() +
+                                         " bench explain --model fashion-resnet --threads 1"
+                                         " --repeats 2 > " + json + ")",
+                                     &err);
+  ASSERT_EQ(code, 0) << err;
+  std::ifstream in(json);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  for (const char* key :
+       {"forward_ms", "forward_grad_ms", "forward_grad_params_ms", "explain_ms", "explain16_ms",
+        "ratio_explain_forward", "ratio_explain_forward_grad",
+        "ratio_explain_forward_grad_params", "ratio_16_single", "peak_rss_mb", "peak_rss16_mb"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_GT(j[key].get<double>(), 0.0) << key;
+  }
+  EXPECT_GT(j["forward_grad_ms"].get<double>(), j["forward_ms"].get<double>());
+  EXPECT_GT(j["forward_grad_params_ms"].get<double>(), j["forward_ms"].get<double>());
+  EXPECT_EQ(j["model"], "fashion-resnet");
+}
+
 }  // namespace
 }  // namespace lrpbench
