@@ -15,8 +15,6 @@
 
 namespace lrpbench {
 
-using rules::gather;
-
 at::Tensor propagate_affine(const Layer& l, const Rule& rule_in, const at::Tensor& a,
                             const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows) {
   const Rule rule = rule_in.normalized();
@@ -24,8 +22,8 @@ at::Tensor propagate_affine(const Layer& l, const Rule& rule_in, const at::Tenso
   require(rule.kind == RuleKind::Zero || rule.kind == RuleKind::Epsilon,
           "internal: rule " + rule.text() + " on a BatchNorm node");
   const at::Tensor s =
-      stabilized_divide(r, gather(z, rows).reshape(r.sizes()), rule.eps(), rule.stab);
-  return gather(a, rows) * s * l.weight.view({1, -1, 1, 1});
+      stabilized_divide(r, gather_rows(z, rows).reshape(r.sizes()), rule.eps(), rule.stab);
+  return gather_rows(a, rows) * s * l.weight.view({1, -1, 1, 1});
 }
 
 at::Tensor propagate_linear(const Layer& l, const Rule& rule_in, const at::Tensor& a,
@@ -304,7 +302,7 @@ class Backward {
       deliver(l.inputs[0], maxpool_scatter(r, rec_idx, rows, shape_with_rows(a)));
       return;
     }
-    const at::Tensor idx = gather(rec_idx, rows);
+    const at::Tensor idx = gather_rows(rec_idx, rows);
     const at::Tensor like = at::empty(shape_with_rows(a), a.options());
     deliver(l.inputs[0],
             at::max_pool2d_with_indices_backward(r, like, l.kernel, l.stride, l.padding,
@@ -312,9 +310,9 @@ class Backward {
   }
 
   // max_pool2d_with_indices_backward on contiguous CPU floats, reading each row's indices
-  // from its image's (rows: CPU int64, the image of each row) instead of a gathered copy. The same sums in the same order as LibTorch's kernel: every plane zeroed,
-  // then each pooled value added to the input it came from, output positions in row-major
-  // order.
+  // from its image's (rows: CPU int64, the image of each row) instead of a gathered copy.
+  // The same sums in the same order as LibTorch's kernel: every plane zeroed, then each
+  // pooled value added to the input it came from, output positions in row-major order.
   static at::Tensor maxpool_scatter(const at::Tensor& rel, const at::Tensor& indices,
                                     const at::Tensor& rows, const std::vector<int64_t>& shape) {
     at::Tensor out = at::zeros(shape, rel.options());

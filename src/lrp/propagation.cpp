@@ -124,8 +124,6 @@ at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at:
   }
 }
 
-at::Tensor gather(const at::Tensor& t, const at::Tensor& rows) { return gather_rows(t, rows); }
-
 at::Tensor channel_bounds(const at::Tensor& a, const std::vector<double>& v) {
   require(static_cast<int64_t>(v.size()) == a.size(1), "zbox: bounds do not match channels");
   at::Tensor c =
@@ -144,7 +142,7 @@ at::Tensor LinearCall::div(const at::Tensor& zz) const {
 at::Tensor LinearCall::plain_z() const { return z.defined() ? z : lin(l, a, plain(l)); }
 
 at::Tensor AddCall::div(const at::Tensor& num, const at::Tensor& den) const {
-  return stabilized_divide(num, gather(den, rows).reshape(num.sizes()), rule.eps(), rule.stab);
+  return stabilized_divide(num, gather_rows(den, rows).reshape(num.sizes()), rule.eps(), rule.stab);
 }
 
 std::vector<at::Tensor> AddCall::parts(bool positive) const {

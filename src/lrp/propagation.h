@@ -69,8 +69,6 @@ at::Tensor lin(const Layer& l, const at::Tensor& x, const Params& p);
 // c = W^T s: the gradient of lin with respect to its input, for inputs shaped like `a`
 // but with s.size(0) rows.
 at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at::Tensor& a);
-// The rows of t showing the images `rows` (undefined: t itself).
-at::Tensor gather(const at::Tensor& t, const at::Tensor& rows);
 // a's shape filled with one value per channel.
 at::Tensor channel_bounds(const at::Tensor& a, const std::vector<double>& v);
 // Broadcasts a per-output-unit bias over z's shape.

@@ -14,7 +14,7 @@ at::Tensor linear_alphabeta(const LinearCall& c) {
   const Params wp = positive(l, false), wn = negative(l, false);
   const at::Tensor sp = c.div(lin(l, ap, wp_b) + lin(l, an, wn));
   const at::Tensor sn = c.div(lin(l, ap, wn_b) + lin(l, an, wp));
-  const at::Tensor gp = gather(ap, c.rows), gn = gather(an, c.rows);
+  const at::Tensor gp = gather_rows(ap, c.rows), gn = gather_rows(an, c.rows);
   at::Tensor out = (gp * lin_t(l, sp, wp, c.a) + gn * lin_t(l, sp, wn, c.a)) * alpha;
   if (beta != 0.0) out = out - (gp * lin_t(l, sn, wn, c.a) + gn * lin_t(l, sn, wp, c.a)) * beta;
   return out;
@@ -25,8 +25,8 @@ std::vector<at::Tensor> add_alphabeta(const AddCall& c) {
   const at::Tensor sp = c.div(c.r, AddCall::sum(pos)), sn = c.div(c.r, AddCall::sum(neg));
   std::vector<at::Tensor> out;
   for (size_t k = 0; k < c.in.size(); ++k)
-    out.push_back(gather(pos[k], c.rows) * sp * c.rule.p1 -
-                  gather(neg[k], c.rows) * sn * c.rule.p2);
+    out.push_back(gather_rows(pos[k], c.rows) * sp * c.rule.p1 -
+                  gather_rows(neg[k], c.rows) * sn * c.rule.p2);
   return out;
 }
 

@@ -37,7 +37,7 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
     const at::Tensor q =  // rows x 2 x C x ...: s+ and s- side by side
         gamma_quotients(r, zs, pz.reshape(row_shape), g, eps, rule.stab, rows);
     if (l.groups != 1)
-      return gather(a, rows) *
+      return gather_rows(a, rows) *
              (lin_t(l, q.select(1, 0), hat, a) + lin_t(l, q.select(1, 1), vee, a));
     // W^T s+ + Wv^T s- as one transposed pass over the stacked units [W^; Wv].
     const Params both = modified(l, WeightOp::HatVee, g, [&l, g] {
@@ -45,7 +45,7 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
     }, {});
     return mul_rows_(lin_t(l, q.flatten(1, 2), both, a), a, rows);
   }
-  const at::Tensor zr = gather(zs, rows);
+  const at::Tensor zr = gather_rows(zs, rows);
   const at::Tensor rp = at::where(zr > 0, r, at::zeros_like(r));
   const at::Tensor rn = at::where(zr < 0, r, at::zeros_like(r));
   // Without negative inputs x+ is x and x- never used: no copies on the common path.
@@ -55,16 +55,16 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
   // s+ = [z > 0] R / stab(W^ x+ + Wv x- + b^), s- = [z < 0] R / stab(Wv x+ + W^ x- + bv).
   at::Tensor zp = lin(l, ap, hat);
   if (negative_inputs) zp = zp + lin(l, an, vee_w);
-  const at::Tensor sp = stabilized_divide(rp, gather(zp, rows), eps, rule.stab);
+  const at::Tensor sp = stabilized_divide(rp, gather_rows(zp, rows), eps, rule.stab);
   at::Tensor cp = lin_t(l, sp, hat, a), cn;  // what x+ and x- receive
   if (negative_inputs) cn = lin_t(l, sp, vee, a);
   at::Tensor zn = lin(l, ap, vee);
   if (negative_inputs) zn = zn + lin(l, an, hat_w);
-  const at::Tensor sn = stabilized_divide(rn, gather(zn, rows), eps, rule.stab);
+  const at::Tensor sn = stabilized_divide(rn, gather_rows(zn, rows), eps, rule.stab);
   cp = cp + lin_t(l, sn, vee, a);
   if (negative_inputs) cn = cn + lin_t(l, sn, hat, a);
-  at::Tensor out = gather(ap, rows) * cp;
-  if (negative_inputs) out = out + gather(an, rows) * cn;
+  at::Tensor out = gather_rows(ap, rows) * cp;
+  if (negative_inputs) out = out + gather_rows(an, rows) * cn;
   return out;
 }
 
@@ -78,13 +78,13 @@ std::vector<at::Tensor> add_gamma(const AddCall& c) {  // W = 1: W^ = 1 + g, Wv 
   const double g = c.rule.p1;
   const std::vector<at::Tensor> pos = c.parts(true), neg = c.parts(false);
   const at::Tensor sp_ = AddCall::sum(pos), sn_ = AddCall::sum(neg);
-  const at::Tensor zr = gather(c.z, c.rows).reshape(c.r.sizes());
+  const at::Tensor zr = gather_rows(c.z, c.rows).reshape(c.r.sizes());
   const at::Tensor sp = c.div(at::where(zr > 0, c.r, at::zeros_like(c.r)), sp_ * (1 + g) + sn_);
   const at::Tensor sn = c.div(at::where(zr < 0, c.r, at::zeros_like(c.r)), sp_ + sn_ * (1 + g));
   std::vector<at::Tensor> out;
   for (size_t k = 0; k < c.in.size(); ++k)
-    out.push_back(gather(pos[k], c.rows) * (sp * (1 + g) + sn) +
-                  gather(neg[k], c.rows) * (sp + sn * (1 + g)));
+    out.push_back(gather_rows(pos[k], c.rows) * (sp * (1 + g) + sn) +
+                  gather_rows(neg[k], c.rows) * (sp + sn * (1 + g)));
   return out;
 }
 

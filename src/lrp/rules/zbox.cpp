@@ -31,8 +31,8 @@ at::Tensor propagate_zbox(const Layer& l, const Rule& rule, const at::Tensor& a,
     const at::Tensor s = div(lin(l, x3, w3));
     std::vector<int64_t> split = {r.size(0), 3, a.size(1)};
     for (int64_t d = 2; d < a.dim(); ++d) split.push_back(a.size(d));
-    const at::Tensor c3 = lin_t(l, s, w3, x3);  // x3[rows] * c3, in c3's place when contiguous
-    return (c3.is_contiguous() ? mul_rows_(c3, x3, rows) : gather(x3, rows) * c3).view(split).sum(1);
+    // x3[rows] * c3, in c3's place.
+    return mul_rows_(lin_t(l, s, w3, x3), x3, rows).reshape(split).sum(1);
   }
   // A strided conv (ResNet's stem), whose transpose is the slow direction: two stacked
   // passes instead of three, R = (x - h) c + (h - l) c+ (as c- = c - c+), and the
@@ -57,7 +57,7 @@ at::Tensor propagate_zbox(const Layer& l, const Rule& rule, const at::Tensor& a,
   const at::Tensor h = channel_bounds(one, hi), lh = h - channel_bounds(one, lo);
   const at::Tensor c2 = lin_t(l, s, w2, at::cat({one, one}, 1));
   const int64_t ch = a.size(1);
-  return (gather(a, rows) - h) * c2.narrow(1, 0, ch) + lh * c2.narrow(1, ch, ch);
+  return (gather_rows(a, rows) - h) * c2.narrow(1, 0, ch) + lh * c2.narrow(1, ch, ch);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ at::Tensor linear_zero(const LinearCall& c) {  // LRP-0 and LRP-epsilon
 std::vector<at::Tensor> add_zero(const AddCall& c) {  // LRP-0 and LRP-epsilon
   const at::Tensor s = c.div(c.r, c.z);
   std::vector<at::Tensor> out;
-  for (const at::Tensor& x : c.in) out.push_back(gather(x, c.rows) * s);
+  for (const at::Tensor& x : c.in) out.push_back(gather_rows(x, c.rows) * s);
   return out;
 }
 

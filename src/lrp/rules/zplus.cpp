@@ -10,14 +10,14 @@ at::Tensor linear_zplus(const LinearCall& c) {
   const at::Tensor ap = c.a.clamp_min(0), an = c.a.clamp_max(0);
   const Params wp = positive(l, true), wn = negative(l, false);
   const at::Tensor s = c.div(lin(l, ap, wp) + lin(l, an, wn));
-  return gather(ap, c.rows) * lin_t(l, s, wp, c.a) + gather(an, c.rows) * lin_t(l, s, wn, c.a);
+  return gather_rows(ap, c.rows) * lin_t(l, s, wp, c.a) + gather_rows(an, c.rows) * lin_t(l, s, wn, c.a);
 }
 
 std::vector<at::Tensor> add_zplus(const AddCall& c) {
   const std::vector<at::Tensor> pos = c.parts(true);
   const at::Tensor s = c.div(c.r, AddCall::sum(pos));
   std::vector<at::Tensor> out;
-  for (const at::Tensor& x : pos) out.push_back(gather(x, c.rows) * s);
+  for (const at::Tensor& x : pos) out.push_back(gather_rows(x, c.rows) * s);
   return out;
 }
 
