@@ -1,6 +1,7 @@
 // The command line: exit codes and one-line errors for bad input, and a real explain run.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -90,6 +91,46 @@ TEST(Cli, ExplainBatchWritesOneHeatmapPerImage) {
 
 namespace lrpbench {
 namespace {
+
+// One image, one explanation: `explain` and `evaluate --composite` give each image the same
+// relevance and AUCs alone, in batches of 1, 7 or 16 and on 1 or 2 threads (Fashion-MNIST's
+// flat backgrounds tie max-pool windows exactly).
+TEST(Cli, RelevanceAndAucsDoNotDependOnBatchOrThreads) {
+  const std::string dir = ::testing::TempDir() + "/cli_batch_";
+  const std::string explain =
+      "explain --dataset fashion-mnist --indices 0-15 --composite zero --out " + dir;
+  for (const char* v : {"16 --batch 16", "1 --batch 1", "7 --batch 7 --threads 1"}) {
+    const Result r = run(explain + v);
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  const at::Tensor all = read_npy(dir + "16/relevance.npy");
+  ASSERT_EQ(all.size(0), 16);
+  for (const char* v : {"1", "7"}) {
+    const at::Tensor other = read_npy(dir + v + "/relevance.npy");
+    for (int64_t i = 0; i < 16; ++i)
+      EXPECT_LE(test::rel_l2(other[i], all[i]), 1e-6) << "batch " << v << " image " << i;
+  }
+  ASSERT_EQ(run("explain --dataset fashion-mnist --index 8 --composite zero --out " + dir + "one")
+                .code,
+            0);
+  EXPECT_LE(test::rel_l2(read_npy(dir + "one/relevance.npy"), all[8]), 1e-6);
+
+  const std::string evaluate =
+      "evaluate --dataset fashion-mnist --indices 0-15 --composite tutorial --patch 4 --out " +
+      dir + "eval";
+  ASSERT_EQ(run(evaluate + "16 --batch 16").code, 0);
+  ASSERT_EQ(run(evaluate + "1 --batch 1 --threads 1").code, 0);
+  auto images = [&](const std::string& v) {
+    std::ifstream in(dir + "eval" + v + "/evaluate.json");
+    return nlohmann::json::parse(in)["orders"]["morf"]["images"];
+  };
+  const nlohmann::json a = images("16"), b = images("1");
+  ASSERT_EQ(a.size(), 16u);
+  for (size_t i = 0; i < 16; ++i)
+    EXPECT_NEAR(a[i]["auc"].get<double>(), b[i]["auc"].get<double>(),
+                1e-6 * std::max(1.0, std::fabs(b[i]["auc"].get<double>())))
+        << i;
+}
 
 TEST(Cli, ClassifyReportsAccuracyOnTheDataset) {
   const std::string out = ::testing::TempDir() + "/classify.txt";

@@ -130,6 +130,22 @@ TEST(Loaders, TorchScriptGraphsLrp0IsPythonGradientTimesInput) {
             "classifier:epsilon(1e-06)");
 }
 
+// Max-pool windows whose maxima tie exactly (dyadic weights and inputs: every sum is exact in
+// float32, whatever the kernel): relevance follows PyTorch's max_pool2d_with_indices on
+// contiguous NCHW (the first maximum in row-major window order) alone and in every batch.
+TEST(Loaders, TiedMaxPoolsFollowPythonsFirstMaximumInEveryBatch) {
+  const Network net = canonize(load_model(fx("tied_pools_script.pt"), "", 0).net);
+  const at::Tensor x = read_npy(fx("tied_pools_input.npy"));
+  const at::Tensor want = read_npy(fx("tied_pools_gxi.npy"));
+  const Composite lrp0 = parse_composite("@all:zero(stab=none)", net);
+  for (int64_t batch : {1, 2, 3, 8}) {
+    std::vector<int64_t> targets(8, -1);
+    const at::Tensor r = explain_in_batches(net, x, targets, lrp0, batch);
+    for (int64_t i = 0; i < 8; ++i)
+      EXPECT_LT(test::rel_l2(r[i], want[i]), 1e-6) << "batch " << batch << " image " << i;
+  }
+}
+
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});

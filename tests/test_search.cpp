@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -162,6 +163,38 @@ TEST(Search, ShardsMergedEqualOneRun) {
   ASSERT_EQ(test::run_command(test::binary() + " merge" + runs + " --out " + merged, &err), 0)
       << err;
   expect_same_runs(merged, reference_run());
+}
+
+// One image, one explanation: a search whose forward batches hold one image gives the AUCs
+// (to 1e-6 relative: the dense layers' BLAS rounds float32 scores by batch size) and the winners
+// of the one whose batches hold 64.
+TEST(Search, BatchOfOneGivesTheSameAucsAndWinners) {
+  const std::string exp = write_experiment("one.toml", test::small_experiment(1));
+  const std::string one = fresh_run("search_batch1"), many = fresh_run("search_batch64");
+  ASSERT_EQ(test::run_command(search_cmd(exp, one, "--batch 1"), nullptr), 0);
+  ASSERT_EQ(test::run_command(search_cmd(exp, many, "--batch 64"), nullptr), 0);
+  const auto a = curves_of(one), b = curves_of(many);
+  ASSERT_EQ(a.size(), b.size());
+  // Mean AUC of every (configuration, order): the best per order must be the same one.
+  std::map<std::pair<std::string, int64_t>, double> mean_a, mean_b;
+  for (const auto& [key, row] : a) {
+    const auto it = b.find(key);
+    ASSERT_NE(it, b.end());
+    EXPECT_NEAR(row.auc, it->second.auc, 1e-6 * std::max(1.0, std::fabs(it->second.auc)));
+    mean_a[{std::get<2>(key), std::get<0>(key)}] += row.auc;
+    mean_b[{std::get<2>(key), std::get<0>(key)}] += it->second.auc;
+  }
+  for (const std::string order : {"morf", "lrf"}) {
+    auto best = [&](const std::map<std::pair<std::string, int64_t>, double>& m, bool lowest) {
+      int64_t id = -1;
+      double v = 0;
+      for (const auto& [k, auc] : m)
+        if (k.first == order && (id < 0 || (lowest ? auc < v : auc > v))) id = k.second, v = auc;
+      return id;
+    };
+    const bool lowest = order == "morf";
+    EXPECT_EQ(best(mean_a, lowest), best(mean_b, lowest)) << order;
+  }
 }
 
 TEST(Search, MpirunWithTwoRanksEqualsOneRun) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "model/conv.h"
 #include "util/error.h"
 
 namespace lrpbench::rules {
@@ -73,7 +74,8 @@ Params square_params(const Layer& l, const at::Tensor& a) {
 at::Tensor lin(const Layer& l, const at::Tensor& x, const Params& p) {
   switch (l.kind) {
     case LayerKind::Conv2d:
-      return at::conv2d(x, p.weight(), p.b, l.stride, l.padding, l.dilation, l.groups);
+      return conv2d_batch_invariant(x, p.weight(), p.b, l.stride, l.padding, l.dilation,
+                                    l.groups);
     case LayerKind::Linear:
       return at::linear(x.dim() == 2 ? x : x.flatten(1), p.weight(), p.b);
     default: {
@@ -97,8 +99,8 @@ at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at:
                         l.padding[1] < l.kernel[1];
       if (flip) {
         const at::Tensor wt = p.flipped_weight();
-        return at::conv2d(s, wt, {}, 1,
-                          {l.kernel[0] - 1 - l.padding[0], l.kernel[1] - 1 - l.padding[1]});
+        return conv2d_batch_invariant(
+            s, wt, {}, {1, 1}, {l.kernel[0] - 1 - l.padding[0], l.kernel[1] - 1 - l.padding[1]});
       }
       const at::Tensor like = at::empty(in_shape, a.options());
       return std::get<0>(at::convolution_backward(s, like, p.weight(), c10::nullopt, l.stride, l.padding,

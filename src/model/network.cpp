@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "model/conv.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -50,7 +51,7 @@ using Inputs = std::vector<at::Tensor>;
 // The node kinds' forward passes (inputs in Layer::inputs order; `train`: batch statistics
 // and dropout) and output heights from the input's (0: not spatial).
 at::Tensor conv_forward(const Layer& l, const Inputs& in, bool /*train*/) {
-  return at::conv2d(in[0], l.weight, l.bias, l.stride, l.padding, l.dilation, l.groups);
+  return conv2d_batch_invariant(in[0], l.weight, l.bias, l.stride, l.padding, l.dilation, l.groups);
 }
 
 at::Tensor linear_forward(const Layer& l, const Inputs& in, bool /*train*/) {
@@ -282,9 +283,12 @@ at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec, 
     if (l.inputs.empty()) throw std::logic_error("forward: network " + net.arch + " not finalized");
     Inputs in;
     for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(r.in(net, i, k));
-    if (rec && l.kind == LayerKind::MaxPool2d) {  // the record keeps where each maximum was
-      auto [o, idx] = at::max_pool2d_with_indices(in[0], l.kernel, l.stride, l.padding,
-                                                  l.dilation, l.ceil_mode);
+    if (rec && l.kind == LayerKind::MaxPool2d) {
+      // The record keeps where each maximum was: LibTorch's kernel on contiguous NCHW takes the
+      // first maximum in row-major window order (its channels-last kernel may not), and the
+      // values it compares are the same in every batch (model/conv.h).
+      auto [o, idx] = at::max_pool2d_with_indices(in[0].contiguous(), l.kernel, l.stride,
+                                                  l.padding, l.dilation, l.ceil_mode);
       r.pool_indices[i] = idx;
       r.outputs[i] = o;
     } else {
