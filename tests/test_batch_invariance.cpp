@@ -71,6 +71,26 @@ TEST(BatchInvariance, FashionResNetRelevanceIsTheSameInEveryBatch) {
   for (const char* c : {"zero", "epsilon-gamma-box"}) expect_batch_invariant(net, c);
 }
 
+// A search unit explains one image under K composites sharing one backward: each composite's
+// relevance is the one `explain` gives it alone.
+TEST(BatchInvariance, SharedCompositesGiveEachItsOwnRelevance) {
+  for (const char* arch : {"fashion-vgg", "fashion-resnet"}) {
+    const Network net = canonize(load_model(arch, "", 0).net);
+    const at::Tensor x = fashion_images(net, 9).slice(0, 8, 9);  // ties in its pools
+    std::vector<Composite> composites;
+    for (const char* c : {"tutorial(0,0)", "tutorial(0.25,0.25)", "tutorial(1,0.01)", "zero",
+                          "epsilon-gamma-box", "decreasing-gamma(0.5,0.1)"})
+      composites.push_back(parse_composite(c, net));
+    const Explanation shared = explain(net, x, {-1}, composites);
+    for (size_t k = 0; k < composites.size(); ++k) {
+      const Explanation alone = explain(net, x, {-1}, {composites[k]});
+      EXPECT_LE(test::rel_l2(shared.relevance[0][static_cast<int64_t>(k)], alone.relevance[0][0]),
+                1e-6)
+          << arch << " composite " << k;
+    }
+  }
+}
+
 // The forward pass itself: each image's convolution, ReLU and max-pool outputs and recorded
 // pool indices are bit-identical alone and inside a batch of 16; the logits (the dense layers'
 // BLAS rounds by batch size) agree to 1e-6.
