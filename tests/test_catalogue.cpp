@@ -660,5 +660,44 @@ min_images = 1
   }
 }
 
+TEST(Catalogue, TemplatesOfManyParametersAreRefusedBeforeTheRunFolderExists) {
+  // 16 parameters: alphabeta(a, b) on each of fashion-vgg's 8 rule-carrying nodes, a in
+  // [1, 2] and b in [0, 1]. The all-low (1, 0) and all-high (2, 1) corners parse; a mixed one,
+  // alphabeta(2, 0), does not (a - b must be 1). The check used to stop at those two corners
+  // above 12 parameters, and the refusal came from CMA-ES's first draw, after the store existed.
+  std::string templ, params;
+  for (const char* node : {"0", "2", "5", "7", "10", "12", "15", "18"}) {
+    templ += std::string(templ.empty() ? "" : ";") + node + ":alphabeta({a" + node + "},{b" +
+             node + "})";
+    params += std::string("a") + node + " = \"lin(1,2)\"\nb" + node + " = \"lin(0,1)\"\n";
+  }
+  const std::string exp = file("wide.toml", R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 1
+[[family]]
+name = "wide"
+template = ")TOML" + templ + R"TOML("
+[family.params]
+)TOML" + params + R"TOML([pf]
+orders = ["morf"]
+patch = 2
+[search]
+strategy = "cmaes"
+generations = 0
+)TOML");
+  const std::string run = dir() + "/wide";
+  fs::remove_all(run);
+  std::string err;
+  EXPECT_EQ(test::run_command(test::binary() + " search " + exp + " --threads 1 --out " + run, &err),
+            2)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("wide.toml:7: key 'family.template': at a0=2, b0=0"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("does not parse"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(run));
+}
+
 }  // namespace
 }  // namespace lrpbench

@@ -476,6 +476,8 @@ const char* kStoreName = "/results.sqlite";
 // is damage.
 void check_same_plan(const Store& store, const Plan& plan) {
   const std::vector<ImageRow> images = store.images();
+  const std::vector<ConfigRow> configs = store.configs();
+  if (images.empty() && configs.empty()) return;  // killed before its plan was written
   if (images.size() != plan.images.size())
     store.refuse("it holds " + std::to_string(images.size()) + " images, the experiment " +
                  std::to_string(plan.images.size()));
@@ -487,7 +489,6 @@ void check_same_plan(const Store& store, const Plan& plan) {
                    ") is not the experiment's (" + b.image + ", label " +
                    std::to_string(b.label) + ", target " + std::to_string(b.target) + ")");
   }
-  const std::vector<ConfigRow> configs = store.configs();
   for (size_t i = 0; i < plan.configs.size() && i < configs.size(); ++i) {
     const ConfigRow &a = configs[i], &b = plan.configs[i];
     if (a.family != b.family || a.point != b.point || a.spec != b.spec || a.config != b.config ||
