@@ -1,5 +1,6 @@
 #include "search/stored_run.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
