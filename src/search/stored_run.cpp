@@ -47,7 +47,8 @@ namespace {
 std::string id_text(int64_t id) { return std::to_string(id); }
 
 // The images: as many as the definition selects, targets among the model's classes (the
-// one the definition names, where it names one).
+// one the definition names, where it names one; the label, for target = auto), labels of the
+// class a dataset's images are selected by.
 void check_images(const Store& s, const Experiment& exp, const std::vector<ImageRow>& images) {
   const int64_t n = static_cast<int64_t>(images.size());
   if (exp.data.count > 0 && n != exp.data.count)
@@ -67,6 +68,12 @@ void check_images(const Store& s, const Experiment& exp, const std::vector<Image
     if (im.label < -1 || (classes > 0 && im.label >= classes))
       s.refuse("image " + id_text(im.id) + "'s label " + id_text(im.label) + " is not a class of " +
                exp.model);
+    if (exp.data.target == "auto" && im.label >= 0 && im.target != im.label)
+      s.refuse("image " + id_text(im.id) + "'s target " + id_text(im.target) +
+               " is not its label " + id_text(im.label) + " (target = auto)");
+    if (!exp.data.dataset.empty() && exp.data.class_index >= 0 && im.label != exp.data.class_index)
+      s.refuse("image " + id_text(im.id) + "'s label " + id_text(im.label) + " is not the class " +
+               id_text(exp.data.class_index) + " its definition selects");
   }
 }
 
