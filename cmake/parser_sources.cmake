@@ -30,4 +30,6 @@ set(PARSER_SOURCES
   ${LRPBENCH_ROOT}/src/search/experiment.cpp
   ${LRPBENCH_ROOT}/src/search/store.cpp
   ${LRPBENCH_ROOT}/src/search/winners.cpp
+  ${LRPBENCH_ROOT}/src/search/sampling.cpp
+  ${LRPBENCH_ROOT}/src/search/stored_run.cpp
 )

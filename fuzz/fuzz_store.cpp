@@ -1,5 +1,6 @@
-// A results.sqlite given by a stranger: opened with every check, read in full, dumped, and its
-// definition read back as an experiment.
+// A results.sqlite given by a stranger: opened the way every command opens a store (every
+// check, its definition read back through the experiment reader, its rows against it), then
+// read in full and dumped.
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include "fuzz.h"
 #include "search/experiment.h"
 #include "search/store.h"
+#include "search/stored_run.h"
 
 LRPBENCH_FUZZ({
   static const std::string path =
@@ -16,13 +18,15 @@ LRPBENCH_FUZZ({
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
   std::ofstream(path, std::ios::binary).write(input.data(), static_cast<std::streamsize>(input.size()));
   {
-    const lrpbench::Store s(path, lrpbench::Store::Mode::Read, "fuzz");
+    const lrpbench::StoredRun run =
+        lrpbench::open_stored_run(path, lrpbench::Store::Mode::Read, "fuzz");
+    const lrpbench::Store& s = *run.store;
     s.configs();
     s.images();
     s.units();
     s.done_units();
     s.curves();
+    s.metric_values();
     s.dump();
-    lrpbench::experiment_from_definition(nlohmann::json::parse(*s.meta("definition")), path);
   }
 })

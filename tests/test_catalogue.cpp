@@ -3,13 +3,22 @@
 // exits 0 or 2 with one line naming the culprit; a write that fails is exit 1 naming the file
 // and leaves no partial output behind.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <thread>
 #include <vector>
 
 #include "helpers.h"
+#include "search/store.h"
 #include "util/npy.h"
 
 namespace lrpbench {
@@ -318,6 +327,380 @@ TEST(Catalogue, FailedWritesNameTheFileAndLeaveNoPartialOutput) {
     }
     fs::remove_all(out);
   }
+}
+
+// Damaged stores (issue 21): a real store of a small experiment, damaged with SQL, is refused
+// by dump, report, merge and a resumed search alike: exit 2, one line naming the store and the
+// damage, the store byte-identical afterwards and no -wal / -shm / -journal left beside it.
+
+// Runs `sql` on the SQLite file `db` (the last connection's close leaves no -wal behind).
+void run_sql(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK) << db;
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+      << sql << ": " << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(h);
+}
+
+// A finished run of experiment `toml` (written as NAME.toml), made once per test process.
+struct MadeRun {
+  std::string exp, run;
+};
+MadeRun made_run(const std::string& name, const std::string& toml, const std::string& extra = "") {
+  MadeRun m{file(name + ".toml", toml), dir() + "/" + name};
+  if (!fs::exists(m.run + "/results.sqlite")) {
+    std::string err;
+    EXPECT_EQ(test::run_command(test::binary() + " search " + m.exp + " --threads 1 --out " +
+                                    m.run + extra,
+                                &err),
+              0)
+        << err;
+  }
+  return m;
+}
+
+// fashion-vgg on one ankle boot: tutorial and decreasing-gamma grids, three reference points.
+MadeRun grid_run() { return made_run("grid", test::small_experiment(1)); }
+
+// NSGA-II over a two-parameter template with sparseness beside pf-morf: 2 images, population
+// 8, generations 0 and 1.
+const char* const kParetoToml = R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 2
+[[family]]
+name = "blocks"
+template = "0:zbox;1-9:gamma({g});10-:epsilon({e})"
+[family.params]
+g = "log0(-4,0)"
+e = "log(-4,0)"
+[reference]
+points = ["zero"]
+[metrics]
+list = ["pf-morf", "sparseness"]
+[pf]
+patch = 2
+[search]
+strategy = "nsga2"
+objectives = ["pf-morf", "sparseness"]
+population = 8
+generations = 1
+)TOML";
+MadeRun pareto_run() { return made_run("pareto", kParetoToml); }
+
+// The same as CMA-ES on pf-morf, population 5.
+MadeRun cmaes_run() {
+  std::string toml = kParetoToml;
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"nsga2\"", "\"cmaes\""},
+           {"objectives = [\"pf-morf\", \"sparseness\"]", "objective = \"pf-morf\""},
+           {"population = 8", "population = 5"}})
+    toml.replace(toml.find(from), from.size(), to);
+  return made_run("cmaes", toml);
+}
+
+// Copies `from`'s store into a fresh run NAME, damages it with `sql`, and expects every
+// command to refuse it naming `needle`, leaving it as it was.
+void expect_damage_refused(const MadeRun& from, const std::string& name, const std::string& sql,
+                           const std::string& needle) {
+  SCOPED_TRACE(sql);
+  const std::string run = dir() + "/damaged_" + name, out = dir() + "/merged_" + name;
+  const std::string db = run + "/results.sqlite";
+  fs::remove_all(run);
+  fs::remove_all(out);
+  fs::create_directories(run);
+  fs::copy_file(from.run + "/results.sqlite", db);
+  run_sql(db, sql);
+  const std::string before = slurp(db);
+  ASSERT_FALSE(before.empty());
+  for (const std::string& cmd :
+       {"dump " + run, "report " + run, "merge " + run + " --out " + out,
+        "search " + from.exp + " --threads 1 --out " + run}) {
+    std::string err;
+    EXPECT_EQ(test::run_command(test::binary() + " " + cmd, &err), 2) << cmd << "\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << cmd << "\n" << err;
+    EXPECT_NE(err.find("'" + db + "' is not a usable result store"), std::string::npos)
+        << cmd << "\n" << err;
+    EXPECT_NE(err.find(needle), std::string::npos) << cmd << "\n" << err;
+    EXPECT_TRUE(slurp(db) == before) << cmd << " changed the damaged store";
+    for (const char* suffix : {"-wal", "-shm", "-journal"})
+      EXPECT_FALSE(fs::exists(db + suffix)) << cmd << " left " << db << suffix;
+  }
+  EXPECT_FALSE(fs::exists(out + "/results.sqlite"));
+  EXPECT_FALSE(fs::exists(run + "/report"));
+}
+
+TEST(Catalogue, DamagedStoresRowsAgainstTheirDefinitionAreRefusedByEveryCommand) {
+  const MadeRun grid = grid_run();
+  std::string err;
+  ASSERT_EQ(test::run_command(test::binary() + " dump " + grid.run, &err), 0) << err;
+  const std::vector<std::array<std::string, 3>> cases = {
+      {"unknown_family_config", "UPDATE configs SET family = 'ghost' WHERE id = 0",
+       "names family 'ghost'"},
+      {"unknown_family_unit", "UPDATE units SET family = 'ghost' WHERE id = 0",
+       "work units are not those of its definition"},
+      {"target", "UPDATE images SET target = 10 WHERE id = 0", "target 10 is not a class"},
+      {"target_label", "UPDATE images SET target = 3 WHERE id = 0",
+       "target 3 is not its label 9 (target = auto)"},
+      {"label", "UPDATE images SET label = 4, target = 4 WHERE id = 0",
+       "label 4 is not the class 9 its definition selects"},
+      {"order", "UPDATE curves SET ord = 'sideways' WHERE rowid = 1", "order 'sideways'"},
+      {"missing_curve", "DELETE FROM curves WHERE rowid = 5", "curves or metric values missing"},
+      {"missing_unit_curves", "DELETE FROM curves WHERE unit = 1", "(curves missing or extra)"},
+      {"params", "UPDATE configs SET param2 = 0.5 WHERE id = 1", "at its params"},
+      {"params_null", "UPDATE configs SET param1 = NULL WHERE id = 4", "at its params"},
+      {"grid_point", "UPDATE configs SET param1 = 7, spec = 'tutorial(7,0)' WHERE id = 0",
+       "params are not point 0 of family 'tutorial'"},
+      {"reference", "UPDATE configs SET spec = 'zplus' WHERE point = 'reference' AND family = ''"
+                    " AND spec = 'zero'",
+       "is not the definition's reference point 'zero'"},
+      {"pareto_on_grid", "INSERT INTO meta VALUES ('pareto', '{\"tutorial\": [0]}')",
+       "holds a Pareto front, but its definition's strategy is grid"},
+      {"count", "DELETE FROM images WHERE id = 0; DELETE FROM curves; DELETE FROM units",
+       "holds 0 images, its definition selects 1"},
+  };
+  for (const auto& [name, sql, needle] : cases) expect_damage_refused(grid, name, sql, needle);
+}
+
+TEST(Catalogue, DamagedStoresOfEvolvedRunsAreRefusedByEveryCommand) {
+  const MadeRun pareto = pareto_run();
+  const std::vector<std::array<std::string, 3>> cases = {
+      // report on these was a SIGSEGV
+      {"pareto_family", "UPDATE meta SET value = '{\"ghost\": [1]}' WHERE key = 'pareto'",
+       "its Pareto front names family 'ghost'"},
+      {"pareto_config", "UPDATE meta SET value = '{\"blocks\": [999]}' WHERE key = 'pareto'",
+       "names configuration 999"},
+      {"pareto_reference", "UPDATE meta SET value = '{\"blocks\": [0]}' WHERE key = 'pareto'",
+       "names configuration 0, which is not one of that family"},
+      {"pareto_json", "UPDATE meta SET value = '[1, 2' WHERE key = 'pareto'",
+       "corrupt Pareto front"},
+      {"params_missing", "DELETE FROM config_params WHERE config_id = 3",
+       "(missing or malformed params)"},
+      {"params_short", "UPDATE config_params SET params = '[0.5]' WHERE config_id = 3",
+       "(missing or malformed params)"},
+      {"params_other", "UPDATE config_params SET params = '[0.5, 0.5]' WHERE config_id = 3",
+       "at its params"},
+      {"generation", "UPDATE config_params SET round = 7 WHERE config_id = 12",
+       "generation 7 is out of order or beyond the 1 of its definition"},
+      {"metric", "UPDATE metric_values SET metric = 'bogus' WHERE rowid = 1", "metric 'bogus'"},
+      {"missing_metric", "DELETE FROM metric_values WHERE rowid = 3",
+       "curves or metric values missing"},
+  };
+  for (const auto& [name, sql, needle] : cases) expect_damage_refused(pareto, name, sql, needle);
+}
+
+TEST(Catalogue, DamagedStoredDefinitionsAreCheckedLikeExperimentFiles) {
+  // Every value of a stored definition passes the experiment reader's checks and bounds (a
+  // billion generations hung report; eta = 0 ran it out of memory).
+  const MadeRun grid = grid_run(), pareto = pareto_run();
+  auto set = [](const std::string& path, const std::string& json) {
+    return "UPDATE meta SET value = json_set(value, '" + path + "', json('" + json +
+           "')) WHERE key = 'definition'";
+  };
+  expect_damage_refused(pareto, "generations", set("$.search.generations", "1000000000"),
+                        "key 'search.generations': expected a value from 0 to 100000");
+  expect_damage_refused(pareto, "population", set("$.search.population", "6"),
+                        "key 'search.population': nsga2 needs a multiple of 4");
+  expect_damage_refused(
+      grid, "eta",
+      set("$.search", R"({"strategy": "halving", "budget": 0, "eta": 0, "min_images": 2})"),
+      "key 'search.eta': expected a value from 2 to 1000, got 0");
+  expect_damage_refused(grid, "batch", set("$.batch", "0"), "key 'run.batch'");
+  expect_damage_refused(grid, "count", set("$.data.count", "-1"), "key 'data.count'");
+  expect_damage_refused(grid, "axis", set("$.families[0].values1", "[-1]"),
+                        "key 'family.values1': values must be finite and >= 0");
+  expect_damage_refused(grid, "order", set("$.orders", R"(["sideways"])"), "sideways");
+  expect_damage_refused(grid, "strategy", set("$.search", R"({"strategy": "annealing"})"),
+                        "key 'search.strategy'");
+  expect_damage_refused(grid, "unknown_key", set("$.colour", R"("blue")"),
+                        "key 'colour' does not read back as stored");
+  expect_damage_refused(grid, "threads", set("$.threads", "0"), "key 'threads'");
+  expect_damage_refused(grid, "objective", set("$.objective", R"("sparseness")"),
+                        "key 'search.objective': 'sparseness' is not in [metrics] list");
+}
+
+// The rows of the store of RUN in the documented dump (docs/results-schema.md).
+std::string dump_of(const std::string& run) { return Store(run + "/results.sqlite").dump(); }
+
+TEST(Catalogue, MergedEvolvedRunsEqualTheMostCompleteOne) {
+  // Runs of one definition replay one computation: merging a partial run with a complete one
+  // gives the complete one (CMA-ES: its later generations' configurations; NSGA-II: its
+  // Pareto front), in either order.
+  for (const MadeRun& full : {pareto_run(), cmaes_run()}) {
+    const std::string partial = full.run + "_partial";
+    fs::remove_all(partial);
+    std::string err;
+    ASSERT_EQ(test::run_command(test::binary() + " search " + full.exp +
+                                    " --threads 1 --max-units 2 --out " + partial,
+                                &err),
+              0)
+        << err;
+    for (const auto& order : {std::vector<std::string>{partial, full.run},
+                              std::vector<std::string>{full.run, partial}}) {
+      const std::string out = full.run + "_merged";
+      fs::remove_all(out);
+      ASSERT_EQ(test::run_command(test::binary() + " merge " + order[0] + " " + order[1] +
+                                      " --out " + out,
+                                  &err),
+                0)
+          << err;
+      EXPECT_EQ(dump_of(out), dump_of(full.run)) << order[0];
+      EXPECT_EQ(test::run_command(test::binary() + " report " + out, &err), 0) << err;
+      EXPECT_EQ(test::run_command(test::binary() + " search " + full.exp + " --threads 1 --out " +
+                                      out,
+                                  &err),
+                0)
+          << err;
+    }
+  }
+}
+
+TEST(Catalogue, FullDiskDuringReportOrMergeIsCannotWrite) {
+  // A file-size limit: SQLite's shared-memory file (1 KiB), or an output or the merged store
+  // (40 KiB: the 32 KiB shared-memory file fits) cannot be written. Exit 1, "cannot write", never a sound store called unusable.
+  const MadeRun grid = grid_run();
+  for (const char* limit : {"1", "40"}) {
+    const std::string run = dir() + "/full_disk_" + limit, out = run + "_merged";
+    fs::remove_all(run);
+    fs::remove_all(out);
+    fs::create_directories(run);
+    fs::copy_file(grid.run + "/results.sqlite", run + "/results.sqlite");
+    const std::string before = slurp(run + "/results.sqlite");
+    for (const std::string& cmd : {"report " + run, "merge " + run + " --out " + out}) {
+      std::string err;
+      EXPECT_EQ(test::run_command("bash -c 'ulimit -f " + std::string(limit) + "; exec " +
+                                      test::binary() + " " + cmd + "'",
+                                  &err),
+                1)
+          << cmd << "\n" << err;
+      EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << cmd << "\n" << err;
+      EXPECT_EQ(err.rfind("lrpbench: error: cannot write ", 0), 0u) << cmd << "\n" << err;
+      EXPECT_EQ(err.find("not a usable"), std::string::npos) << cmd << "\n" << err;
+      EXPECT_TRUE(slurp(run + "/results.sqlite") == before) << cmd;
+    }
+    // The store is sound: without the limit both work.
+    std::string err;
+    EXPECT_EQ(test::run_command(test::binary() + " report " + run, &err), 0) << err;
+  }
+}
+
+// Starts `cmd` with a unit trace and SIGKILLs it at a seeded random moment: inside the
+// 1st or 2nd unit it begins, up to `max_delay` seconds after that unit's start. Returns
+// whether the kill landed inside a unit (not after the command exited).
+bool kill_at_random_moment(const std::string& cmd, std::mt19937_64& rng, double max_delay) {
+  const std::string trace = dir() + "/kill.trace";
+  fs::remove(trace);
+  const std::string line = "exec env LRPBENCH_TRACE_UNITS=" + trace + " " + cmd + " > /dev/null 2>&1";
+  const size_t nth = std::bernoulli_distribution(0.4)(rng) ? 2 : 1;
+  const double delay = std::uniform_real_distribution<double>(0.0, max_delay)(rng);
+  pid_t pid;
+  const char* argv[] = {"/bin/sh", "-c", line.c_str(), nullptr};
+  posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ);
+  int status = 0;
+  auto begun = [&] {
+    std::ifstream in(trace);
+    size_t n = 0;
+    for (std::string l; std::getline(in, l);) n += l.rfind("begin", 0) == 0;
+    return n;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  while (begun() < nth && std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+  if (waitpid(pid, &status, WNOHANG) == pid) return false;
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  std::ifstream in(trace);
+  std::string last;
+  for (std::string l; std::getline(in, l);) last = l;
+  return WIFSIGNALED(status) && last.rfind("begin", 0) == 0;
+}
+
+TEST(Catalogue, SigkillInsideGenerationsAndRungsThenResumeEqualsTheUninterruptedRun) {
+  // Ten seeded random kills inside the work units of CMA-ES and NSGA-II generations and of
+  // halving rungs; resuming ends with the uninterrupted run's rows.
+  std::string halving = R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 4
+[[family]]
+name = "tutorial"
+values = "log(-2,0,2)+0"
+[pf]
+orders = ["morf"]
+patch = 2
+[search]
+strategy = "halving"
+eta = 3
+min_images = 1
+)TOML";
+  std::mt19937_64 rng(21);
+  for (const MadeRun& full :
+       {pareto_run(), cmaes_run(), made_run("halving", halving)}) {
+    SCOPED_TRACE(full.exp);
+    const std::string killed = full.run + "_killed";
+    fs::remove_all(killed);
+    const std::string cmd = test::binary() + " search " + full.exp + " --threads 1 --out " + killed;
+    const std::string expected = dump_of(full.run);
+    int inside = 0, finished = 0;
+    for (int attempt = 0; attempt < 30 && inside < 10; ++attempt) {
+      if (kill_at_random_moment(cmd, rng, 0.2)) {
+        ++inside;
+        continue;
+      }
+      // It ran to its end between kills: that run must equal the uninterrupted one too.
+      ++finished;
+      EXPECT_EQ(dump_of(killed), expected);
+      fs::remove_all(killed);
+    }
+    EXPECT_GE(inside, 10) << finished << " runs finished between kills";
+    std::string err;
+    ASSERT_EQ(test::run_command(cmd, &err), 0) << err;
+    EXPECT_EQ(dump_of(killed), expected);
+  }
+}
+
+TEST(Catalogue, TemplatesOfManyParametersAreRefusedBeforeTheRunFolderExists) {
+  // 16 parameters: alphabeta(a, b) on each of fashion-vgg's 8 rule-carrying nodes, a in
+  // [1, 2] and b in [0, 1]. The all-low (1, 0) and all-high (2, 1) corners parse; a mixed one,
+  // alphabeta(2, 0), does not (a - b must be 1). The check used to stop at those two corners
+  // above 12 parameters, and the refusal came from CMA-ES's first draw, after the store existed.
+  std::string templ, params;
+  for (const char* node : {"0", "2", "5", "7", "10", "12", "15", "18"}) {
+    templ += std::string(templ.empty() ? "" : ";") + node + ":alphabeta({a" + node + "},{b" +
+             node + "})";
+    params += std::string("a") + node + " = \"lin(1,2)\"\nb" + node + " = \"lin(0,1)\"\n";
+  }
+  const std::string exp = file("wide.toml", R"TOML([data]
+dataset = "fashion-mnist"
+class = 9
+count = 1
+[[family]]
+name = "wide"
+template = ")TOML" + templ + R"TOML("
+[family.params]
+)TOML" + params + R"TOML([pf]
+orders = ["morf"]
+patch = 2
+[search]
+strategy = "cmaes"
+generations = 0
+)TOML");
+  const std::string run = dir() + "/wide";
+  fs::remove_all(run);
+  std::string err;
+  EXPECT_EQ(test::run_command(test::binary() + " search " + exp + " --threads 1 --out " + run, &err),
+            2)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("wide.toml:7: key 'family.template': at a0=2, b0=0"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("does not parse"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(run));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "search/mpi.h"
 #include "search/runner.h"
 #include "search/store.h"
+#include "search/stored_run.h"
 #include "util/error.h"
 #include "util/limits.h"
 
@@ -106,9 +107,9 @@ void add_search_command(CLI::App& app) {
       "dump", "print every row of RUN/results.sqlite in the documented text form (docs/)");
   dump->add_option("run", *dump_run, "run directory")->required();
   dump->callback([dump_run] {
-    const Store s(*dump_run + "/results.sqlite", Store::Mode::Read,
-                  "this is not a search run lrpbench can read");
-    std::cout << s.dump();
+    const StoredRun s = open_stored_run(*dump_run + "/results.sqlite", Store::Mode::Read,
+                                        "this is not a search run lrpbench can read");
+    std::cout << s.store->dump();
   });
 
   auto rep = std::make_shared<std::string>();

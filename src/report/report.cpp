@@ -24,6 +24,7 @@
 #include "search/experiment.h"
 #include "search/runner.h"
 #include "search/store.h"
+#include "search/stored_run.h"
 #include "search/winners.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -731,11 +732,12 @@ Run read_run(const std::string& run, ReportSummary& summary) {
   Run r;
   summary.in_progress = RunLock::held_elsewhere(run);
   {
-    const Store store(db, Store::Mode::Read,
-                      "run the search again into another --out (or with --force)");
+    StoredRun stored = open_stored_run(
+        db, Store::Mode::Read, "run the search again into another --out (or with --force)");
+    const Store& store = *stored.store;
+    r.exp = std::move(stored.exp);
     store.begin_snapshot();  // one consistent state, even while a search writes the run
     try {
-      r.exp = experiment_from_definition(nlohmann::json::parse(*store.meta("definition")), db);
       r.configs = store.configs();
       r.images = store.images();
       r.curves = store.curves();

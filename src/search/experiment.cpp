@@ -225,6 +225,12 @@ MetricOptions Experiment::metric_settings() const {
 
 namespace {
 
+// "source:line", or "source" for a node without a line (a table built in memory: a stored
+// run definition read back through the reader).
+std::string located(const std::string& source, int64_t line) {
+  return line > 0 ? source + ":" + std::to_string(line) : source;
+}
+
 // Walks a parsed TOML document, consuming keys; anything left is an unknown key.
 class Reader {
  public:
@@ -232,7 +238,7 @@ class Reader {
 
   [[noreturn]] void fail(const toml::node& n, const std::string& key,
                          const std::string& what) const {
-    throw InputError(source_ + ":" + std::to_string(n.source().begin.line) + ": key '" + key +
+    throw InputError(located(source_, n.source().begin.line) + ": key '" + key +
                      "': " + what);
   }
 
@@ -241,7 +247,7 @@ class Reader {
     for (const auto& [k, v] : t) {
       const std::string key(k.str());
       if (!known.count(key))
-        throw InputError(source_ + ":" + std::to_string(v.source().begin.line) + ": unknown key '" +
+        throw InputError(located(source_, v.source().begin.line) + ": unknown key '" +
                          (prefix.empty() ? key : prefix + "." + key) + "'");
     }
   }
@@ -310,7 +316,7 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return def;
     const std::string where =
-        source_ + ":" + std::to_string(n->source().begin.line) + ": key '" + sec + key + "'";
+        located(source_, n->source().begin.line) + ": key '" + sec + key + "'";
     if (n->is_string()) return parse_axis_values(std::string(*n->value<std::string>()), where);
     if (!n->is_array()) fail(*n, sec + key, "expected a list of numbers or \"log(a,b,n)+0\"");
     std::vector<double> out;
@@ -378,7 +384,7 @@ void read_model(const Reader& r, const toml::table& root, const std::string& sou
   if (!is_embedded_model(x.model) && x.weights.empty()) {
     const int line =
         root.get("model") ? static_cast<int>(root.get("model")->source().begin.line) : 1;
-    throw InputError(source + ":" + std::to_string(line) + ": key 'model.weights': required for " +
+    throw InputError(located(source, line) + ": key 'model.weights': required for " +
                      x.model + " (no pretrained weights can be downloaded here)");
   }
 
@@ -444,7 +450,7 @@ Family read_template_family(const Reader& r, const toml::table& t, const toml::n
   f.templ = r.str(t, "family.", "template", "");
   f.line = static_cast<int>(tn.source().begin.line);
   const std::string at_template =
-      source + ":" + std::to_string(f.line) + ": key 'family.template'";
+      located(source, f.line) + ": key 'family.template'";
   const std::vector<std::string> names = template_placeholders(f.templ, at_template);
   if (names.empty()) r.fail(tn, "family.template", "no {parameter} placeholder");
   const toml::table* decl = t.get("params") ? t.get("params")->as_table() : nullptr;
@@ -462,7 +468,7 @@ Family read_template_family(const Reader& r, const toml::table& t, const toml::n
       r.fail(tn, "family.template",
              "placeholder {" + name + "} has no declaration in [family.params]");
     const std::string where =
-        source + ":" + std::to_string(n->source().begin.line) + ": key 'family.params." + name + "'";
+        located(source, n->source().begin.line) + ": key 'family.params." + name + "'";
     if (n->is_string()) {
       f.params.push_back(parse_param(name, std::string(*n->value<std::string>()), where));
     } else if (n->is_array()) {
@@ -732,14 +738,10 @@ void read_search(const Reader& r, const toml::table& root, Experiment& x) {
 
 }  // namespace
 
-Experiment parse_experiment_text(const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw InputError(source + ":" + std::to_string(e.source().begin.line) + ": " +
-                     std::string(e.description()));
-  }
+namespace {
+
+// The experiment a TOML document describes, with every check of the experiment reader.
+Experiment read_experiment(const toml::table& root, const std::string& source) {
   const Reader r(source);
   r.check_known(root, "",
                 {"model", "data", "family", "reference", "pf", "run", "auc", "metrics", "search"});
@@ -768,6 +770,19 @@ Experiment parse_experiment_text(const std::string& text, const std::string& sou
   if (x.references.size() > kMaxAxisValues)
     throw InputError(source + ": key 'reference.points': too many reference points");
   return x;
+}
+
+}  // namespace
+
+Experiment parse_experiment_text(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw InputError(source + ":" + std::to_string(e.source().begin.line) + ": " +
+                     std::string(e.description()));
+  }
+  return read_experiment(root, source);
 }
 
 Experiment parse_experiment_file(const std::string& path) {
@@ -944,81 +959,165 @@ patch = 8
   throw InputError("--preset: unknown preset '" + name + "' (" + known + ")");
 }
 
+namespace {
+
+void add_json(toml::array& a, const nlohmann::json& v);
+
+// Adds `v` under `key` as the TOML value it spells (null: nothing).
+void add_json(toml::table& t, const std::string& key, const nlohmann::json& v) {
+  using T = nlohmann::json::value_t;
+  switch (v.type()) {
+    case T::string: t.insert_or_assign(key, v.get<std::string>()); break;
+    case T::boolean: t.insert_or_assign(key, v.get<bool>()); break;
+    case T::number_integer: t.insert_or_assign(key, v.get<int64_t>()); break;
+    case T::number_unsigned:  // beyond int64: a float, which an integer key refuses
+      if (v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX))
+        t.insert_or_assign(key, v.get<int64_t>());
+      else
+        t.insert_or_assign(key, v.get<double>());
+      break;
+    case T::number_float: t.insert_or_assign(key, v.get<double>()); break;
+    case T::array: {
+      toml::array a;
+      for (const auto& e : v) add_json(a, e);
+      t.insert_or_assign(key, std::move(a));
+      break;
+    }
+    case T::object: {
+      toml::table sub;
+      for (const auto& [k, e] : v.items()) add_json(sub, k, e);
+      t.insert_or_assign(key, std::move(sub));
+      break;
+    }
+    default: break;
+  }
+}
+
+void add_json(toml::array& a, const nlohmann::json& v) {
+  toml::table one;
+  add_json(one, "v", v);
+  if (toml::node* n = one.get("v")) {
+    if (n->is_table()) a.push_back(std::move(*n->as_table()));
+    else if (n->is_array()) a.push_back(std::move(*n->as_array()));
+    else if (n->is_string()) a.push_back(*n->value<std::string>());
+    else if (n->is_integer()) a.push_back(*n->value<int64_t>());
+    else if (n->is_floating_point()) a.push_back(*n->value<double>());
+    else if (n->is_boolean()) a.push_back(*n->value<bool>());
+  }
+}
+
+// The keys run_definition adds to an experiment's definition (runner.cpp), with their checks.
+void check_run_keys(const nlohmann::json& d) {
+  auto fail = [](const std::string& key, const std::string& what) {
+    throw InputError("key '" + key + "': " + what);
+  };
+  if (d.contains("device")) {
+    const nlohmann::json& v = d["device"];
+    if (!v.is_string() || (v != "cpu" && v.get<std::string>().rfind("cuda", 0) != 0))
+      fail("device", "expected cpu or cuda");
+  }
+  if (d.contains("threads") && (!d["threads"].is_number_integer() || d["threads"] < 1 ||
+                                d["threads"] > kMaxThreads))
+    fail("threads", "expected 1 to " + std::to_string(kMaxThreads));
+  if (d.contains("lrpbench") && !d["lrpbench"].is_string()) fail("lrpbench", "expected a version");
+  if (d.contains("rules") && (!d["rules"].is_number_integer() || d["rules"] < 1))
+    fail("rules", "expected a version number");
+  for (const char* key : {"model_sha256", "weights_sha256"})
+    if (d.contains(key) &&
+        (!d[key].is_string() || d[key].get<std::string>().size() != 64 ||
+         d[key].get<std::string>().find_first_not_of("0123456789abcdef") != std::string::npos))
+      fail(key, "expected a SHA-256 in hex");
+}
+
+// The TOML experiment a stored definition (Experiment::definition()) was read from, up to
+// defaults: each key where the experiment reader reads it.
+toml::table definition_toml(const nlohmann::json& d) {
+  toml::table root;
+  auto section = [&](const char* name) -> toml::table& {
+    root.insert_or_assign(name, toml::table{});
+    return *root.get_as<toml::table>(name);
+  };
+  const std::string model = d.at("model");
+  toml::table& m = section("model");
+  m.insert_or_assign(model.find('/') != std::string::npos ? "file" : "name", model);
+  if (!d.at("weights").get<std::string>().empty()) add_json(m, "weights", d["weights"]);
+  if (d.contains("normalize")) add_json(m, "normalize", d["normalize"]);
+
+  nlohmann::json data = d.at("data");
+  if (data.contains("class") && data["class"] == -1) data.erase("class");
+  add_json(root, "data", data);
+
+  toml::array families;
+  for (const auto& f : d.at("families")) {
+    nlohmann::json t = f;
+    if (t.contains("params")) {  // [[name, declaration], ...] -> [family.params]
+      nlohmann::json params = nlohmann::json::object();
+      for (const auto& p : f.at("params")) params[p.at(0).get<std::string>()] = p.at(1);
+      if (params.size() != f.at("params").size())
+        throw InputError("key 'family.params': a parameter is declared twice");
+      t["params"] = params;
+    }
+    add_json(families, t);
+  }
+  if (!families.empty()) root.insert_or_assign("family", std::move(families));
+  add_json(section("reference"), "points", d.at("references"));
+
+  nlohmann::json pf = d.at("pf");
+  nlohmann::json run = {{"seed", pf.at("seed")}, {"batch", d.at("batch")}};
+  pf.erase("seed");
+  if (pf.value("patch", nlohmann::json(1)) == 0) pf.erase("patch");  // chosen from the images
+  if (!d.contains("metrics")) pf["orders"] = d.at("orders");  // else the list's pf-* entries
+  add_json(root, "pf", pf);
+  add_json(root, "run", run);
+  add_json(section("auc"), "kind", d.at("auc"));
+  if (d.contains("metrics")) {
+    nlohmann::json metrics = d["metrics"].at("options");
+    metrics["list"] = d["metrics"].at("list");
+    add_json(root, "metrics", metrics);
+  }
+  nlohmann::json search = d.value("search", nlohmann::json::object());
+  if (search.value("budget", nlohmann::json(1)) == 0) search.erase("budget");
+  if (search.value("population", nlohmann::json(1)) == 0) search.erase("population");
+  if (!search.contains("budget") && search.value("sampler", nlohmann::json()) == "random")
+    search.erase("sampler");
+  for (const char* key : {"objective", "objectives"})
+    if (d.contains(key)) search[key] = d[key];
+  if (!search.empty()) add_json(root, "search", search);
+  return root;
+}
+
+}  // namespace
+
 Experiment experiment_from_definition(const nlohmann::json& d, const std::string& source) {
-  Experiment x;
-  x.source = source;
+  // Read back through the experiment reader: a stored definition passes the checks and bounds
+  // of an experiment file, and must be what that experiment's definition() writes.
+  const std::string self = "definition";
   try {
-    x.model = d.at("model");
-    x.weights = d.at("weights");
-    x.normalize = d.value("normalize", "");
-    const auto& data = d.at("data");
-    x.data.dataset = data.at("dataset");
-    x.data.split = data.at("split");
-    x.data.imagenet = data.at("imagenet");
-    x.data.folder = data.at("folder");
-    x.data.labels = data.at("labels");
-    x.data.class_index = data.at("class");
-    x.data.count = data.at("count");
-    x.data.resize = data.at("resize");
-    x.data.target = data.at("target");
-    for (const auto& f : d.at("families")) {
-      if (!f.contains("template")) {
-        x.families.push_back(builtin_family(f.at("name"), f.at("values1").get<std::vector<double>>(),
-                                            f.at("values2").get<std::vector<double>>()));
-        continue;
-      }
-      Family fam;
-      fam.name = f.at("name");
-      fam.templ = f.at("template");
-      for (const auto& p : f.at("params")) {
-        const std::string name = p.at(0);
-        fam.params.push_back(p.at(1).is_array()
-                                 ? list_param(name, p.at(1).get<std::vector<double>>())
-                                 : parse_param(name, p.at(1).get<std::string>(), source));
-      }
-      x.families.push_back(fam);
+    if (!d.is_object()) throw InputError("not a JSON object");
+    check_run_keys(d);
+    Experiment x = read_experiment(definition_toml(d), self);
+    x.source = source;
+    nlohmann::json expected = d;
+    for (const char* key :
+         {"device", "threads", "lrpbench", "rules", "model_sha256", "weights_sha256"})
+      expected.erase(key);
+    const nlohmann::json got = x.definition();
+    if (got != expected) {
+      std::string key;
+      for (const auto& [k, v] : expected.items())
+        if (key.empty() && (!got.contains(k) || got[k] != v)) key = k;
+      for (const auto& [k, v] : got.items())
+        if (key.empty() && !expected.contains(k)) key = k;
+      throw InputError("key '" + key + "' does not read back as stored");
     }
-    x.references = d.at("references").get<std::vector<std::string>>();
-    for (const auto& o : d.at("orders")) x.orders.push_back(parse_order(o.get<std::string>()));
-    const auto& pf = d.at("pf");
-    x.pf.patch = pf.at("patch");
-    x.pf.reduce = pf.at("patch_reduce");
-    x.pf.schedule = parse_schedule(pf.at("schedule").get<std::string>());
-    x.pf.mode = pf.at("mode");
-    x.pf.fill = pf.at("fill");
-    x.pf.radius = pf.at("radius");
-    x.pf.score = pf.at("score");
-    x.pf.full_mask = pf.at("full_mask");
-    x.pf.final_step = pf.at("final_step");
-    x.pf.seed = pf.at("seed");
-    x.pf.batch = d.at("batch");
-    x.auc_kind = d.at("auc");
-    x.data.boxes = data.value("boxes", "");
-    x.data.holdout = data.value("holdout", int64_t{0});
-    if (d.contains("metrics")) {
-      x.metric_list = d.at("metrics").at("list").get<std::vector<std::string>>();
-      x.metric_options = metric_options_from_json(d.at("metrics").at("options"));
-      for (const std::string& n : x.metric_list) find_metric_info(n);
-    }
-    x.objective = d.value("objective", "");
-    x.objectives = d.value("objectives", std::vector<std::string>());
-    if (d.contains("search")) {
-      const auto strategy = parse_strategy(d.at("search").at("strategy").get<std::string>());
-      if (!strategy) throw InputError(source + ": corrupt run definition (unknown strategy)");
-      x.search.strategy = *strategy;
-      x.search.budget = d.at("search").at("budget");
-      x.search.eta = d.at("search").value("eta", int64_t{3});
-      x.search.min_images = d.at("search").value("min_images", int64_t{2});
-      const auto sampler = parse_strategy(d.at("search").value("sampler", "random"));
-      if (!sampler) throw InputError(source + ": corrupt run definition (unknown sampler)");
-      x.search.sampler = *sampler;
-      x.search.population = d.at("search").value("population", int64_t{0});
-      x.search.generations = d.at("search").value("generations", int64_t{20});
-    }
+    return x;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": corrupt run definition (" + std::string(e.what()) + ")");
+  } catch (const InputError& e) {
+    std::string why = e.what();
+    if (why.rfind(self + ": ", 0) == 0) why = why.substr(self.size() + 2);
+    throw InputError(source + ": corrupt run definition (" + why + ")");
   }
-  return x;
 }
 
 }  // namespace lrpbench

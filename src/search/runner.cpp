@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -28,6 +29,7 @@
 #include "search/cmaes.h"
 #include "search/nsga2.h"
 #include "search/sampling.h"
+#include "search/stored_run.h"
 #include "search/winners.h"
 #include "util/error.h"
 #include "util/file.h"
@@ -118,25 +120,68 @@ void load_masks(const Experiment& exp, const std::vector<std::pair<std::string, 
               "images; Fashion-MNIST inputs use their foreground)");
 }
 
+// The parameters of a template in groups that share a part of it (parts: its ';'-separated
+// layer assignments, outside parentheses), as indices in parameter order. A part's rule sees
+// only its own values, so the composite parses at a point when every part does.
+std::vector<std::vector<size_t>> coupled_params(const Family& f) {
+  std::vector<std::string> parts(1);
+  int depth = 0;
+  for (char ch : f.templ) {
+    depth += (ch == '(' || ch == '[') - (ch == ')' || ch == ']');
+    if (ch == ';' && depth == 0)
+      parts.emplace_back();
+    else
+      parts.back() += ch;
+  }
+  const std::vector<std::string> names = f.param_names();
+  std::vector<size_t> group(names.size());
+  for (size_t k = 0; k < group.size(); ++k) group[k] = k;
+  for (const std::string& part : parts) {
+    std::vector<size_t> in;
+    for (const std::string& n : template_placeholders(part, f.name))
+      in.push_back(static_cast<size_t>(std::find(names.begin(), names.end(), n) - names.begin()));
+    for (size_t k = 1; k < in.size(); ++k) {  // merge the groups of in[0] and in[k]
+      const size_t from = group[in[k]], to = group[in[0]];
+      for (size_t& g : group)
+        if (g == from) g = to;
+    }
+  }
+  std::map<size_t, std::vector<size_t>> by_group;
+  for (size_t k = 0; k < group.size(); ++k) by_group[group[k]].push_back(k);
+  std::vector<std::vector<size_t>> out;
+  for (auto& [g, members] : by_group) out.push_back(members);
+  return out;
+}
+
 // Every corner of a family's box must give a composite for the model: checked before anything
-// runs (at most 2^12 corners; beyond, the all-low and all-high ones).
+// runs, so that a refused experiment leaves no store. The corners of each group of coupled
+// parameters (coupled_params) are checked with the others at their lower end, which checks
+// every corner of the box however many parameters it has (a group of more than 12: its
+// all-low and all-high corners only).
 void check_corners(const Experiment& exp, const Family& f, const Plan& plan) {
   const size_t d = f.params.size();
-  const uint64_t corners = d <= 12 ? (uint64_t{1} << d) : 2;
-  for (uint64_t c = 0; c < corners; ++c) {
-    std::vector<double> v;
-    std::string where;
-    for (size_t k = 0; k < d; ++k) {
-      const bool high = d <= 12 ? ((c >> k) & 1) != 0 : c == 1;
-      v.push_back(value_at(f.params[k], high ? std::nextafter(1.0, 0.0) : 0.0));
-      where += (k ? ", " : "") + f.params[k].name + "=" + format_number(v.back());
-    }
-    const std::string spec = f.composite(v);
-    try {
-      parse_composite(spec, plan.loaded.net);
-    } catch (const InputError& e) {
-      throw InputError(exp.source + ":" + std::to_string(f.line) + ": key 'family.template': at " +
-                       where + " the composite '" + spec + "' does not parse: " + e.what());
+  std::set<std::vector<bool>> checked;
+  for (const std::vector<size_t>& members : coupled_params(f)) {
+    const size_t m = members.size();
+    const uint64_t corners = m <= 12 ? (uint64_t{1} << m) : 2;
+    for (uint64_t c = 0; c < corners; ++c) {
+      std::vector<bool> high(d, false);
+      for (size_t k = 0; k < m; ++k) high[members[k]] = m <= 12 ? ((c >> k) & 1) != 0 : c == 1;
+      if (!checked.insert(high).second) continue;
+      std::vector<double> v;
+      std::string where;
+      for (size_t k = 0; k < d; ++k) {
+        v.push_back(value_at(f.params[k], high[k] ? std::nextafter(1.0, 0.0) : 0.0));
+        where += (k ? ", " : "") + f.params[k].name + "=" + format_number(v.back());
+      }
+      const std::string spec = f.composite(v);
+      try {
+        parse_composite(spec, plan.loaded.net);
+      } catch (const InputError& e) {
+        throw InputError(exp.source + ":" + std::to_string(f.line) +
+                         ": key 'family.template': at " + where + " the composite '" + spec +
+                         "' does not parse: " + e.what());
+      }
     }
   }
 }
@@ -274,35 +319,11 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
     }
     plan.configs.push_back(c);
   }
-  const int64_t per_image =
-      static_cast<int64_t>(exp.families.size()) + (exp.references.empty() ? 0 : 1);
   plan.search_images = static_cast<int64_t>(plan.images.size()) - exp.data.holdout;
   require(plan.search_images > 0,
           exp.source + ": key 'data.holdout': must be less than the image count (" +
               std::to_string(plan.images.size()) + ")");
-  if (exp.search.evolves()) {
-    // Generation-major: (generation, search image, family), then each image's reference
-    // points and each held-out image's winners.
-    int64_t id = 0;
-    for (int64_t g = 0; g <= exp.search.generations; ++g)
-      for (int64_t i = 0; i < plan.search_images; ++i)
-        for (const Family& f : exp.families) plan.units.push_back({id++, i, f.name});
-    for (const ImageRow& im : plan.images) {
-      if (im.id >= plan.search_images && !exp.families.empty())
-        plan.units.push_back({id++, im.id, "holdout"});
-      if (!exp.references.empty()) plan.units.push_back({id++, im.id, "reference"});
-    }
-    return plan;
-  }
-  for (const ImageRow& im : plan.images) {
-    if (im.id >= plan.search_images && !exp.families.empty())
-      plan.units.push_back({im.id * per_image, im.id, "holdout"});
-    for (size_t f = 0; f < exp.families.size() && im.id < plan.search_images; ++f)
-      plan.units.push_back(
-          {im.id * per_image + static_cast<int64_t>(f), im.id, exp.families[f].name});
-    if (!exp.references.empty())
-      plan.units.push_back({im.id * per_image + per_image - 1, im.id, "reference"});
-  }
+  plan.units = plan_units(exp, static_cast<int64_t>(plan.images.size()));
   return plan;
 }
 
@@ -450,11 +471,39 @@ namespace {
 
 const char* kStoreName = "/results.sqlite";
 
+// Refuses `store` where the rows it holds of the plan (images, the configurations known before
+// the search runs) differ from `plan`'s: its definition is the experiment's, so a difference
+// is damage.
+void check_same_plan(const Store& store, const Plan& plan) {
+  const std::vector<ImageRow> images = store.images();
+  const std::vector<ConfigRow> configs = store.configs();
+  if (images.empty() && configs.empty()) return;  // killed before its plan was written
+  if (images.size() != plan.images.size())
+    store.refuse("it holds " + std::to_string(images.size()) + " images, the experiment " +
+                 std::to_string(plan.images.size()));
+  for (size_t i = 0; i < images.size(); ++i) {
+    const ImageRow &a = images[i], &b = plan.images[i];
+    if (a.image != b.image || a.label != b.label || a.target != b.target)
+      store.refuse("image " + std::to_string(i) + " (" + a.image + ", label " +
+                   std::to_string(a.label) + ", target " + std::to_string(a.target) +
+                   ") is not the experiment's (" + b.image + ", label " +
+                   std::to_string(b.label) + ", target " + std::to_string(b.target) + ")");
+  }
+  for (size_t i = 0; i < plan.configs.size() && i < configs.size(); ++i) {
+    const ConfigRow &a = configs[i], &b = plan.configs[i];
+    if (a.family != b.family || a.point != b.point || a.spec != b.spec || a.config != b.config ||
+        a.params != b.params)
+      store.refuse("configuration " + std::to_string(i) + " ('" + a.spec + "' = '" + a.config +
+                   "') is not the experiment's ('" + b.spec + "' = '" + b.config + "')");
+  }
+}
+
 // Opens RUN's store for `definition`: a new one, or the existing one when it passes its
-// checks and was made by the same experiment and settings. With force, a store that fails
-// either is replaced.
+// checks (open_stored_run; with `plan`, also check_same_plan) and was made by the same
+// experiment and settings. With force, a store that fails either is replaced. Everything is
+// checked before anything is written to an existing store.
 std::unique_ptr<Store> open_store(const std::string& run, const std::string& definition,
-                                  bool force) {
+                                  bool force, const Plan* plan) {
   const std::string path = run + kStoreName;
   const std::string way_out = "use --force to replace it, or another --out";
   auto remove_store = [&] {
@@ -466,9 +515,10 @@ std::unique_ptr<Store> open_store(const std::string& run, const std::string& def
   const auto size = fs::file_size(path, ec);  // a directory there is refused by the Store
   if (fs::exists(path, ec) && (ec || size > 0)) {
     try {
-      store = std::make_unique<Store>(path, Store::Mode::ReadWrite, way_out, definition);
+      store = open_stored_run(path, Store::Mode::ReadWrite, way_out, definition).store;
     } catch (const InputError&) {
       if (!force) throw;
+      store.reset();
       remove_store();
     }
   } else {
@@ -476,20 +526,30 @@ std::unique_ptr<Store> open_store(const std::string& run, const std::string& def
   }
   if (store) {
     const std::string stored = *store->meta("definition");
-    if (stored == definition) return store;
-    const nlohmann::json old = nlohmann::json::parse(stored, nullptr, false);
-    const bool same_rules = old.is_object() && old.contains("rules") && old["rules"].is_number() &&
-                            old["rules"] == kRulesVersion;
-    require(force || same_rules,
-            "run '" + run + "' was made with LRP rules version " +
-                (old.is_object() && old.contains("rules") ? old["rules"].dump() : std::string("1")) +
-                " (this is version " + std::to_string(kRulesVersion) +
-                ": gamma is the generalised form); use --force to discard its results, or "
-                "another --out");
-    require(force, "run '" + run +
-                       "' holds results of a different experiment or different settings "
-                       "(model, data, grid, PF settings, device or threads); use --force to "
-                       "discard them, or another --out");
+    if (stored == definition) {
+      try {
+        if (plan) check_same_plan(*store, *plan);
+        store->add_missing_tables();
+        return store;
+      } catch (const InputError&) {
+        if (!force) throw;
+      }
+    } else {
+      const nlohmann::json old = nlohmann::json::parse(stored, nullptr, false);
+      const bool same_rules = old.is_object() && old.contains("rules") &&
+                              old["rules"].is_number() && old["rules"] == kRulesVersion;
+      require(force || same_rules,
+              "run '" + run + "' was made with LRP rules version " +
+                  (old.is_object() && old.contains("rules") ? old["rules"].dump()
+                                                            : std::string("1")) +
+                  " (this is version " + std::to_string(kRulesVersion) +
+                  ": gamma is the generalised form); use --force to discard its results, or "
+                  "another --out");
+      require(force, "run '" + run +
+                         "' holds results of a different experiment or different settings "
+                         "(model, data, grid, PF settings, device or threads); use --force to "
+                         "discard them, or another --out");
+    }
     store.reset();
     remove_store();
   }
@@ -763,7 +823,7 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
     if (fresh_dir) fs::remove_all(opt.out, ec);
     throw;
   }
-  auto store = open_store(opt.out, definition, opt.force);
+  auto store = open_store(opt.out, definition, opt.force, &plan);
   store->write_plan(plan.configs, plan.images, plan.units);
   store->set_meta("experiment_source", exp.source);
   const std::set<int64_t> done = store->done_units();
@@ -812,27 +872,49 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
 
 MergeSummary merge_runs(const std::vector<std::string>& runs, const std::string& out) {
   require(!runs.empty(), "merge: no runs given");
-  std::string definition;
+  // Every source is checked whole before anything is written. Runs of one definition are
+  // shards or copies of one deterministic computation (adaptive strategies replay it from the
+  // seed), so their configurations agree where both have them: the longest list is the plan,
+  // the finished units are their union, and the Pareto front (nsga2) is the one they share.
+  std::string definition, plan_run, pareto;
+  std::vector<ConfigRow> configs;
   for (const std::string& r : runs) {
     require(fs::exists(r + kStoreName), "merge: '" + r + "' has no results.sqlite");
-    const Store s(r + kStoreName, Store::Mode::Read,
-                  "merge: run that shard again into a fresh --out (or with --force)");
-    const auto d = s.meta("definition");
-    if (definition.empty()) definition = *d;
-    require(*d == definition, "merge: '" + r +
-                                  "' was run with a different experiment or settings than '" +
-                                  runs.front() + "'");
+    const StoredRun s = open_stored_run(
+        r + kStoreName, Store::Mode::Read,
+        "merge: run that shard again into a fresh --out (or with --force)");
+    const std::string d = *s.store->meta("definition");
+    if (definition.empty()) definition = d;
+    require(d == definition, "merge: '" + r +
+                                 "' was run with a different experiment or settings than '" +
+                                 runs.front() + "'");
+    const std::vector<ConfigRow> mine = s.store->configs();
+    for (size_t i = 0; i < std::min(mine.size(), configs.size()); ++i)
+      require(mine[i].spec == configs[i].spec && mine[i].config == configs[i].config &&
+                  mine[i].round == configs[i].round && mine[i].params == configs[i].params,
+              "merge: '" + r + "' and '" + plan_run + "' differ at configuration " +
+                  std::to_string(i) + ": not shards or copies of one run");
+    if (plan_run.empty() || mine.size() > configs.size()) {
+      configs = mine;
+      plan_run = r;
+    }
+    if (const auto p = s.store->meta("pareto")) {
+      require(pareto.empty() || *p == pareto,
+              "merge: '" + r + "' holds another Pareto front than the runs before it");
+      pareto = *p;
+    }
   }
   std::error_code ec;
   fs::create_directories(out, ec);
   require(fs::is_directory(out), "--out: cannot create run directory '" + out + "'");
   const RunLock lock(out);
-  auto store = open_store(out, definition, false);
+  auto store = open_store(out, definition, false, nullptr);
   {
-    const Store first(runs.front() + kStoreName, Store::Mode::Read, "");
-    store->write_plan(first.configs(), first.images(), first.units());
+    const Store first(plan_run + kStoreName, Store::Mode::Read, "");
+    store->write_plan(configs, first.images(), first.units());
     if (auto src = first.meta("experiment_source")) store->set_meta("experiment_source", *src);
   }
+  if (!pareto.empty()) store->set_meta("pareto", pareto);
   for (const std::string& r : runs) store->merge_from(r + kStoreName);
   MergeSummary m;
   m.units = static_cast<int64_t>(store->units().size());

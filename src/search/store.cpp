@@ -188,13 +188,19 @@ std::string num(double v) {
 
 }  // namespace
 
-void Store::corrupt(const std::string& reason) const {
+void Store::refuse(const std::string& reason) const {
   // One line, whatever SQLite said (quick_check reports one problem per line).
   std::string why;
   for (char c : reason) why += (c == '\n' || c == '\r') ? ' ' : c;
   if (why.size() > 160) why = why.substr(0, 157) + "...";
   throw InputError("'" + path_ + "' is not a usable result store (" + why + ")" +
                    (way_out_.empty() ? std::string() : "; " + way_out_));
+}
+
+void Store::failed(int rc, const std::string& what) const {
+  if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR)
+    throw OutputError("cannot write '" + path_ + "' (or its -wal / -shm file beside it): " + what);
+  corrupt(what);
 }
 
 Store::Store(const std::string& path) : Store(path, Mode::Read, "") {}
@@ -224,8 +230,8 @@ Store::Store(const std::string& path, Mode mode, const std::string& way_out,
     const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    if (mode == Mode::Create) throw OutputError("cannot create result store '" + path + "': " + msg);
-    corrupt(msg);
+    if (mode == Mode::Create) throw OutputError("cannot write result store '" + path + "': " + msg);
+    failed(rc, msg);
   }
   sqlite3_busy_timeout(db_, 10000);
   try {
@@ -247,16 +253,13 @@ Store::Store(const std::string& path, Mode mode, const std::string& way_out,
     } else {
       exec("PRAGMA synchronous=NORMAL;");
       verify();
-      if (mode == Mode::ReadWrite)
-        for (const OptionalTable& t : optional_tables())
-          if (!has_table(t.name)) exec(t.schema);
     }
   } catch (const SqlError& e) {
     sqlite3_close(db_);
     db_ = nullptr;
     if (mode == Mode::Create && !is_corruption(e.rc))
-      throw OutputError("cannot create result store '" + path + "': " + e.what());
-    corrupt(e.what());
+      throw OutputError("cannot write result store '" + path + "': " + e.what());
+    failed(e.rc, e.what());
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -321,7 +324,7 @@ bool Store::has_table(const std::string& name) const {
     st.bind(1, name);
     return st.step() && st.i64(0) > 0;
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
 }
 
@@ -332,7 +335,7 @@ std::optional<std::string> Store::meta(const std::string& key) const {
     if (st.step()) return st.text(0);
     return std::nullopt;
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
 }
 
@@ -362,6 +365,13 @@ void transaction(sqlite3* db, const std::string& path, const std::string& what, 
 }
 
 }  // namespace
+
+void Store::add_missing_tables() {
+  transaction(db_, path_, "tables of this version not added", [&] {
+    for (const OptionalTable& t : optional_tables())
+      if (!has_table(t.name)) exec(t.schema);
+  });
+}
 
 void Store::set_meta(const std::string& key, const std::string& value) {
   transaction(db_, path_, "run settings not saved", [&] {
@@ -461,7 +471,7 @@ std::vector<ConfigRow> Store::configs() const {
       }
     }
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
   return out;
 }
@@ -472,7 +482,7 @@ std::vector<ImageRow> Store::images() const {
     Statement st(db_, "SELECT id, image, label, target FROM images ORDER BY id");
     while (st.step()) out.push_back({st.i64(0), st.text(1), st.i64(2), st.i64(3)});
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
   return out;
 }
@@ -483,7 +493,7 @@ std::vector<UnitRow> Store::units() const {
     Statement st(db_, "SELECT id, image_id, family FROM units ORDER BY id");
     while (st.step()) out.push_back({st.i64(0), st.i64(1), st.text(2)});
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
   return out;
 }
@@ -494,7 +504,7 @@ std::set<int64_t> Store::done_units() const {
     Statement st(db_, "SELECT id FROM units WHERE done = 1");
     while (st.step()) out.insert(st.i64(0));
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
   return out;
 }
@@ -549,7 +559,7 @@ std::vector<CurveRow> Store::curves() const {
   try {
     Statement st(db_,
                  "SELECT c.config_id, c.image_id, c.ord, c.scores, c.auc, c.auc_normalized, "
-                 "c.aopc FROM curves c JOIN units u ON u.id = c.unit WHERE u.done = 1 "
+                 "c.aopc, c.unit FROM curves c JOIN units u ON u.id = c.unit WHERE u.done = 1 "
                  "ORDER BY c.config_id, c.image_id, c.ord");
     while (st.step()) {
       CurveRow r;
@@ -565,6 +575,7 @@ std::vector<CurveRow> Store::curves() const {
       r.auc = st.f64(4);
       if (!st.null(5)) r.auc_normalized = st.f64(5);
       r.aopc = st.f64(6);
+      r.unit = st.i64(7);
       bool finite = std::isfinite(r.auc) && std::isfinite(r.aopc) &&
                     (!r.auc_normalized || std::isfinite(*r.auc_normalized));
       for (double s : r.scores) finite = finite && std::isfinite(s);
@@ -572,7 +583,7 @@ std::vector<CurveRow> Store::curves() const {
       out.push_back(std::move(r));
     }
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
   return out;
 }
@@ -582,11 +593,11 @@ std::vector<MetricRow> Store::metric_values() const {
   if (!has_table("metric_values")) return out;
   try {
     Statement st(db_,
-                 "SELECT m.config_id, m.image_id, m.metric, m.value FROM metric_values m "
+                 "SELECT m.config_id, m.image_id, m.metric, m.value, m.unit FROM metric_values m "
                  "JOIN units u ON u.id = m.unit WHERE u.done = 1 "
                  "ORDER BY m.config_id, m.image_id, m.metric");
     while (st.step()) {
-      MetricRow r{st.i64(0), st.i64(1), st.text(2), std::nullopt};
+      MetricRow r{st.i64(0), st.i64(1), st.text(2), std::nullopt, st.i64(4)};
       if (!st.null(3)) {
         r.value = st.f64(3);
         if (!std::isfinite(*r.value)) corrupt("a metric value is not finite");
@@ -594,7 +605,7 @@ std::vector<MetricRow> Store::metric_values() const {
       out.push_back(std::move(r));
     }
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
   return out;
 }
@@ -605,6 +616,8 @@ void Store::merge_from(const std::string& other) {
     at.bind(1, other);
     at.step();
   } catch (const SqlError& e) {
+    if ((e.rc & 0xff) == SQLITE_FULL || (e.rc & 0xff) == SQLITE_IOERR)
+      throw OutputError("cannot write '" + path_ + "' (merging '" + other + "'): " + e.what());
     throw InputError("merge: cannot read '" + other + "': " + e.what());
   }
   try {
@@ -638,7 +651,7 @@ void Store::begin_snapshot() const {
     Statement st(db_, "SELECT COUNT(*) FROM units");  // the read transaction starts here
     st.step();
   } catch (const SqlError& e) {
-    corrupt(e.what());
+    failed(e.rc, e.what());
   }
 }
 
@@ -700,7 +713,7 @@ std::string Store::dump() const {
     }
   } catch (const SqlError& e) {
     end_snapshot();
-    corrupt(e.what());
+    failed(e.rc, e.what());
   } catch (...) {
     end_snapshot();
     throw;

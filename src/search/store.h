@@ -39,6 +39,7 @@ struct CurveRow {
   std::vector<double> scores;
   double auc = 0, aopc = 0;
   std::optional<double> auc_normalized;
+  int64_t unit = 0;  // the work unit that wrote it (read from the store; write_unit sets it)
 };
 
 // One metric's value for one (configuration, image); nullopt where it is undefined (SPEC:
@@ -47,6 +48,7 @@ struct MetricRow {
   int64_t config_id = 0, image_id = 0;
   std::string metric;
   std::optional<double> value;
+  int64_t unit = 0;  // the work unit that wrote it (read from the store; write_unit sets it)
 };
 
 // What a work unit computes: its PF curves and the other metrics' values.
@@ -72,6 +74,9 @@ class Store {
   // ending with `way_out` (e.g. "use --force to replace it, or another --out"). A new store
   // gets its schema and `definition` in one transaction; with ReadWrite, a database without
   // any table (a creation that was killed before it committed) is created the same way.
+  // Opening an existing store writes nothing to it (see add_missing_tables). An SQLite I/O
+  // error or a full disk while opening (its shared-memory file, say) is an OutputError
+  // "cannot write ...", not a damaged store.
   Store(const std::string& path, Mode mode, const std::string& way_out,
         const std::string& definition = "");
   // Opens an existing store read only (tests and tools).
@@ -81,6 +86,11 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const { return path_; }
+  // Refuses this store: the InputError naming the file, `reason` and the way out.
+  [[noreturn]] void refuse(const std::string& reason) const;
+  // Adds the tables that newer versions added (empty) to an older store opened for writing:
+  // called once the store has passed every check, so a refused store is never changed.
+  void add_missing_tables();
   std::optional<std::string> meta(const std::string& key) const;
   void set_meta(const std::string& key, const std::string& value);
 
@@ -118,7 +128,10 @@ class Store {
   void exec(const std::string& sql) const;
   void verify() const;
   bool has_table(const std::string& name) const;
-  [[noreturn]] void corrupt(const std::string& reason) const;
+  [[noreturn]] void corrupt(const std::string& reason) const { refuse(reason); }
+  // An SQLite failure while reading: a full disk or an I/O error is "cannot write" (exit 1),
+  // anything else a damaged store.
+  [[noreturn]] void failed(int rc, const std::string& what) const;
 };
 
 // An exclusive lock on a run folder (flock on RUN/.lock), released when the process
