@@ -3,6 +3,7 @@
 // exits 0 or 2 with one line naming the culprit; a write that fails is exit 1 naming the file
 // and leaves no partial output behind.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -286,6 +287,85 @@ TEST(Catalogue, NumericOptionsAreRangeChecked) {
       {"report . --threads 5000", "--threads"},
   };
   for (const Case& c : cases) expect_case(c);
+}
+
+// An output path that is not a regular file (a FIFO, a link to a folder or a FIFO, a folder)
+// is refused before any work, naming it, and left as it was: the atomic rename never replaces
+// a device (train --out /dev/full as root did).
+TEST(Catalogue, OutputsThatAreNotRegularFilesAreRefused) {
+  const std::string d = dir() + "/special";
+  fs::create_directories(d + "/folder");
+  auto fifo = [&](const std::string& path) {
+    fs::remove_all(path);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0) << path;
+  };
+  auto link = [&](const std::string& target, const std::string& path) {
+    fs::remove_all(path);
+    fs::create_symlink(target, path);
+  };
+  auto untouched = [&](const std::string& path, fs::file_type type) {
+    EXPECT_EQ(fs::symlink_status(path).type(), type) << path;
+  };
+  fifo(d + "/fifo");
+  link(d + "/folder", d + "/to_folder");
+  link(d + "/fifo", d + "/to_fifo");
+  for (const char* out : {"fifo", "to_folder", "to_fifo", "folder"})
+    expect_case({"train --epochs 1 --limit 64 --out " + d + "/" + out, d + "/" + out});
+  untouched(d + "/fifo", fs::file_type::fifo);
+  untouched(d + "/to_folder", fs::file_type::symlink);
+  untouched(d + "/to_fifo", fs::file_type::symlink);
+  EXPECT_TRUE(fs::is_empty(d + "/folder"));
+  // Files inside an output folder: explain, evaluate, search, merge, report.
+  fs::create_directories(d + "/explain");
+  fifo(d + "/explain/relevance.npy");
+  expect_case({"explain" + kIn.substr(0, kIn.find(" --out")) + " --out " + d + "/explain",
+               "explain/relevance.npy"});
+  untouched(d + "/explain/relevance.npy", fs::file_type::fifo);
+  fs::create_directories(d + "/evaluate");
+  link(d + "/fifo", d + "/evaluate/curve.png");
+  expect_case({"evaluate --composite tutorial" + kIn.substr(0, kIn.find(" --out")) + " --out " +
+                   d + "/evaluate",
+               "evaluate/curve.png"});
+  untouched(d + "/evaluate/curve.png", fs::file_type::symlink);
+  EXPECT_FALSE(fs::exists(d + "/evaluate/curve.csv"));
+  file("special.toml", test::small_experiment(1));
+  fs::create_directories(d + "/run");
+  fifo(d + "/run/results.sqlite");
+  expect_case({"search special.toml --force --out " + d + "/run", "run/results.sqlite"});
+  expect_case({"merge " + d + "/run --out " + d + "/run", "run/results.sqlite"});
+  untouched(d + "/run/results.sqlite", fs::file_type::fifo);
+  fs::create_directories(d + "/report_run/report");
+  fifo(d + "/report_run/aucs.csv");
+  expect_case({"report " + d + "/report_run", "report_run/aucs.csv"});
+  untouched(d + "/report_run/aucs.csv", fs::file_type::fifo);
+  fs::remove(d + "/report_run/aucs.csv");
+  link(d + "/folder", d + "/report_run/report/index.html");
+  expect_case({"report " + d + "/report_run", "report/index.html"});
+  untouched(d + "/report_run/report/index.html", fs::file_type::symlink);
+}
+
+// Output on stdout that cannot be written is a failed write (exit 1, one line), not a success
+// that wrote nothing.
+TEST(Catalogue, FailedWritesToStdoutAreExitOne) {
+  file("stdout.toml", test::small_experiment(1));
+  std::string err;
+  ASSERT_EQ(test::run_command("cd " + dir() + " && " + test::binary() +
+                                  " search stdout.toml --max-units 1 --out run_stdout",
+                              &err),
+            0)
+      << err;
+  for (const std::string& args :
+       {std::string("classify --dataset fashion-mnist --index 0"), std::string("composites"),
+        std::string("dump run_stdout")}) {
+    // In a subshell: run_command's own redirection of stdout applies around it.
+    EXPECT_EQ(test::run_command("(cd " + dir() + " && " + test::binary() + " " + args +
+                                    " > /dev/full)",
+                                &err),
+              1)
+        << args << "\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << "\n" << err;
+    EXPECT_NE(err.find("cannot write standard output"), std::string::npos) << args << "\n" << err;
+  }
 }
 
 TEST(Catalogue, FailedWritesNameTheFileAndLeaveNoPartialOutput) {

@@ -184,6 +184,7 @@ void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& 
 
 void run_evaluate(EvaluateArgs& a) {
   require(!a.out.empty(), "--out: an output directory is required");
+  check_output_dir(a.out, {"curve.csv", "evaluate.json", "curve.png", "perturbed.png"});
   const at::Device device = setup_runtime(a.common);
   const PreparedModel m = prepare_model(a.common, device);
   const InputBatch in = load_inputs(a.input, m.net);

@@ -4,10 +4,30 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "util/error.h"
+
+namespace {
+
+// A command's output on stdout must reach it: `dump > /dev/full` is a failed write (exit 1),
+// not a success that wrote nothing.
+int check_stdout() {
+  errno = 0;
+  std::cout.flush();
+  const bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout;
+  if (!failed) return 0;
+  const int err = errno;
+  std::cerr << "lrpbench: error: cannot write standard output"
+            << (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) << "\n";
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Keep freed tensor memory in the heap instead of returning it to the kernel: glibc
@@ -58,5 +78,5 @@ int main(int argc, char** argv) {
     std::cerr << "lrpbench: internal error: " << lrpbench::first_line(e.what()) << "\n";
     return 1;
   }
-  return 0;
+  return check_stdout();
 }

@@ -450,6 +450,13 @@ namespace {
 
 const char* kStoreName = "/results.sqlite";
 
+// The files a search or merge writes in RUN: anything there that is not a regular file (a
+// FIFO, a device, a folder, a link) is refused before any work.
+void check_run_outputs(const std::string& run) {
+  check_output_dir(run, {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm",
+                         "results.sqlite-journal", ".lock"});
+}
+
 // Opens RUN's store for `definition`: a new one, or the existing one when it passes its
 // checks and was made by the same experiment and settings. With force, a store that fails
 // either is replaced.
@@ -748,6 +755,7 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
           "--shard: " + strategy_name(exp.search.strategy) +
               " decides each rung or generation from the previous one; run it in one process "
               "or under mpirun");
+  check_run_outputs(opt.out);
   const bool fresh_dir = !fs::exists(opt.out);
   std::error_code ec;
   fs::create_directories(opt.out, ec);
@@ -812,6 +820,7 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
 
 MergeSummary merge_runs(const std::vector<std::string>& runs, const std::string& out) {
   require(!runs.empty(), "merge: no runs given");
+  check_run_outputs(out);
   std::string definition;
   for (const std::string& r : runs) {
     require(fs::exists(r + kStoreName), "merge: '" + r + "' has no results.sqlite");
