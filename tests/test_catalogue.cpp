@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -287,6 +288,50 @@ TEST(Catalogue, NumericOptionsAreRangeChecked) {
       {"report . --threads 5000", "--threads"},
   };
   for (const Case& c : cases) expect_case(c);
+}
+
+// Metric options are checked against the image they meet, before any work, in evaluate and
+// in search (a search leaves no store and no run folder behind).
+TEST(Catalogue, MetricOptionsMeetTheImage) {
+  const std::string eval = "evaluate --composite tutorial" + kIn + " --metrics ";
+  std::string fractions;
+  for (int i = 1; i <= 10001; ++i) fractions += (i > 1 ? "," : "") + std::to_string(i / 10002.0);
+  write_npy(dir() + "/mask_nan.npy", at::full({28, 28}, NAN));
+  write_npy(dir() + "/mask_small.npy", at::ones({1, 1}));
+  write_npy(dir() + "/mask_wide.npy", at::ones({28, 29}));
+  const std::vector<Case> cases = {
+      {eval + "faithfulness-correlation --fc-subset 785", "--fc-subset"},
+      {eval + "irof --irof-region 60", "--irof-region"},  // SIGSEGV in OpenCV's SLIC before
+      {eval + "irof --irof-region 29", "--irof-region"},
+      {eval + "road-morf --road-fractions " + fractions, "--road-fractions"},
+      {eval + "relevance-mass --mask mask_nan.npy", "NaN"},
+      {eval + "relevance-mass --mask mask_small.npy", "mask_small.npy"},
+      {eval + "relevance-mass --mask mask_wide.npy", "mask_wide.npy"},
+      {"evaluate --composite tutorial" + kIn + " --metrics ''", "--metrics"},
+      {"explain --normalize ''" + kIn, "--normalize"},
+      {"search --preset fashion-thesis --model fashion-vgg --normalize '' --out run_norm",
+       "--normalize"},
+  };
+  for (const Case& c : cases) expect_case(c);
+  // The largest region inside the range works: one superpixel on 28 x 28.
+  std::string err;
+  EXPECT_EQ(test::run_command("cd " + dir() + " && " + test::binary() + " " + eval +
+                                  "irof --irof-region 28",
+                              &err),
+            0)
+      << err;
+  const std::string base =
+      "[data]\ndataset = \"fashion-mnist\"\nclass = 9\ncount = 2\n[[family]]\nname = "
+      "\"tutorial\"\nvalues = [0, 1]\n[pf]\npatch = 2\n";
+  for (const auto& [name, body, needle] : std::vector<std::array<std::string, 3>>{
+           {"exp_fc.toml", base + "[metrics]\nlist = [\"pf-morf\", \"faithfulness-correlation\"]\nfc_subset = 785\n", "fc_subset"},
+           {"exp_irof.toml", base + "[metrics]\nlist = [\"pf-morf\", \"irof\"]\nirof_region = 60\n", "irof_region"},
+           {"exp_objective.toml", base + "[search]\nobjective = \"\"\n", "search.objective"},
+           {"exp_weights.toml", "[model]\nweights = \"\"\n" + base, "model.weights"}}) {
+    file(name, body);
+    expect_case({"search " + name + " --out run_" + name, needle});
+    EXPECT_FALSE(fs::exists(dir() + "/run_" + name)) << name;
+  }
 }
 
 // An output path that is not a regular file (a FIFO, a link to a folder or a FIFO, a folder)

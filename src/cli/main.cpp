@@ -27,6 +27,21 @@ int check_stdout() {
   return 1;
 }
 
+// An option given an empty value ('') names nothing: refused (exit 2, naming the option)
+// rather than taken for "not given" (--normalize '' silently choosing the default,
+// --metrics '' computing none).
+void refuse_empty_values(CLI::App* app) {
+  const CLI::Validator nonempty(
+      [](std::string& value) {
+        return value.empty() ? std::string("an empty value is not allowed") : std::string();
+      },
+      "", "NONEMPTY");
+  for (CLI::Option* o : app->get_options())
+    if (o->get_type_size_max() > 0) o->check(nonempty);
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; }))
+    refuse_empty_values(sub);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,6 +65,7 @@ int main(int argc, char** argv) {
   lrpbench::add_train_command(app);
   lrpbench::add_composites_command(app);
   lrpbench::add_bench_command(app);
+  refuse_empty_values(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -254,6 +254,14 @@ class Reader {
     return std::string(*n->value<std::string>());
   }
 
+  // A string that is empty only when the key is absent: an empty one ("") would pass for "not
+  // given" and silently choose the default.
+  std::string named(const toml::table& t, const std::string& sec, const std::string& key) const {
+    const std::string v = str(t, sec, key, "");
+    if (t.get(key) && v.empty()) fail(*t.get(key), sec + key, "expected a non-empty string");
+    return v;
+  }
+
   int64_t integer(const toml::table& t, const std::string& sec, const std::string& key, int64_t def,
                   int64_t min = 0, int64_t max = INT64_MAX) const {
     const toml::node* n = t.get(key);
@@ -360,9 +368,9 @@ void read_model(const Reader& r, const toml::table& root, const std::string& sou
   const toml::table& model = r.section(root, "model");
   r.check_known(model, "model", {"name", "weights", "file", "normalize"});
   x.model = r.str(model, "model.", "name", "fashion-vgg");
-  x.weights = r.str(model, "model.", "weights", "");
-  x.normalize = r.str(model, "model.", "normalize", "");
-  const std::string file = r.str(model, "model.", "file", "");
+  x.weights = r.named(model, "model.", "weights");
+  x.normalize = r.named(model, "model.", "normalize");
+  const std::string file = r.named(model, "model.", "file");
   if (!file.empty()) {
     if (model.contains("name") || model.contains("weights"))
       r.fail(*model.get("file"), "model.file",
@@ -391,12 +399,12 @@ void read_data(const Reader& r, const toml::table& root, const std::string& sour
       {"dataset", "split", "imagenet", "folder", "labels", "boxes", "class", "count", "holdout",
        "resize", "target"});
   DataSpec& d = x.data;
-  d.dataset = r.str(data, "data.", "dataset", "");
+  d.dataset = r.named(data, "data.", "dataset");
   d.split = r.str(data, "data.", "split", "test");
-  d.imagenet = r.str(data, "data.", "imagenet", "");
-  d.folder = r.str(data, "data.", "folder", "");
-  d.labels = r.str(data, "data.", "labels", "");
-  d.boxes = r.str(data, "data.", "boxes", "");
+  d.imagenet = r.named(data, "data.", "imagenet");
+  d.folder = r.named(data, "data.", "folder");
+  d.labels = r.named(data, "data.", "labels");
+  d.boxes = r.named(data, "data.", "boxes");
   d.count = r.integer(data, "data.", "count", 0, 0, kMaxImages);
   d.holdout = r.integer(data, "data.", "holdout", 0, 0, kMaxImages);
   if (d.holdout > 0 && d.count > 0 && d.holdout >= d.count)
@@ -707,7 +715,7 @@ void check_objective(const Reader& r, const toml::node& at, const std::string& k
 void read_search(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& s = r.section(root, "search");
   const bool nsga2 = x.search.strategy == Strategy::Nsga2;
-  x.objective = r.str(s, "search.", "objective", "");
+  x.objective = r.named(s, "search.", "objective");
   if (!x.objective.empty()) {
     if (nsga2)
       r.fail(*s.get("objective"), "search.objective",

@@ -252,6 +252,11 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   plan.net = canonize(plan.loaded.net).to(device);
   std::vector<std::pair<std::string, ResizeGeometry>> files;
   load_images(exp, plan.net, plan, &files);
+  try {
+    exp.metric_options.check_image(plan.x.size(2), plan.x.size(3));
+  } catch (const InputError& e) {
+    throw InputError(exp.source + ": [metrics] " + e.what());
+  }
   resolve_targets(exp, plan);
   for (const std::string& name : exp.extra_metrics()) plan.extra.push_back(&find_metric(name));
   load_masks(exp, files, plan);
