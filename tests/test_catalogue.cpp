@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "helpers.h"
+#include "model/safetensors.h"
+#include "model/state_dict.h"
 #include "util/npy.h"
 
 namespace lrpbench {
@@ -331,6 +333,43 @@ TEST(Catalogue, MetricOptionsMeetTheImage) {
     file(name, body);
     expect_case({"search " + name + " --out run_" + name, needle});
     EXPECT_FALSE(fs::exists(dir() + "/run_" + name)) << name;
+  }
+}
+
+// A search whose space or data cannot mean what it says is refused before any store exists:
+// built-in families (discrete axes) under CMA-ES or NSGA-II, a 3-channel model on the
+// 1-channel Fashion-MNIST, a family named like the store's own units, a shard count that
+// overflows.
+TEST(Catalogue, SearchRefusesMeaninglessSpaces) {
+  const std::string data = "[data]\ndataset = \"fashion-mnist\"\nclass = 9\ncount = 2\n";
+  const std::string tutorial = "[[family]]\nname = \"tutorial\"\nvalues = [0, 0.1, 1]\n";
+  // A random ResNet-18 (3 channels); its weights file is named by the experiment.
+  Network r18 = build_architecture("resnet18");
+  init_random(r18, 0);
+  write_safetensors(dir() + "/r18.safetensors", state_dict_of(r18));
+  for (const auto& [name, body, needle] : std::vector<std::array<std::string, 3>>{
+           {"cmaes.toml", data + tutorial + "[search]\nstrategy = \"cmaes\"\n",
+            "family 'tutorial': strategy cmaes"},
+           {"nsga2.toml",
+            data + "[[family]]\nname = \"decreasing-gamma\"\n[metrics]\nlist = [\"pf-morf\", "
+                   "\"sparseness\"]\n[search]\nstrategy = \"nsga2\"\nobjectives = [\"pf-morf\", "
+                   "\"sparseness\"]\n",
+            "family 'decreasing-gamma': strategy nsga2"},
+           {"channels.toml",
+            "[model]\nname = \"resnet18\"\nweights = \"r18.safetensors\"\n" + data + tutorial,
+            "model 'resnet18' expects 3 channels"},
+           {"holdout.toml",
+            data + "[[family]]\nname = \"holdout\"\ntemplate = \"tutorial({g},0)\"\n"
+                   "[family.params]\ng = [0, 1]\n",
+            "'holdout'"}}) {
+    file(name, body);
+    expect_case({"search " + name + " --out run_" + name, needle});
+    EXPECT_FALSE(fs::exists(dir() + "/run_" + name)) << name;
+  }
+  file("shard.toml", data + tutorial);
+  for (const char* shard : {"0/99999999999", "99999999999/1", "0/0", "1/1", "/2"}) {
+    expect_case({std::string("search shard.toml --shard ") + shard + " --out run_shard", "--shard"});
+    EXPECT_FALSE(fs::exists(dir() + "/run_shard")) << shard;
   }
 }
 

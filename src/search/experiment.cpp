@@ -510,11 +510,14 @@ void read_families(const Reader& r, const toml::table& root, const std::string& 
       if (t.get("template")) {
         r.check_known(t, "family", {"name", "template", "params"});
         const std::string name = r.str(t, "family.", "name", "");
-        bool ok = !name.empty() && name.size() <= 64 && name != "reference";
+        // "reference" and "holdout" name the store's work units of reference points and
+        // held-out images.
+        bool ok = !name.empty() && name.size() <= 64 && name != "reference" && name != "holdout";
         for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
         if (!ok)
           r.fail(t.get("name") ? *t.get("name") : e, "family.name",
-                 "expected a name of letters, digits, - and _ (not 'reference')");
+                 "expected a name of letters, digits, - and _ (not 'reference' or 'holdout'), "
+                 "got '" + name + "'");
         f = read_template_family(r, t, e, source, x.search);
       } else {
         r.check_known(t, "family", {"name", "values", "values1", "values2"});
@@ -522,6 +525,16 @@ void read_families(const Reader& r, const toml::table& root, const std::string& 
         if (name != "tutorial" && name != "decreasing-gamma")
           r.fail(t.get("name") ? *t.get("name") : e, "family.name",
                  "expected tutorial or decreasing-gamma (or give a template), got '" + name + "'");
+        // Its axes (values, values1, values2, or the default) are discrete.
+        if (x.search.evolves())
+          r.fail(*t.get("name"), "family.name",
+                 "family '" + name + "': strategy " + strategy_name(x.search.strategy) +
+                     " needs continuous parameters, and a built-in family's values are discrete "
+                     "axes; give a template with continuous ranges, e.g. template = \"" +
+                     (name == "tutorial" ? "tutorial({gamma},{eps})\" with [family.params] gamma "
+                                           "= \"log0(-4,0)\", eps = \"log0(-4,0)\""
+                                         : "decreasing-gamma({g1},{g2})\" with [family.params] "
+                                           "g1 = \"log0(-4,0)\", g2 = \"log0(-4,0)\""));
         if (t.get("values") && (t.get("values1") || t.get("values2")))
           r.fail(*t.get("values"), "family.values",
                  "give either values (both axes) or values1 / values2, not both");

@@ -43,6 +43,11 @@ void load_images(const Experiment& exp, const Network& net, Plan& plan,
   const DataSpec& d = exp.data;
   std::vector<at::Tensor> pixels;
   if (!d.dataset.empty()) {
+    // Normalising would broadcast the 1-channel images over a 3-channel model's channels.
+    require(net.in_channels == 1,
+            exp.source + ": [data] dataset " + d.dataset +
+                " holds 1-channel 28 x 28 images, but model '" + exp.model + "' expects " +
+                std::to_string(net.in_channels) + " channels");
     const Dataset ds = load_fashion_mnist(d.split);
     for (int64_t i = 0; i < ds.images.size(0); ++i) {
       if (d.class_index >= 0 && ds.labels[static_cast<size_t>(i)] != d.class_index) continue;
@@ -441,14 +446,19 @@ std::string run_definition(const Experiment& exp, const at::Device& device) {
 
 void parse_shard(const std::string& text, int* index, int* count) {
   const auto slash = text.find('/');
-  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
-            text.find_first_not_of("0123456789/") == std::string::npos;
+  const std::string i = slash == std::string::npos ? "" : text.substr(0, slash);
+  const std::string n = slash == std::string::npos ? "" : text.substr(slash + 1);
+  // At most 9 digits a side: N < 10^9 fits an int, so no stoi overflow.
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  bool ok = digits(i) && digits(n);
   if (ok) {
-    *index = std::stoi(text.substr(0, slash));
-    *count = std::stoi(text.substr(slash + 1));
-    ok = *count > 0 && *index >= 0 && *index < *count;
+    *index = std::stoi(i);
+    *count = std::stoi(n);
+    ok = *count > 0 && *index < *count;
   }
-  require(ok, "--shard: expected I/N with 0 <= I < N, got '" + text + "'");
+  require(ok, "--shard: expected I/N with 0 <= I < N < 10^9, got '" + text + "'");
 }
 
 namespace {
