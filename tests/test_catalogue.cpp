@@ -326,8 +326,13 @@ TEST(Catalogue, MetricOptionsMeetTheImage) {
       "[data]\ndataset = \"fashion-mnist\"\nclass = 9\ncount = 2\n[[family]]\nname = "
       "\"tutorial\"\nvalues = [0, 1]\n[pf]\npatch = 2\n";
   for (const auto& [name, body, needle] : std::vector<std::array<std::string, 3>>{
-           {"exp_fc.toml", base + "[metrics]\nlist = [\"pf-morf\", \"faithfulness-correlation\"]\nfc_subset = 785\n", "fc_subset"},
-           {"exp_irof.toml", base + "[metrics]\nlist = [\"pf-morf\", \"irof\"]\nirof_region = 60\n", "irof_region"},
+           {"exp_fc.toml",
+            base + "[metrics]\nlist = [\"pf-morf\", \"faithfulness-correlation\"]\n"
+                   "fc_subset = 785\n",
+            "fc_subset"},
+           {"exp_irof.toml",
+            base + "[metrics]\nlist = [\"pf-morf\", \"irof\"]\nirof_region = 60\n",
+            "irof_region"},
            {"exp_objective.toml", base + "[search]\nobjective = \"\"\n", "search.objective"},
            {"exp_weights.toml", "[model]\nweights = \"\"\n" + base, "model.weights"}}) {
     file(name, body);
@@ -368,7 +373,8 @@ TEST(Catalogue, SearchRefusesMeaninglessSpaces) {
   }
   file("shard.toml", data + tutorial);
   for (const char* shard : {"0/99999999999", "99999999999/1", "0/0", "1/1", "/2"}) {
-    expect_case({std::string("search shard.toml --shard ") + shard + " --out run_shard", "--shard"});
+    expect_case(
+        {std::string("search shard.toml --shard ") + shard + " --out run_shard", "--shard"});
     EXPECT_FALSE(fs::exists(dir() + "/run_shard")) << shard;
   }
 }

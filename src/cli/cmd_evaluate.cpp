@@ -247,7 +247,8 @@ void run_evaluate(EvaluateArgs& a) {
         return explain_in_batches(m.net, inputs.to(at::kCPU), t, *composite, a.common.batch)
             .unsqueeze(1);
       };
-    values = score_metrics(m.net, in.x, rel, targets, seeds, load_masks(a.metrics, m.net, in, targets, file_masks),
+    values = score_metrics(m.net, in.x, rel, targets, seeds,
+                           load_masks(a.metrics, m.net, in, targets, file_masks),
                            explainer, which, mopt);
   }
   make_dir(a.out);
