@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 #include <vector>
 
 #include "helpers.h"
+#include "model/safetensors.h"
+#include "model/state_dict.h"
 #include "search/store.h"
 #include "util/npy.h"
 
@@ -295,6 +298,172 @@ TEST(Catalogue, NumericOptionsAreRangeChecked) {
       {"report . --threads 5000", "--threads"},
   };
   for (const Case& c : cases) expect_case(c);
+}
+
+// Metric options are checked against the image they meet, before any work, in evaluate and
+// in search (a search leaves no store and no run folder behind).
+TEST(Catalogue, MetricOptionsMeetTheImage) {
+  const std::string eval = "evaluate --composite tutorial" + kIn + " --metrics ";
+  std::string fractions;
+  for (int i = 1; i <= 10001; ++i) fractions += (i > 1 ? "," : "") + std::to_string(i / 10002.0);
+  write_npy(dir() + "/mask_nan.npy", at::full({28, 28}, NAN));
+  write_npy(dir() + "/mask_small.npy", at::ones({1, 1}));
+  write_npy(dir() + "/mask_wide.npy", at::ones({28, 29}));
+  const std::vector<Case> cases = {
+      {eval + "faithfulness-correlation --fc-subset 785", "--fc-subset"},
+      {eval + "irof --irof-region 60", "--irof-region"},  // SIGSEGV in OpenCV's SLIC before
+      {eval + "irof --irof-region 29", "--irof-region"},
+      {eval + "road-morf --road-fractions " + fractions, "--road-fractions"},
+      {eval + "relevance-mass --mask mask_nan.npy", "NaN"},
+      {eval + "relevance-mass --mask mask_small.npy", "mask_small.npy"},
+      {eval + "relevance-mass --mask mask_wide.npy", "mask_wide.npy"},
+      {"evaluate --composite tutorial" + kIn + " --metrics ''", "--metrics"},
+      {"explain --normalize ''" + kIn, "--normalize"},
+      {"search --preset fashion-thesis --model fashion-vgg --normalize '' --out run_norm",
+       "--normalize"},
+  };
+  for (const Case& c : cases) expect_case(c);
+  // The largest region inside the range works: one superpixel on 28 x 28.
+  std::string err;
+  EXPECT_EQ(test::run_command("cd " + dir() + " && " + test::binary() + " " + eval +
+                                  "irof --irof-region 28",
+                              &err),
+            0)
+      << err;
+  const std::string base =
+      "[data]\ndataset = \"fashion-mnist\"\nclass = 9\ncount = 2\n[[family]]\nname = "
+      "\"tutorial\"\nvalues = [0, 1]\n[pf]\npatch = 2\n";
+  for (const auto& [name, body, needle] : std::vector<std::array<std::string, 3>>{
+           {"exp_fc.toml",
+            base + "[metrics]\nlist = [\"pf-morf\", \"faithfulness-correlation\"]\n"
+                   "fc_subset = 785\n",
+            "fc_subset"},
+           {"exp_irof.toml",
+            base + "[metrics]\nlist = [\"pf-morf\", \"irof\"]\nirof_region = 60\n",
+            "irof_region"},
+           {"exp_objective.toml", base + "[search]\nobjective = \"\"\n", "search.objective"},
+           {"exp_weights.toml", "[model]\nweights = \"\"\n" + base, "model.weights"}}) {
+    file(name, body);
+    expect_case({"search " + name + " --out run_" + name, needle});
+    EXPECT_FALSE(fs::exists(dir() + "/run_" + name)) << name;
+  }
+}
+
+// A search whose space or data cannot mean what it says is refused before any store exists:
+// built-in families (discrete axes) under CMA-ES or NSGA-II, a 3-channel model on the
+// 1-channel Fashion-MNIST, a family named like the store's own units, a shard count that
+// overflows.
+TEST(Catalogue, SearchRefusesMeaninglessSpaces) {
+  const std::string data = "[data]\ndataset = \"fashion-mnist\"\nclass = 9\ncount = 2\n";
+  const std::string tutorial = "[[family]]\nname = \"tutorial\"\nvalues = [0, 0.1, 1]\n";
+  // A random ResNet-18 (3 channels); its weights file is named by the experiment.
+  Network r18 = build_architecture("resnet18");
+  init_random(r18, 0);
+  write_safetensors(dir() + "/r18.safetensors", state_dict_of(r18));
+  for (const auto& [name, body, needle] : std::vector<std::array<std::string, 3>>{
+           {"cmaes.toml", data + tutorial + "[search]\nstrategy = \"cmaes\"\n",
+            "family 'tutorial': strategy cmaes"},
+           {"nsga2.toml",
+            data + "[[family]]\nname = \"decreasing-gamma\"\n[metrics]\nlist = [\"pf-morf\", "
+                   "\"sparseness\"]\n[search]\nstrategy = \"nsga2\"\nobjectives = [\"pf-morf\", "
+                   "\"sparseness\"]\n",
+            "family 'decreasing-gamma': strategy nsga2"},
+           {"channels.toml",
+            "[model]\nname = \"resnet18\"\nweights = \"r18.safetensors\"\n" + data + tutorial,
+            "model 'resnet18' expects 3 channels"},
+           {"holdout.toml",
+            data + "[[family]]\nname = \"holdout\"\ntemplate = \"tutorial({g},0)\"\n"
+                   "[family.params]\ng = [0, 1]\n",
+            "'holdout'"}}) {
+    file(name, body);
+    expect_case({"search " + name + " --out run_" + name, needle});
+    EXPECT_FALSE(fs::exists(dir() + "/run_" + name)) << name;
+  }
+  file("shard.toml", data + tutorial);
+  for (const char* shard : {"0/99999999999", "99999999999/1", "0/0", "1/1", "/2"}) {
+    expect_case(
+        {std::string("search shard.toml --shard ") + shard + " --out run_shard", "--shard"});
+    EXPECT_FALSE(fs::exists(dir() + "/run_shard")) << shard;
+  }
+}
+
+// An output path that is not a regular file (a FIFO, a link to a folder or a FIFO, a folder)
+// is refused before any work, naming it, and left as it was: the atomic rename never replaces
+// a device (train --out /dev/full as root did).
+TEST(Catalogue, OutputsThatAreNotRegularFilesAreRefused) {
+  const std::string d = dir() + "/special";
+  fs::create_directories(d + "/folder");
+  auto fifo = [&](const std::string& path) {
+    fs::remove_all(path);
+    ASSERT_EQ(::mkfifo(path.c_str(), 0644), 0) << path;
+  };
+  auto link = [&](const std::string& target, const std::string& path) {
+    fs::remove_all(path);
+    fs::create_symlink(target, path);
+  };
+  auto untouched = [&](const std::string& path, fs::file_type type) {
+    EXPECT_EQ(fs::symlink_status(path).type(), type) << path;
+  };
+  fifo(d + "/fifo");
+  link(d + "/folder", d + "/to_folder");
+  link(d + "/fifo", d + "/to_fifo");
+  for (const char* out : {"fifo", "to_folder", "to_fifo", "folder"})
+    expect_case({"train --epochs 1 --limit 64 --out " + d + "/" + out, d + "/" + out});
+  untouched(d + "/fifo", fs::file_type::fifo);
+  untouched(d + "/to_folder", fs::file_type::symlink);
+  untouched(d + "/to_fifo", fs::file_type::symlink);
+  EXPECT_TRUE(fs::is_empty(d + "/folder"));
+  // Files inside an output folder: explain, evaluate, search, merge, report.
+  fs::create_directories(d + "/explain");
+  fifo(d + "/explain/relevance.npy");
+  expect_case({"explain" + kIn.substr(0, kIn.find(" --out")) + " --out " + d + "/explain",
+               "explain/relevance.npy"});
+  untouched(d + "/explain/relevance.npy", fs::file_type::fifo);
+  fs::create_directories(d + "/evaluate");
+  link(d + "/fifo", d + "/evaluate/curve.png");
+  expect_case({"evaluate --composite tutorial" + kIn.substr(0, kIn.find(" --out")) + " --out " +
+                   d + "/evaluate",
+               "evaluate/curve.png"});
+  untouched(d + "/evaluate/curve.png", fs::file_type::symlink);
+  EXPECT_FALSE(fs::exists(d + "/evaluate/curve.csv"));
+  file("special.toml", test::small_experiment(1));
+  fs::create_directories(d + "/run");
+  fifo(d + "/run/results.sqlite");
+  expect_case({"search special.toml --force --out " + d + "/run", "run/results.sqlite"});
+  expect_case({"merge " + d + "/run --out " + d + "/run", "run/results.sqlite"});
+  untouched(d + "/run/results.sqlite", fs::file_type::fifo);
+  fs::create_directories(d + "/report_run/report");
+  fifo(d + "/report_run/aucs.csv");
+  expect_case({"report " + d + "/report_run", "report_run/aucs.csv"});
+  untouched(d + "/report_run/aucs.csv", fs::file_type::fifo);
+  fs::remove(d + "/report_run/aucs.csv");
+  link(d + "/folder", d + "/report_run/report/index.html");
+  expect_case({"report " + d + "/report_run", "report/index.html"});
+  untouched(d + "/report_run/report/index.html", fs::file_type::symlink);
+}
+
+// Output on stdout that cannot be written is a failed write (exit 1, one line), not a success
+// that wrote nothing.
+TEST(Catalogue, FailedWritesToStdoutAreExitOne) {
+  file("stdout.toml", test::small_experiment(1));
+  std::string err;
+  ASSERT_EQ(test::run_command("cd " + dir() + " && " + test::binary() +
+                                  " search stdout.toml --max-units 1 --out run_stdout",
+                              &err),
+            0)
+      << err;
+  for (const std::string& args :
+       {std::string("classify --dataset fashion-mnist --index 0"), std::string("composites"),
+        std::string("dump run_stdout")}) {
+    // In a subshell: run_command's own redirection of stdout applies around it.
+    EXPECT_EQ(test::run_command("(cd " + dir() + " && " + test::binary() + " " + args +
+                                    " > /dev/full)",
+                                &err),
+              1)
+        << args << "\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << "\n" << err;
+    EXPECT_NE(err.find("cannot write standard output"), std::string::npos) << args << "\n" << err;
+  }
 }
 
 TEST(Catalogue, FailedWritesNameTheFileAndLeaveNoPartialOutput) {

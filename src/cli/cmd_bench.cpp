@@ -301,6 +301,7 @@ void run_bench_metrics(const BenchArgs& a, const MetricCliOptions& mo) {
   const at::Tensor x = bench_input(a, m, device);
   const PFSettings s = a.pf.settings(x.size(2), x.size(3), a.common);
   MetricOptions opt = mo.settings(a.common.seed, s.score, a.common.batch);
+  opt.check_image(x.size(2), x.size(3));
   opt.pf = s;
   const std::vector<Composite> grid = tutorial_subgrid(m.net);
   const ExplainOptions quiet{false};

@@ -65,14 +65,32 @@ nlohmann::json metrics_json(const std::vector<const Metric*>& which,
   return out;
 }
 
-// Ground-truth masks per image: --mask (H x W for all, or N x H x W), --boxes (--image
-// inputs), else the Fashion-MNIST foreground where it applies.
-std::vector<at::Tensor> load_masks(const MetricCliOptions& o, const Network& net,
-                                   const InputBatch& in, const std::vector<int64_t>& targets) {
-  const at::Tensor& x = in.x;
+// The --mask file for inputs x (N x C x H x W): H x W for all images or N x H x W, exactly
+// (no broadcasting: a 1 x 1 mask is not a 28 x 28 one), finite; one H x W bool mask per image
+// (nonzero = inside). Read before any work.
+std::vector<at::Tensor> read_mask_file(const std::string& path, const at::Tensor& x) {
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  at::Tensor m = read_npy(path);
+  const bool plane = m.dim() == 2 && m.size(0) == h && m.size(1) == w;
+  require(plane || (m.dim() == 3 && m.size(0) == n && m.size(1) == h && m.size(2) == w),
+          "--mask " + path + ": expected H x W or N x H x W = " + std::to_string(n) + " x " +
+              std::to_string(h) + " x " + std::to_string(w) + ", got " +
+              std::string(c10::str(m.sizes())));
+  require(at::isfinite(m).all().item<bool>(), "--mask " + path + ": holds NaN or infinite values");
+  if (plane) m = m.unsqueeze(0).expand({n, h, w});
   std::vector<at::Tensor> out;
-  require(o.mask.empty() || o.boxes.empty(), "give at most one of --mask and --boxes");
+  for (int64_t i = 0; i < n; ++i) out.push_back(m[i].to(at::kDouble) != 0);
+  return out;
+}
+
+// Ground-truth masks per image: --mask (read by read_mask_file: `file_masks`), --boxes
+// (--image inputs), else the Fashion-MNIST foreground where it applies.
+std::vector<at::Tensor> load_masks(const MetricCliOptions& o, const Network& net,
+                                   const InputBatch& in, const std::vector<int64_t>& targets,
+                                   const std::vector<at::Tensor>& file_masks) {
+  const at::Tensor& x = in.x;
+  const int64_t n = x.size(0);
+  std::vector<at::Tensor> out;
   if (!o.boxes.empty()) {
     require(!in.files.empty(), "--boxes: masks from boxes need --image inputs");
     const auto boxes =
@@ -85,16 +103,7 @@ std::vector<at::Tensor> load_masks(const MetricCliOptions& o, const Network& net
     }
     return out;
   }
-  if (!o.mask.empty()) {
-    at::Tensor m = read_npy(o.mask);
-    if (m.dim() == 2) m = m.unsqueeze(0).expand({n, h, w});
-    require(m.dim() == 3 && m.size(0) == n && m.size(1) == h && m.size(2) == w,
-            "--mask " + o.mask + ": expected H x W or N x H x W = " + std::to_string(n) + " x " +
-                std::to_string(h) + " x " + std::to_string(w) + ", got " +
-                std::string(c10::str(m.sizes())));
-    for (int64_t i = 0; i < n; ++i) out.push_back(m[i].to(at::kDouble) != 0);
-    return out;
-  }
+  if (!o.mask.empty()) return file_masks;
   for (int64_t i = 0; i < n; ++i) out.push_back(fashion_foreground(net, x[i]));
   return out;
 }
@@ -184,6 +193,7 @@ void write_outputs(const EvaluateArgs& a, const Network& net, const InputBatch& 
 
 void run_evaluate(EvaluateArgs& a) {
   require(!a.out.empty(), "--out: an output directory is required");
+  check_output_dir(a.out, {"curve.csv", "evaluate.json", "curve.png", "perturbed.png"});
   const at::Device device = setup_runtime(a.common);
   const PreparedModel m = prepare_model(a.common, device);
   const InputBatch in = load_inputs(a.input, m.net);
@@ -197,6 +207,11 @@ void run_evaluate(EvaluateArgs& a) {
   const std::vector<const Metric*> which =
       a.metrics.metrics.empty() ? std::vector<const Metric*>() : parse_metrics(a.metrics.metrics);
   MetricOptions mopt = a.metrics.settings(a.common.seed, s.score, a.common.batch);
+  mopt.check_image(in.x.size(2), in.x.size(3));  // before any work
+  require(a.metrics.mask.empty() || a.metrics.boxes.empty(),
+          "give at most one of --mask and --boxes");
+  const std::vector<at::Tensor> file_masks =
+      a.metrics.mask.empty() ? std::vector<at::Tensor>() : read_mask_file(a.metrics.mask, in.x);
   mopt.pf = s;  // deletion / insertion: the run's patches, patch scores and schedule
   if (!a.relevance.empty()) {
     rel = read_npy(a.relevance);
@@ -232,7 +247,8 @@ void run_evaluate(EvaluateArgs& a) {
         return explain_in_batches(m.net, inputs.to(at::kCPU), t, *composite, a.common.batch)
             .unsqueeze(1);
       };
-    values = score_metrics(m.net, in.x, rel, targets, seeds, load_masks(a.metrics, m.net, in, targets),
+    values = score_metrics(m.net, in.x, rel, targets, seeds,
+                           load_masks(a.metrics, m.net, in, targets, file_masks),
                            explainer, which, mopt);
   }
   make_dir(a.out);

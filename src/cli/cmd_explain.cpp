@@ -12,6 +12,7 @@
 #include "lrp/engine.h"
 #include "report/heatmap.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/npy.h"
 
 namespace lrpbench {
@@ -62,6 +63,14 @@ void run_explain(const ExplainArgs& a) {
   const Composite composite = parse_composite(a.composite, m.loaded.net);
   const InputBatch in = load_inputs(a.input, m.net);
   const std::vector<int64_t> targets = resolve_targets(a.target, in);
+  const int64_t n = in.x.size(0);
+  auto heatmap_name = [&](int64_t i) {
+    return n == 1 ? std::string("heatmap.png")
+                  : "heatmap_" + id_text(in.ids[static_cast<size_t>(i)]) + ".png";
+  };
+  std::vector<std::string> outputs = {"relevance.npy", "explain.json"};
+  for (int64_t i = 0; i < n; ++i) outputs.push_back(heatmap_name(i));
+  check_output_dir(a.out, outputs);  // before any work: nothing but regular files is replaced
   make_dir(a.out);
 
   std::vector<int64_t> resolved = targets;
@@ -69,7 +78,6 @@ void run_explain(const ExplainArgs& a) {
   const at::Tensor rel =
       explain_in_batches(m.net, in.x, resolved, composite, a.common.batch, &diags);
   nlohmann::json images = nlohmann::json::array();
-  const int64_t n = in.x.size(0);
   for (int64_t i = 0; i < n; ++i) {
     const Diagnostics& d = diags[static_cast<size_t>(i)];
     images.push_back(diagnostics_json(in.ids[static_cast<size_t>(i)], d, m.net.shape().by_index));
@@ -82,9 +90,7 @@ void run_explain(const ExplainArgs& a) {
   }
   write_npy(a.out + "/relevance.npy", in.batched ? rel : rel[0]);
   for (int64_t i = 0; i < n; ++i) {
-    const std::string name =
-        n == 1 ? "heatmap.png" : "heatmap_" + id_text(in.ids[static_cast<size_t>(i)]) + ".png";
-    write_png(a.out + "/" + name, render_heatmap(rel[i], in.pixels[i], a.style));
+    write_png(a.out + "/" + heatmap_name(i), render_heatmap(rel[i], in.pixels[i], a.style));
   }
   const nlohmann::json j = {{"composite", canonical_form(composite, m.loaded.net)},
                             {"model", m.loaded.net.arch},

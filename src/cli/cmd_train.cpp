@@ -9,6 +9,7 @@
 #include "model/state_dict.h"
 #include "train/train.h"
 #include "util/error.h"
+#include "util/file.h"
 
 namespace lrpbench {
 namespace {
@@ -30,6 +31,8 @@ void run_train(const TrainArgs& a) {
   opt.seed = a.common.seed;
   opt.batch = a.common.batch;
   const std::string out = a.out.empty() ? a.common.model + ".safetensors" : a.out;
+  check_output_file(out);  // before training: a device or FIFO there is never replaced
+  check_output_file(out + ".json");
   const TrainResult r = train_model(a.common.model, opt, [](const std::string& line) {
     std::cout << line << std::endl;
   });

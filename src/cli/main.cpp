@@ -4,10 +4,45 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "util/error.h"
+
+namespace {
+
+// A command's output on stdout must reach it: `dump > /dev/full` is a failed write (exit 1),
+// not a success that wrote nothing.
+int check_stdout() {
+  errno = 0;
+  std::cout.flush();
+  const bool failed = std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout;
+  if (!failed) return 0;
+  const int err = errno;
+  std::cerr << "lrpbench: error: cannot write standard output"
+            << (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) << "\n";
+  return 1;
+}
+
+// An option given an empty value ('') names nothing: refused (exit 2, naming the option)
+// rather than taken for "not given" (--normalize '' silently choosing the default,
+// --metrics '' computing none).
+void refuse_empty_values(CLI::App* app) {
+  const CLI::Validator nonempty(
+      [](std::string& value) {
+        return value.empty() ? std::string("an empty value is not allowed") : std::string();
+      },
+      "", "NONEMPTY");
+  for (CLI::Option* o : app->get_options())
+    if (o->get_type_size_max() > 0) o->check(nonempty);
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; }))
+    refuse_empty_values(sub);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Keep freed tensor memory in the heap instead of returning it to the kernel: glibc
@@ -30,6 +65,7 @@ int main(int argc, char** argv) {
   lrpbench::add_train_command(app);
   lrpbench::add_composites_command(app);
   lrpbench::add_bench_command(app);
+  refuse_empty_values(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -58,5 +94,5 @@ int main(int argc, char** argv) {
     std::cerr << "lrpbench: internal error: " << lrpbench::first_line(e.what()) << "\n";
     return 1;
   }
-  return 0;
+  return check_stdout();
 }

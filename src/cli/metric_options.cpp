@@ -48,17 +48,17 @@ void add_metric_options(CLI::App* app, MetricCliOptions& o) {
   add_bounded_option(app, "--fc-runs", o.fc_runs, 2, 100000,
                      "faithfulness-correlation: random subsets (default 100)");
   add_bounded_option(app, "--fc-subset", o.fc_subset, 1, int64_t{1} << 30,
-                     "faithfulness-correlation: pixels per subset (default 224 at 224x224, 4 at "
-                     "28x28: round(224 H W / 224^2))");
+                     "faithfulness-correlation: pixels per subset, at most H x W (default 224 at "
+                     "224x224, 4 at 28x28: round(224 H W / 224^2))");
   app->add_option("--road-fractions", o.road_fractions,
-                  "road-morf / road-lerf: comma list of fractions of pixels removed, strictly "
-                  "increasing, each in (0, 1) (default 0.1,0.2,...,0.9)");
+                  "road-morf / road-lerf: comma list of at most 10000 fractions of pixels "
+                  "removed, strictly increasing, each in (0, 1) (default 0.1,0.2,...,0.9)");
   add_real_option(app, "--road-noise", o.road_noise, 0.0, 1.0,
                   "road-morf / road-lerf: noise on imputed pixels, pixel-value units (default "
                   "0.01)");
   add_bounded_option(app, "--irof-region", o.irof_region, 2, 4096,
-                     "irof: SLIC region size in pixels (default 16; min(H, W) / 4 below 64 "
-                     "pixels a side: 7 at 28x28)");
+                     "irof: SLIC region size in pixels, at most min(H, W) (default 16; min(H, W) "
+                     "/ 4 below 64 pixels a side: 7 at 28x28)");
   add_bounded_option(app, "--ms-samples", o.ms_samples, 1, 10000,
                      "max-sensitivity: noisy copies (default 10)");
   add_real_option(app, "--ms-radius", o.ms_radius, 1e-9, 10.0,

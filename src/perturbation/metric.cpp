@@ -81,6 +81,7 @@ std::vector<MetricValues> score_metrics(
     const std::function<at::Tensor(const at::Tensor&, size_t)>& explain,
     const std::vector<const Metric*>& which, const MetricOptions& opt) {
   opt.check();
+  opt.check_image(x.size(2), x.size(3));
   const int64_t n = x.size(0);
   for (const Metric* m : which) {
     if (m->needs == MetricNeeds::Explanations)

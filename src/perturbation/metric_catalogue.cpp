@@ -1,6 +1,9 @@
 #include "perturbation/metric_catalogue.h"
 
+#include <algorithm>
+
 #include "util/error.h"
+#include "util/limits.h"
 
 namespace lrpbench {
 
@@ -18,6 +21,9 @@ const char* better_name(Better b) {
 
 void MetricOptions::check() const {
   require(!road_fractions.empty(), "--road-fractions: at least one fraction needed");
+  require(road_fractions.size() <= kMaxAxisValues,
+          "--road-fractions: at most " + std::to_string(kMaxAxisValues) + " fractions, got " +
+              std::to_string(road_fractions.size()));
   for (size_t k = 0; k < road_fractions.size(); ++k) {
     require(road_fractions[k] > 0 && road_fractions[k] < 1,
             "--road-fractions: every fraction must lie in (0, 1)");
@@ -38,6 +44,18 @@ void MetricOptions::check() const {
   require(batch >= 1, "--batch: must be at least 1");
   require(auc_kind == "auc" || auc_kind == "aopc" || auc_kind == "auc_normalized",
           "--auc: expected auc, aopc or auc_normalized");
+}
+
+void MetricOptions::check_image(int64_t height, int64_t width) const {
+  const std::string image =
+      "the " + std::to_string(height) + " x " + std::to_string(width) + " image";
+  if (fc_subset && *fc_subset > height * width)
+    throw InputError("--fc-subset (fc_subset): " + std::to_string(*fc_subset) +
+                     " pixels, more than the " + std::to_string(height * width) + " of " + image);
+  if (irof_region && *irof_region > std::min(height, width))
+    throw InputError("--irof-region (irof_region): " + std::to_string(*irof_region) +
+                     " pixels, more than the shorter side of " + image + " (" +
+                     std::to_string(std::min(height, width)) + ")");
 }
 
 const std::vector<MetricInfo>& metric_catalogue() {

@@ -43,6 +43,10 @@ struct MetricOptions {
   std::string auc_kind = "auc";  // pf-*: auc | aopc | auc_normalized
   // Throws InputError naming the option.
   void check() const;
+  // The options against the images they meet (H x W pixels): fc_subset at most H W pixels,
+  // irof_region at most min(H, W) (OpenCV's SLIC finds no superpixel in a smaller image).
+  // Throws InputError naming the option (and its experiment key) and the image size.
+  void check_image(int64_t height, int64_t width) const;
 };
 
 struct MetricInfo {

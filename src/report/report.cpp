@@ -1146,9 +1146,28 @@ void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, con
   }
 }
 
+// Every output of the report, before anything is computed: RUN's CSV and JSON files (the
+// grid_*.csv there included) and everything in RUN/report (lrpbench's own folder) must be
+// regular files where they exist.
+void check_report_outputs(const std::string& run) {
+  std::vector<std::string> files = {"aucs.csv", "metrics.csv", "agreement.csv", "trials.csv",
+                                    "search.json"};
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("grid_", 0) == 0 && e.path().extension() == ".csv") files.push_back(name);
+  }
+  check_output_dir(run, files);
+  std::vector<std::string> in_report;
+  for (const auto& e : fs::directory_iterator(run + "/report", ec))
+    in_report.push_back(e.path().filename().string());
+  check_output_dir(run + "/report", in_report);
+}
+
 }  // namespace
 
 ReportSummary write_report(const std::string& run) {
+  check_report_outputs(run);
   ReportSummary summary;
   const Run r = read_run(run, summary);
   write_csvs(run, r);

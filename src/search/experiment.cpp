@@ -260,6 +260,14 @@ class Reader {
     return std::string(*n->value<std::string>());
   }
 
+  // A string that is empty only when the key is absent: an empty one ("") would pass for "not
+  // given" and silently choose the default.
+  std::string named(const toml::table& t, const std::string& sec, const std::string& key) const {
+    const std::string v = str(t, sec, key, "");
+    if (t.get(key) && v.empty()) fail(*t.get(key), sec + key, "expected a non-empty string");
+    return v;
+  }
+
   int64_t integer(const toml::table& t, const std::string& sec, const std::string& key, int64_t def,
                   int64_t min = 0, int64_t max = INT64_MAX) const {
     const toml::node* n = t.get(key);
@@ -366,9 +374,9 @@ void read_model(const Reader& r, const toml::table& root, const std::string& sou
   const toml::table& model = r.section(root, "model");
   r.check_known(model, "model", {"name", "weights", "file", "normalize"});
   x.model = r.str(model, "model.", "name", "fashion-vgg");
-  x.weights = r.str(model, "model.", "weights", "");
-  x.normalize = r.str(model, "model.", "normalize", "");
-  const std::string file = r.str(model, "model.", "file", "");
+  x.weights = r.named(model, "model.", "weights");
+  x.normalize = r.named(model, "model.", "normalize");
+  const std::string file = r.named(model, "model.", "file");
   if (!file.empty()) {
     if (model.contains("name") || model.contains("weights"))
       r.fail(*model.get("file"), "model.file",
@@ -397,12 +405,12 @@ void read_data(const Reader& r, const toml::table& root, const std::string& sour
       {"dataset", "split", "imagenet", "folder", "labels", "boxes", "class", "count", "holdout",
        "resize", "target"});
   DataSpec& d = x.data;
-  d.dataset = r.str(data, "data.", "dataset", "");
+  d.dataset = r.named(data, "data.", "dataset");
   d.split = r.str(data, "data.", "split", "test");
-  d.imagenet = r.str(data, "data.", "imagenet", "");
-  d.folder = r.str(data, "data.", "folder", "");
-  d.labels = r.str(data, "data.", "labels", "");
-  d.boxes = r.str(data, "data.", "boxes", "");
+  d.imagenet = r.named(data, "data.", "imagenet");
+  d.folder = r.named(data, "data.", "folder");
+  d.labels = r.named(data, "data.", "labels");
+  d.boxes = r.named(data, "data.", "boxes");
   d.count = r.integer(data, "data.", "count", 0, 0, kMaxImages);
   d.holdout = r.integer(data, "data.", "holdout", 0, 0, kMaxImages);
   if (d.holdout > 0 && d.count > 0 && d.holdout >= d.count)
@@ -508,11 +516,14 @@ void read_families(const Reader& r, const toml::table& root, const std::string& 
       if (t.get("template")) {
         r.check_known(t, "family", {"name", "template", "params"});
         const std::string name = r.str(t, "family.", "name", "");
-        bool ok = !name.empty() && name.size() <= 64 && name != "reference";
+        // "reference" and "holdout" name the store's work units of reference points and
+        // held-out images.
+        bool ok = !name.empty() && name.size() <= 64 && name != "reference" && name != "holdout";
         for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
         if (!ok)
           r.fail(t.get("name") ? *t.get("name") : e, "family.name",
-                 "expected a name of letters, digits, - and _ (not 'reference')");
+                 "expected a name of letters, digits, - and _ (not 'reference' or 'holdout'), "
+                 "got '" + name + "'");
         f = read_template_family(r, t, e, source, x.search);
       } else {
         r.check_known(t, "family", {"name", "values", "values1", "values2"});
@@ -520,6 +531,16 @@ void read_families(const Reader& r, const toml::table& root, const std::string& 
         if (name != "tutorial" && name != "decreasing-gamma")
           r.fail(t.get("name") ? *t.get("name") : e, "family.name",
                  "expected tutorial or decreasing-gamma (or give a template), got '" + name + "'");
+        // Its axes (values, values1, values2, or the default) are discrete.
+        if (x.search.evolves())
+          r.fail(*t.get("name"), "family.name",
+                 "family '" + name + "': strategy " + strategy_name(x.search.strategy) +
+                     " needs continuous parameters, and a built-in family's values are discrete "
+                     "axes; give a template with continuous ranges, e.g. template = \"" +
+                     (name == "tutorial" ? "tutorial({gamma},{eps})\" with [family.params] gamma "
+                                           "= \"log0(-4,0)\", eps = \"log0(-4,0)\""
+                                         : "decreasing-gamma({g1},{g2})\" with [family.params] "
+                                           "g1 = \"log0(-4,0)\", g2 = \"log0(-4,0)\""));
         if (t.get("values") && (t.get("values1") || t.get("values2")))
           r.fail(*t.get("values"), "family.values",
                  "give either values (both axes) or values1 / values2, not both");
@@ -713,7 +734,7 @@ void check_objective(const Reader& r, const toml::node& at, const std::string& k
 void read_search(const Reader& r, const toml::table& root, Experiment& x) {
   const toml::table& s = r.section(root, "search");
   const bool nsga2 = x.search.strategy == Strategy::Nsga2;
-  x.objective = r.str(s, "search.", "objective", "");
+  x.objective = r.named(s, "search.", "objective");
   if (!x.objective.empty()) {
     if (nsga2)
       r.fail(*s.get("objective"), "search.objective",

@@ -45,6 +45,11 @@ void load_images(const Experiment& exp, const Network& net, Plan& plan,
   const DataSpec& d = exp.data;
   std::vector<at::Tensor> pixels;
   if (!d.dataset.empty()) {
+    // Normalising would broadcast the 1-channel images over a 3-channel model's channels.
+    require(net.in_channels == 1,
+            exp.source + ": [data] dataset " + d.dataset +
+                " holds 1-channel 28 x 28 images, but model '" + exp.model + "' expects " +
+                std::to_string(net.in_channels) + " channels");
     const Dataset ds = load_fashion_mnist(d.split);
     for (int64_t i = 0; i < ds.images.size(0); ++i) {
       if (d.class_index >= 0 && ds.labels[static_cast<size_t>(i)] != d.class_index) continue;
@@ -297,6 +302,11 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   plan.net = canonize(plan.loaded.net).to(device);
   std::vector<std::pair<std::string, ResizeGeometry>> files;
   load_images(exp, plan.net, plan, &files);
+  try {
+    exp.metric_options.check_image(plan.x.size(2), plan.x.size(3));
+  } catch (const InputError& e) {
+    throw InputError(exp.source + ": [metrics] " + e.what());
+  }
   resolve_targets(exp, plan);
   for (const std::string& name : exp.extra_metrics()) plan.extra.push_back(&find_metric(name));
   load_masks(exp, files, plan);
@@ -457,14 +467,19 @@ std::string run_definition(const Experiment& exp, const at::Device& device) {
 
 void parse_shard(const std::string& text, int* index, int* count) {
   const auto slash = text.find('/');
-  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
-            text.find_first_not_of("0123456789/") == std::string::npos;
+  const std::string i = slash == std::string::npos ? "" : text.substr(0, slash);
+  const std::string n = slash == std::string::npos ? "" : text.substr(slash + 1);
+  // At most 9 digits a side: N < 10^9 fits an int, so no stoi overflow.
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  bool ok = digits(i) && digits(n);
   if (ok) {
-    *index = std::stoi(text.substr(0, slash));
-    *count = std::stoi(text.substr(slash + 1));
-    ok = *count > 0 && *index >= 0 && *index < *count;
+    *index = std::stoi(i);
+    *count = std::stoi(n);
+    ok = *count > 0 && *index < *count;
   }
-  require(ok, "--shard: expected I/N with 0 <= I < N, got '" + text + "'");
+  require(ok, "--shard: expected I/N with 0 <= I < N < 10^9, got '" + text + "'");
 }
 
 namespace {
@@ -496,6 +511,13 @@ void check_same_plan(const Store& store, const Plan& plan) {
       store.refuse("configuration " + std::to_string(i) + " ('" + a.spec + "' = '" + a.config +
                    "') is not the experiment's ('" + b.spec + "' = '" + b.config + "')");
   }
+}
+
+// The files a search or merge writes in RUN: anything there that is not a regular file (a
+// FIFO, a device, a folder, a link) is refused before any work.
+void check_run_outputs(const std::string& run) {
+  check_output_dir(run, {"results.sqlite", "results.sqlite-wal", "results.sqlite-shm",
+                         "results.sqlite-journal", ".lock"});
 }
 
 // Opens RUN's store for `definition`: a new one, or the existing one when it passes its
@@ -808,6 +830,7 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
           "--shard: " + strategy_name(exp.search.strategy) +
               " decides each rung or generation from the previous one; run it in one process "
               "or under mpirun");
+  check_run_outputs(opt.out);
   const bool fresh_dir = !fs::exists(opt.out);
   std::error_code ec;
   fs::create_directories(opt.out, ec);
@@ -872,6 +895,7 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
 
 MergeSummary merge_runs(const std::vector<std::string>& runs, const std::string& out) {
   require(!runs.empty(), "merge: no runs given");
+  check_run_outputs(out);
   // Every source is checked whole before anything is written. Runs of one definition are
   // shards or copies of one deterministic computation (adaptive strategies replay it from the
   // seed), so their configurations agree where both have them: the longest list is the plan,

@@ -17,6 +17,17 @@ std::string sys_reason(int err) {
   return std::strerror(err);
 }
 
+const char* file_type_name(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "a special file";
+}
+
 }  // namespace
 
 uint64_t regular_file_size(const std::string& path, const std::string& what) {
@@ -67,11 +78,33 @@ std::string temp_path_for(const std::string& path) {
   return dir + "." + base + ".tmp" + std::to_string(::getpid());
 }
 
+void check_output_file(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;  // absent (or unreachable: the write says why)
+  require(S_ISREG(st.st_mode), "output '" + path + "' exists and is " +
+                                   file_type_name(st.st_mode) +
+                                   ", not a regular file: refusing to replace it");
+}
+
+void check_output_dir(const std::string& dir, const std::vector<std::string>& files) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return;  // created later (make_dir says why it cannot)
+  require(S_ISDIR(st.st_mode), "output folder '" + dir + "' exists and is " +
+                                   file_type_name(st.st_mode) + ", not a directory");
+  for (const std::string& f : files) check_output_file(dir + "/" + f);
+}
+
 void discard_temp(const std::string& temp) {
   ::unlink(temp.c_str());
 }
 
 void commit_temp(const std::string& temp, const std::string& path) {
+  try {
+    check_output_file(path);
+  } catch (...) {
+    discard_temp(temp);
+    throw;
+  }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     discard_temp(temp);
@@ -80,6 +113,7 @@ void commit_temp(const std::string& temp, const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& data) {
+  check_output_file(path);
   const std::string temp = temp_path_for(path);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw OutputError("cannot write '" + path + "': " + sys_reason(errno));

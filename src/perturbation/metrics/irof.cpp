@@ -12,6 +12,7 @@
 
 #include "perturbation/metric.h"
 #include "perturbation/modes.h"
+#include "util/error.h"
 
 namespace lrpbench {
 
@@ -19,6 +20,12 @@ std::vector<std::vector<int64_t>> slic_segments(const at::Tensor& x, const Netwo
                                                 int64_t region) {
   const ImageContext c = make_context(x, net.mean, net.std, 1, 0);
   const int64_t ch = c.x.size(0), h = c.grid.height, w = c.grid.width;
+  // OpenCV's SLIC crashes on regions over twice the shorter side; the options are checked
+  // against the image before any work (MetricOptions::check_image), this guards the call.
+  require(region >= 2 && region <= std::min(h, w),
+          "--irof-region (irof_region): " + std::to_string(region) +
+              " pixels, more than the shorter side of the image (" +
+              std::to_string(std::min(h, w)) + ")");
   const cv::Mat src(static_cast<int>(h), static_cast<int>(w), ch == 1 ? CV_8UC1 : CV_8UC3,
                     const_cast<uint8_t*>(c.u8.data()));
   cv::Ptr<cv::ximgproc::SuperpixelSLIC> slic = cv::ximgproc::createSuperpixelSLIC(
