@@ -389,6 +389,8 @@ def graph_models():
     # a stride-0 view: 2^30 output channels from a 4-byte storage
     script("graph_expanded.pt", edited(lambda m: setattr(m[0], "weight", torch.nn.Parameter(
         torch.zeros(1, 1, 3, 3).expand(1 << 30, 1, 3, 3), requires_grad=False))))
+    script("graph_expanded_small.pt", edited(lambda m: setattr(m[0], "weight", torch.nn.Parameter(
+        torch.zeros(1, 1, 3, 3).expand(1 << 16, 1, 3, 3), requires_grad=False))))
 
 
 def graph_specs():

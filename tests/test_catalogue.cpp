@@ -425,6 +425,7 @@ TEST(Catalogue, GraphFilesTorchScript) {
       {"graph_int_weight.pt", "parameter '0.weight' of node '0' has dtype Long"},
       {"graph_weight_rank.pt", "parameter '0.weight' of node '0' has 2 dimensions (4 expected)"},
       {"graph_expanded.pt", "has shape [1073741824, 1, 3, 3]"},
+      {"graph_expanded_small.pt", "has shape [65536, 1, 3, 3] but stores 9 values"},
   };
   for (const auto& [name, needle] : cases) {
     expect_case({"explain --model " + ts + name + kIn, name + ": "});

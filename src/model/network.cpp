@@ -245,6 +245,13 @@ at::Tensor parameter_tensor(const at::Tensor& t, const std::string& what) {
                 std::to_string(kMaxParameterValues) + " values)");
     n *= d;
   }
+  // A view repeating its storage (stride 0: torch's expand) would be copied into far more
+  // memory than the file holds.
+  require(!t.has_storage() || n == 0 ||
+              static_cast<uint64_t>(n) * t.element_size() <= t.storage().nbytes(),
+          what + " has shape " + std::string(c10::str(t.sizes())) + " but stores " +
+              std::to_string(t.storage().nbytes() / std::max<size_t>(t.element_size(), 1)) +
+              " values (a repeating view)");
   at::Tensor out = t.detach().to(at::kFloat).contiguous();
   check_finite(out.data_ptr<float>(), static_cast<size_t>(out.numel()), what);
   return out;

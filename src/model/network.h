@@ -112,8 +112,8 @@ at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec =
 std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads);
 
 // A parameter read from a model file, as float32 and contiguous. Refuses (InputError naming
-// `what`, e.g. "model.pt: parameter 'fc.weight'") a non-floating dtype and more than
-// kMaxParameterValues values (both before anything is copied), and NaN or infinite values.
+// `what`, e.g. "model.pt: parameter 'fc.weight'") a non-floating dtype, over kMaxParameterValues
+// values or more than its storage holds (a repeating view; all before copying), NaN, infinity.
 at::Tensor parameter_tensor(const at::Tensor& t, const std::string& what);
 
 // Forward pass of a single node with one input (not Add / Concat).
