@@ -297,6 +297,20 @@ class FashionVGG(torch.nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+def dropout(x: torch.Tensor) -> torch.Tensor:
+    """A function of the model's own named like torch's (one argument, not four)."""
+    return x
+
+
+class UserDropout(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = graph_model()
+
+    def forward(self, x):
+        return dropout(self.body(x))
+
+
 def graph_model(kernel=3, pool=None):
     """1 x 28 x 28 -> conv (2 channels) -> relu -> max-pool -> adaptive average -> linear."""
     torch.manual_seed(0)
@@ -386,6 +400,7 @@ def graph_models():
     script("graph_int_weight.pt", edited(int_weight))
     script("graph_weight_rank.pt",
            edited(lambda m: setattr(m[0], "weight", torch.nn.Parameter(torch.zeros(2, 9)))))
+    script("graph_user_dropout.pt", UserDropout())  # valid: its own dropout(x), not torch's
     # a stride-0 view: 2^30 output channels from a 4-byte storage
     script("graph_expanded.pt", edited(lambda m: setattr(m[0], "weight", torch.nn.Parameter(
         torch.zeros(1, 1, 3, 3).expand(1 << 30, 1, 3, 3), requires_grad=False))))

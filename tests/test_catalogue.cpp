@@ -413,6 +413,8 @@ TEST(Catalogue, GraphFilesOnnx) {
 TEST(Catalogue, GraphFilesTorchScript) {
   const std::string ts = test::source_dir() + "/fuzz/corpus/torchscript/";
   expect_valid("classify --dataset fashion-mnist --index 0 --model " + ts + "graph_valid.pt");
+  // its own one-argument function named dropout: followed, not read as torch's four arguments
+  expect_valid("classify --dataset fashion-mnist --index 0 --model " + ts + "graph_user_dropout.pt");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"graph_stride0.pt", "(conv) has stride 0x1"},
       {"graph_pool_stride0.pt", "(maxpool) has stride 0x0"},

@@ -126,6 +126,10 @@ class Builder {
   }
 
   const Val& in(Env& env, const jit::Node* n, size_t k) const {
+    if (k >= n->inputs().size())  // a function of the user's named like torch's (relu, dropout)
+      throw InputError(file_ + ": '" + std::string(n->kind().toQualString()) + "' has " +
+                       std::to_string(n->inputs().size()) + " inputs, not the " +
+                       std::to_string(k + 1) + " its name implies");
     auto it = env.find(n->inputs()[k]);
     if (it == env.end()) throw InputError(file_ + ": malformed graph (a value used before it is set)");
     return it->second;
@@ -355,27 +359,31 @@ class Builder {
     if (!fn_type) unsupported("prim::CallFunction of a computed function", where);
     jit::Function* fn = fn_type->function();
     const std::string name = fn->name();
+    const size_t args = n->inputs().size() - 1;  // the function, then its arguments
+    const bool torchs = (name == "adaptive_avg_pool2d" && args == 2) ||
+                        ((name == "relu" || name == "relu6") && args >= 1) ||
+                        (name == "dropout" && args == 4);
     Layer l;
     auto unary = [&](LayerKind kind) {
       l.kind = kind;
       const int src = tensor_in(env, n, 1, where);
       env[n->output()] = tensor_node(std::move(l), {src}, scope, leaf, name);
     };
-    if (name == "adaptive_avg_pool2d") {
+    if (torchs && name == "adaptive_avg_pool2d") {
       l.output_size = pair(env, n, 2, where);
       unary(LayerKind::AdaptiveAvgPool2d);
       return;
     }
-    if (name == "relu") {
+    if (torchs && name == "relu") {
       unary(LayerKind::ReLU);
       return;
     }
-    if (name == "relu6") {
+    if (torchs && name == "relu6") {
       l.clamp_max = 6.0;
       unary(LayerKind::ReLU);
       return;
     }
-    if (name == "dropout") {
+    if (torchs && name == "dropout") {
       if (flag(env, n, 3, where)) unsupported("dropout in training mode", where);
       unary(LayerKind::Dropout);
       return;
