@@ -10,6 +10,7 @@ set(PARSER_SOURCES
   ${LRPBENCH_ROOT}/src/util/zip.cpp
   ${LRPBENCH_ROOT}/src/util/npy_header.cpp
   ${LRPBENCH_ROOT}/src/model/shape.cpp
+  ${LRPBENCH_ROOT}/src/model/graph_check.cpp
   ${LRPBENCH_ROOT}/src/model/pickle.cpp
   ${LRPBENCH_ROOT}/src/model/archive.cpp
   ${LRPBENCH_ROOT}/src/model/safetensors_header.cpp
@@ -33,3 +34,5 @@ set(PARSER_SOURCES
   ${LRPBENCH_ROOT}/src/search/sampling.cpp
   ${LRPBENCH_ROOT}/src/search/stored_run.cpp
 )
+# The ONNX reader's parsing and checking half: built where libonnx and protobuf are found.
+set(PARSER_SOURCES_ONNX ${LRPBENCH_ROOT}/src/model/onnx_spec.cpp)

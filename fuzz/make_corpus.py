@@ -28,6 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from convert_weights import write_safetensors  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
+import lrp_reference  # noqa: E402  (FashionResNet)
 
 
 def put(target, name, data):
@@ -275,6 +277,185 @@ def store(lrpbench):
     shutil.rmtree(tmp)
 
 
+class FashionVGG(torch.nn.Module):
+    """The embedded fashion-vgg's layout (3 blocks of two 3x3 convs and a max-pool, 576 -> 128
+    -> 10), randomly initialised."""
+
+    def __init__(self):
+        super().__init__()
+        layers, c = [], 1
+        for w in (16, 32, 64):
+            for _ in range(2):
+                layers += [torch.nn.Conv2d(c, w, 3, padding=1), torch.nn.ReLU()]
+                c = w
+            layers.append(torch.nn.MaxPool2d(2))
+        self.features = torch.nn.Sequential(*layers)
+        self.classifier = torch.nn.Sequential(torch.nn.Linear(576, 128), torch.nn.ReLU(),
+                                              torch.nn.Dropout(), torch.nn.Linear(128, 10))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def dropout(x: torch.Tensor) -> torch.Tensor:
+    """A function of the model's own named like torch's (one argument, not four)."""
+    return x
+
+
+class UserDropout(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = graph_model()
+
+    def forward(self, x):
+        return dropout(self.body(x))
+
+
+def graph_model(kernel=3, pool=None):
+    """1 x 28 x 28 -> conv (2 channels) -> relu -> max-pool -> adaptive average -> linear."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, kernel, padding=1), torch.nn.ReLU(),
+                               pool or torch.nn.MaxPool2d(2), torch.nn.AdaptiveAvgPool2d(1),
+                               torch.nn.Flatten(), torch.nn.Linear(2, 3)).eval()
+
+
+def onnx_bytes(model, x, opset, dynamic=False):
+    buf = io.BytesIO()
+    axes = {"x": {0: "n", 2: "h", 3: "w"}} if dynamic else None
+    torch.onnx.export(model, x, buf, opset_version=opset, input_names=["x"], dynamic_axes=axes)
+    return buf.getvalue()
+
+
+def graph_models():
+    """Seeds of the graph readers: valid ONNX exports of fashion-vgg, fashion-resnet and a small
+    model (opsets 9, 11, 13, a dynamic input size), ONNX files with one lie each, and TorchScript
+    modules with one lie each (the bad-input catalogue's graph files, tests/test_catalogue.cpp)."""
+    import onnx
+    x = torch.zeros(1, 1, 28, 28)
+    torch.manual_seed(0)
+    put("onnx_graph", "fashion_vgg.onnx", onnx_bytes(FashionVGG().eval(), x, 13))
+    torch.manual_seed(0)
+    put("onnx_graph", "fashion_resnet.onnx", onnx_bytes(lrp_reference.FashionResNet().eval(), x, 11))
+    for opset in (9, 11, 13, 17):
+        put("onnx_graph", "small_opset%d.onnx" % opset, onnx_bytes(graph_model(), x, opset))
+    put("onnx_graph", "small_dynamic.onnx", onnx_bytes(graph_model(), x, 13, dynamic=True))
+    put("onnx_graph", "padded.onnx", onnx_bytes(
+        torch.nn.Sequential(torch.nn.ZeroPad2d((1, 2, 0, 1)), graph_model()).eval(), x, 13))
+    small = onnx.load_from_string(onnx_bytes(graph_model(), x, 13))
+
+    def lie(name, edit):
+        m = onnx.ModelProto()
+        m.CopyFrom(small)
+        edit(m)
+        put("onnx_graph", name, m.SerializeToString())
+
+    def conv(m):
+        return [n for n in m.graph.node if n.op_type == "Conv"][0]
+
+    def attr(node, name, values):
+        for a in node.attribute:
+            if a.name == name:
+                node.attribute.remove(a)
+                break
+        node.attribute.append(onnx.helper.make_attribute(name, values))
+
+    lie("stride0.onnx", lambda m: attr(conv(m), "strides", [0, 1]))
+    lie("groups3.onnx", lambda m: attr(conv(m), "group", 3))
+    lie("float_pads.onnx", lambda m: attr(conv(m), "pads", [1.0, 1.0, 1.0, 1.0]))
+    lie("one_input.onnx", lambda m: conv(m).input.__delitem__(slice(1, None)))
+    def huge(m):
+        t = m.graph.initializer.add()
+        t.name, t.data_type = "big", onnx.TensorProto.FLOAT
+        t.dims.extend([4096, 4096, 4096])
+    lie("huge_initializer.onnx", huge)
+    lie("int_weight.onnx", lambda m: m.graph.initializer[0].CopyFrom(onnx.helper.make_tensor(
+        m.graph.initializer[0].name, onnx.TensorProto.INT64, list(m.graph.initializer[0].dims),
+        [1] * int(np.prod(m.graph.initializer[0].dims)))))
+
+    # TorchScript modules, each with one lie (scripted, weights inside).
+    def script(name, model):
+        put("torchscript", name, torch_bytes(torch.jit.script(model), script=True))
+
+    def edited(edit, **kw):
+        m = graph_model(**kw)
+        with torch.no_grad():
+            edit(m)
+        return m
+
+    script("graph_valid.pt", graph_model())
+    script("graph_stride0.pt", edited(lambda m: setattr(m[0], "stride", (0, 1))))
+    script("graph_pool_stride0.pt", graph_model(pool=torch.nn.MaxPool2d(2, stride=0)))
+    script("graph_nan.pt", edited(lambda m: m[0].weight.__setitem__((0, 0, 0, 0), float("nan"))))
+    script("graph_inf_bias.pt", edited(lambda m: m[5].bias.__setitem__(0, float("inf"))))
+    script("graph_bias_length.pt",
+           edited(lambda m: setattr(m[0], "bias", torch.nn.Parameter(torch.zeros(5)))))
+    script("graph_groups.pt", edited(lambda m: setattr(m[0], "groups", 3)))
+    script("graph_kernel.pt", graph_model(kernel=40))
+    script("graph_linear_features.pt",
+           edited(lambda m: setattr(m[5], "weight", torch.nn.Parameter(torch.zeros(3, 7)))))
+
+    def int_weight(m):
+        del m[0].weight
+        m[0].register_buffer("weight", torch.ones(2, 1, 3, 3, dtype=torch.int64))
+    script("graph_int_weight.pt", edited(int_weight))
+    script("graph_weight_rank.pt",
+           edited(lambda m: setattr(m[0], "weight", torch.nn.Parameter(torch.zeros(2, 9)))))
+    script("graph_user_dropout.pt", UserDropout())  # valid: its own dropout(x), not torch's
+    # a stride-0 view: 2^30 output channels from a 4-byte storage
+    script("graph_expanded.pt", edited(lambda m: setattr(m[0], "weight", torch.nn.Parameter(
+        torch.zeros(1, 1, 3, 3).expand(1 << 30, 1, 3, 3), requires_grad=False))))
+    script("graph_expanded_small.pt", edited(lambda m: setattr(m[0], "weight", torch.nn.Parameter(
+        torch.zeros(1, 1, 3, 3).expand(1 << 16, 1, 3, 3), requires_grad=False))))
+
+
+def graph_specs():
+    """Seeds of the graph checks (fuzz/fuzz_graph_check.cpp's encoding): fashion-vgg and a
+    residual block with a concatenation and padding, as node records."""
+    kinds = ["conv", "linear", "relu", "maxpool", "avgpool", "adaptive", "flatten", "dropout",
+             "bn", "add", "concat", "pad"]
+
+    def i16(v):
+        return struct.pack("<h", v)
+
+    def node(kind, inputs=(0,), cin=0, cout=0, groups=1, k=(1, 1), s=(1, 1), p=(0, 0),
+             d=(1, 1), out=(0, 0), pads=(), params=()):
+        b = bytes([kinds.index(kind), len(inputs)]) + bytes(inputs)
+        for v in (cin, cout, groups) + k + s + p + d + out:
+            b += i16(v)
+        b += b"\0" + i16(0) + i16(10) + bytes([len(pads)]) + b"".join(i16(v) for v in pads)
+        params = list(params) + [()] * (4 - len(params))
+        for dims in params:
+            b += bytes([len(dims) + 1 if dims is not None and dims != () else 0])
+            b += b"".join(i16(v) for v in dims or ())
+        return b
+
+    def header(c, size):
+        return bytes([c]) + struct.pack("<HH", size, size)
+
+    vgg, c = header(1, 28), 1
+    for w in (16, 32, 64):
+        for _ in range(2):
+            vgg += node("conv", cin=c, cout=w, k=(3, 3), p=(1, 1), params=[(w, c, 3, 3), (w,)])
+            vgg += node("relu")
+            c = w
+        vgg += node("maxpool", k=(2, 2), s=(2, 2))
+    vgg += node("flatten") + node("linear", cin=576, cout=128, params=[(128, 576), (128,)])
+    vgg += node("relu") + node("dropout") + node("linear", cin=128, cout=10, params=[(10, 128)])
+    put("graph_check", "fashion_vgg.bin", vgg)
+    res = header(3, 32)
+    res += node("conv", cin=3, cout=8, k=(3, 3), p=(1, 1), params=[(8, 3, 3, 3)])  # 0
+    res += node("bn", cin=8, cout=8, params=[(8,), (8,), (8,), (8,)])  # 1
+    res += node("relu")  # 2
+    res += node("conv", cin=8, cout=8, groups=8, k=(3, 3), p=(1, 1), params=[(8, 1, 3, 3)])
+    res += node("add", inputs=(0, 1))  # 4: 3 + 2
+    res += node("pad", pads=(1, 0, 0, 1))
+    res += node("avgpool", k=(3, 3), s=(2, 2), p=(1, 1))  # 6
+    res += node("concat", inputs=(0, 0))
+    res += node("adaptive", out=(1, 1)) + node("flatten")
+    res += node("linear", cin=16, cout=5, params=[(5, 16), (5,)])
+    put("graph_check", "residual.bin", res)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -288,6 +469,8 @@ def main():
     loc_csv()
     images()
     store(os.path.abspath(sys.argv[1]))
+    graph_models()
+    graph_specs()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${LRPBENCH_FUZZ_BUILD:-build/fuzz}
-ALL=(pickle pth torchscript zip safetensors npy idx experiment composite loc_csv image_header store)
+ALL=(pickle pth torchscript zip safetensors npy idx experiment composite loc_csv image_header store
+     graph_check onnx_graph)
 
 if [ -z "${LRPBENCH_FUZZ_NO_BUILD:-}" ]; then  # (ctest builds once, then runs targets in parallel)
   mkdir -p "$(dirname "$BUILD")"

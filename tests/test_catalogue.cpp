@@ -14,8 +14,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "helpers.h"
@@ -23,6 +25,10 @@
 #include "model/state_dict.h"
 #include "search/store.h"
 #include "util/npy.h"
+
+#ifdef LRPBENCH_WITH_ONNX
+#include <onnx/onnx_pb.h>
+#endif
 
 namespace lrpbench {
 namespace {
@@ -137,6 +143,323 @@ TEST(Catalogue, WeightFiles) {
   expect_case({"explain --weights " + corpus + "torchscript/truncated.pt" + kIn, "truncated.pt"});
   expect_case({"explain --weights " + corpus + "pth/ordered.pth" + kIn, "ordered.pth"});
   expect_case({"explain --weights " + corpus + "pth/view.pth" + kIn, "view.pth"});
+}
+
+// The unedited file of a graph case runs (so each case's refusal is its one lie's).
+void expect_valid(const std::string& args) {
+  std::string err;
+  EXPECT_EQ(test::run_command("cd " + dir() + " && " + test::binary() + " " + args, &err), 0)
+      << args << "\n" << err;
+}
+
+// Hostile graph files (--model FILE): each is a valid small model with one lie, refused with
+// exit code 2 and one line naming the file and the node or attribute at fault.
+#ifdef LRPBENCH_WITH_ONNX
+// A valid 1 x 28 x 28 classifier: conv (4 channels, 3x3, pads 1) -> relu -> maxpool 2 ->
+// flatten -> gemm (784 -> 10). Cases edit it through the accessors below.
+struct OnnxModel {
+  onnx::ModelProto m;
+  OnnxModel() {
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+    onnx::GraphProto* g = m.mutable_graph();
+    g->set_name("g");
+    input(g->add_input(), "x", {1, 1, 28, 28});
+    input(g->add_output(), "y", {1, 10});
+    init("W", {4, 1, 3, 3});
+    init("B", {4});
+    init("W2", {10, 784});
+    init("B2", {10});
+    node("Conv", "conv", {"x", "W", "B"}, "c")->add_attribute()->CopyFrom(ints_attr("pads", {1, 1, 1, 1}));
+    node("Relu", "relu", {"c"}, "r");
+    onnx::NodeProto* p = node("MaxPool", "pool", {"r"}, "p");
+    p->add_attribute()->CopyFrom(ints_attr("kernel_shape", {2, 2}));
+    p->add_attribute()->CopyFrom(ints_attr("strides", {2, 2}));
+    node("Flatten", "flatten", {"p"}, "f");
+    node("Gemm", "fc", {"f", "W2", "B2"}, "y")->add_attribute()->CopyFrom(int_attr("transB", 1));
+  }
+  static void input(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
+    v->set_name(name);
+    auto* t = v->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  static onnx::AttributeProto ints_attr(const std::string& name, std::vector<int64_t> v) {
+    onnx::AttributeProto a;
+    a.set_name(name);
+    a.set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a.add_ints(x);
+    return a;
+  }
+  static onnx::AttributeProto int_attr(const std::string& name, int64_t v) {
+    onnx::AttributeProto a;
+    a.set_name(name);
+    a.set_type(onnx::AttributeProto::INT);
+    a.set_i(v);
+    return a;
+  }
+  onnx::TensorProto* init(const std::string& name, std::vector<int64_t> dims, float value = 0.01f) {
+    onnx::TensorProto* t = nullptr;
+    for (auto& i : *m.mutable_graph()->mutable_initializer())
+      if (i.name() == name) t = &i;
+    if (!t) t = m.mutable_graph()->add_initializer();
+    t->Clear();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      t->add_dims(d);
+      n *= d;
+    }
+    for (int64_t i = 0; i < n; ++i) t->add_float_data(value);
+    return t;
+  }
+  onnx::NodeProto* node(const std::string& op, const std::string& name,
+                        std::vector<std::string> in, const std::string& out) {
+    onnx::NodeProto* n = m.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const auto& i : in) n->add_input(i);
+    n->add_output(out);
+    return n;
+  }
+  onnx::NodeProto& at(const std::string& name) {
+    for (auto& n : *m.mutable_graph()->mutable_node())
+      if (n.name() == name) return n;
+    throw std::logic_error("no node " + name);
+  }
+  // Sets (or adds) an attribute of node `name`.
+  void set(const std::string& name, const onnx::AttributeProto& a) {
+    for (auto& x : *at(name).mutable_attribute())
+      if (x.name() == a.name()) {
+        x.CopyFrom(a);
+        return;
+      }
+    at(name).add_attribute()->CopyFrom(a);
+  }
+  std::string bytes() const { return m.SerializeAsString(); }
+};
+
+TEST(Catalogue, GraphFilesOnnx) {
+  using Edit = std::function<void(OnnxModel&)>;
+  using A = OnnxModel;
+  const std::vector<std::tuple<std::string, Edit, std::string>> cases = {
+      {"conv_stride0", [](A& o) { o.set("conv", A::ints_attr("strides", {0, 1})); }, "stride 0x1"},
+      {"pool_stride0", [](A& o) { o.set("pool", A::ints_attr("strides", {0, 0})); }, "stride 0x0"},
+      {"conv_dilation0", [](A& o) { o.set("conv", A::ints_attr("dilations", {1, 0})); }, "dilation"},
+      {"conv_negative_pads", [](A& o) { o.set("conv", A::ints_attr("pads", {-1, -1, -1, -1})); }, "padding -1x-1"},
+      {"conv_huge_pads", [](A& o) { o.set("conv", A::ints_attr("pads", {1 << 30, 1, 1 << 30, 1})); }, "padding"},
+      {"conv_groups3", [](A& o) { o.set("conv", A::int_attr("group", 3)); }, "groups"},
+      {"conv_groups0", [](A& o) { o.set("conv", A::int_attr("group", 0)); }, "0 groups"},
+      {"conv_groups_huge", [](A& o) { o.set("conv", A::int_attr("group", int64_t{1} << 62)); }, "groups"},
+      {"conv_bias5", [](A& o) { o.init("B", {5}); }, "bias of shape [5]"},
+      {"conv_bias2d", [](A& o) { o.init("B", {2, 2}); }, "'B' of node 'conv'"},
+      {"conv_weight3d", [](A& o) { o.init("W", {4, 1, 9}); }, "'W' of node 'conv'"},
+      {"conv_kernel_too_large", [](A& o) { o.init("W", {4, 1, 40, 40}); }, "larger than its input"},
+      {"conv_enormous_channels", [](A& o) { o.init("W", {1 << 17, 1, 1, 1}); o.init("B", {1 << 17}); }, "values per image"},
+      {"conv_int_weight",
+       [](A& o) {
+         onnx::TensorProto* t = o.init("W", {4, 1, 3, 3});
+         t->clear_float_data();
+         t->set_data_type(onnx::TensorProto::INT64);
+         for (int i = 0; i < 36; ++i) t->add_int64_data(1);
+       },
+       "parameter 'W' of node 'conv' (Conv) holds integers"},
+      {"conv_int8_weight", [](A& o) { o.init("W", {4, 1, 3, 3})->set_data_type(onnx::TensorProto::INT8); }, "data type 3"},
+      {"conv_nan_weight", [](A& o) { o.init("W", {4, 1, 3, 3}, std::nanf("")); }, "'W' of node 'conv' (Conv) holds NaN"},
+      {"conv_inf_bias", [](A& o) { o.init("B", {4}, INFINITY); }, "'B' of node 'conv' (Conv) holds NaN"},
+      {"conv_float_pads",
+       [](A& o) {
+         onnx::AttributeProto a;
+         a.set_name("pads");
+         a.set_type(onnx::AttributeProto::FLOATS);
+         for (int i = 0; i < 4; ++i) a.add_floats(1.0f);
+         o.set("conv", a);
+       },
+       "attribute 'pads' of type FLOATS"},
+      {"conv_one_input", [](A& o) { o.at("conv").mutable_input()->RemoveLast(); o.at("conv").mutable_input()->RemoveLast(); }, "'conv' (Conv) has 1 inputs"},
+      {"relu_no_output", [](A& o) { o.at("relu").clear_output(); }, "'relu' (Relu) has 1 inputs and 0 outputs"},
+      {"gemm_no_input", [](A& o) { o.at("fc").clear_input(); }, "'fc' (Gemm) has 0 inputs"},
+      {"gemm_features", [](A& o) { o.init("W2", {10, 783}); }, "expects 783 input features"},
+      {"gemm_bias", [](A& o) { o.init("B2", {11}); }, "bias of shape [11]"},
+      {"gemm_weight1d", [](A& o) { o.init("W2", {7840}); }, "'W2' of node 'fc'"},
+      {"pool_kernel0", [](A& o) { o.set("pool", A::ints_attr("kernel_shape", {0, 2})); }, "kernel 0x2"},
+      {"pool_kernel_too_large", [](A& o) { o.set("pool", A::ints_attr("kernel_shape", {30, 30})); }, "larger than its input"},
+      {"pool_pads_over_half", [](A& o) { o.set("pool", A::ints_attr("pads", {2, 2, 2, 2})); }, "over half its kernel"},
+      {"pool_strides_floats",
+       [](A& o) {
+         onnx::AttributeProto a;
+         a.set_name("strides");
+         a.set_type(onnx::AttributeProto::FLOATS);
+         a.add_floats(2.0f);
+         a.add_floats(2.0f);
+         o.set("pool", a);
+       },
+       "attribute 'strides' of type FLOATS"},
+      {"huge_initializer",
+       [](A& o) {
+         onnx::TensorProto* t = o.m.mutable_graph()->add_initializer();
+         t->set_name("big");
+         t->set_data_type(onnx::TensorProto::FLOAT);
+         for (int i = 0; i < 3; ++i) t->add_dims(1 << 12);
+       },
+       "tensor 'big'"},
+      {"huge_constant",
+       [](A& o) {
+         onnx::NodeProto* n = o.node("Constant", "const", {}, "k");
+         onnx::AttributeProto* a = n->add_attribute();
+         a->set_name("value");
+         a->set_type(onnx::AttributeProto::TENSOR);
+         a->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
+         for (int i = 0; i < 4; ++i) a->mutable_t()->add_dims(1 << 10);
+         a->mutable_t()->set_raw_data(std::string(16, '\0'));
+         o.m.mutable_graph()->mutable_node()->SwapElements(0, o.m.graph().node_size() - 1);
+       },
+       "value of node 'const' has shape [1024, 1024, 1024, 1024]"},
+      {"reshape_not_flat",
+       [](A& o) {
+         o.at("flatten").set_op_type("Reshape");
+         onnx::TensorProto* t = o.m.mutable_graph()->add_initializer();
+         t->set_name("shape");
+         t->set_data_type(onnx::TensorProto::INT64);
+         t->add_dims(2);
+         t->add_int64_data(1);
+         t->add_int64_data(7);
+         o.at("flatten").add_input("shape");
+       },
+       "Reshape to a shape other than (N, -1)"},
+      {"reshape_float_shape",
+       [](A& o) {
+         o.at("flatten").set_op_type("Reshape");
+         o.init("shape", {2}, -1.0f);
+         o.at("flatten").add_input("shape");
+       },
+       "'shape' is not a short list of int64' in node 'flatten'"},
+      {"input_3_channels",
+       [](A& o) {
+         o.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+             ->mutable_shape()->mutable_dim(1)->set_dim_value(3);
+       },
+       "expects 1 input channels"},
+      {"input_huge",
+       [](A& o) {
+         auto* s = o.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+                       ->mutable_shape();
+         s->mutable_dim(2)->set_dim_value(int64_t{1} << 40);
+         s->mutable_dim(3)->set_dim_value(int64_t{1} << 40);
+       },
+       "square images of 8x8 to"},
+      {"input_declared_32",  // the dense layer needs 28 x 28: the declared size is kept
+       [](A& o) {
+         auto* s = o.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+                       ->mutable_shape();
+         s->mutable_dim(2)->set_dim_value(32);
+         s->mutable_dim(3)->set_dim_value(32);
+       },
+       "'gemm_0' (linear) expects 784 input features, gets 1024 features"},
+      {"input_half_fixed",
+       [](A& o) {
+         o.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+             ->mutable_shape()->mutable_dim(3)->set_dim_param("W");
+       },
+       "fixes its height or its width but not both"},
+      {"add_shapes_differ",
+       [](A& o) {
+         o.init("W3", {2, 4, 1, 1});
+         o.node("Conv", "narrow", {"r"}, "n")->add_input("W3");
+         o.node("Add", "sum", {"r", "n"}, "s");
+         o.at("pool").set_input(0, "s");
+         auto* nodes = o.m.mutable_graph()->mutable_node();  // run them before the pool
+         for (int k = 0; k < 2; ++k)
+           for (int i = nodes->size() - 1; i > 2; --i) nodes->SwapElements(i, i - 1);
+       },
+       "'add_0' (add) adds 4x28x28 and 2x28x28"},
+      {"pad_huge",
+       [](A& o) {
+         o.node("Pad", "pad", {"r", "pads"}, "q");
+         onnx::TensorProto* t = o.m.mutable_graph()->add_initializer();
+         t->set_name("pads");
+         t->set_data_type(onnx::TensorProto::INT64);
+         t->add_dims(8);
+         for (int64_t v : {0, 0, 1 << 30, 1 << 30, 0, 0, 1 << 30, 1 << 30}) t->add_int64_data(v);
+         o.at("pool").set_input(0, "q");
+         auto* nodes = o.m.mutable_graph()->mutable_node();
+         for (int i = nodes->size() - 1; i > 2; --i) nodes->SwapElements(i, i - 1);
+       },
+       "'pad_0' (pad) pads by [1073741824"},
+      {"clip_two_bounds",
+       [](A& o) {
+         o.at("relu").set_op_type("Clip");
+         o.init("lo", {2}, 0.0f);
+         o.at("relu").add_input("lo");
+       },
+       "not one number"},
+      {"clip_negative_max",
+       [](A& o) {
+         o.at("relu").set_op_type("Clip");
+         o.init("lo", {}, 0.0f);
+         o.init("hi", {}, -1.0f);
+         o.at("relu").add_input("lo");
+         o.at("relu").add_input("hi");
+       },
+       "clamps at"},
+      {"auto_pad_int", [](A& o) { o.set("conv", A::int_attr("auto_pad", 1)); }, "attribute 'auto_pad' of type INT"},
+  };
+  const std::string base = file("base.onnx", OnnxModel().bytes());
+  expect_valid("classify --dataset fashion-mnist --index 0 --model " + base);
+  for (const auto& [name, edit, needle] : cases) {
+    OnnxModel o;
+    edit(o);
+    const std::string path = file(name + ".onnx", o.bytes());
+    expect_case({"explain --model " + path + kIn, name + ".onnx: "});
+    expect_case({"classify --dataset fashion-mnist --index 0 --model " + path, needle});
+  }
+  // The input size the file fixes: another one is named with both sizes.
+  write_npy(dir() + "/x32.npy", at::zeros({1, 1, 32, 32}));
+  expect_case({"explain --model base.onnx --input x32.npy --out out", "expects 28x28 inputs, got 32x32"});
+}
+#endif
+
+// TorchScript modules with one lie each (fuzz/make_corpus.py writes them with torch).
+TEST(Catalogue, GraphFilesTorchScript) {
+  const std::string ts = test::source_dir() + "/fuzz/corpus/torchscript/";
+  expect_valid("classify --dataset fashion-mnist --index 0 --model " + ts + "graph_valid.pt");
+  // its own one-argument function named dropout: followed, not read as torch's four arguments
+  expect_valid("classify --dataset fashion-mnist --index 0 --model " + ts + "graph_user_dropout.pt");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"graph_stride0.pt", "(conv) has stride 0x1"},
+      {"graph_pool_stride0.pt", "(maxpool) has stride 0x0"},
+      {"graph_nan.pt", "parameter '0.weight' of node '0' holds NaN or infinite values"},
+      {"graph_inf_bias.pt", "parameter '5.bias' of node '5' holds NaN or infinite values"},
+      {"graph_bias_length.pt", "(conv) has a bias of shape [5] for 2 channels"},
+      {"graph_groups.pt", "3 groups, which do not divide"},
+      {"graph_kernel.pt", "has a kernel of 40x40 (dilation 1) larger than its input"},
+      {"graph_linear_features.pt", "expects 7 input features, gets 2 features (2 values); no square input"},
+      {"graph_int_weight.pt", "parameter '0.weight' of node '0' has dtype Long"},
+      {"graph_weight_rank.pt", "parameter '0.weight' of node '0' has 2 dimensions (4 expected)"},
+      {"graph_expanded.pt", "has shape [1073741824, 1, 3, 3]"},
+      {"graph_expanded_small.pt", "has shape [65536, 1, 3, 3] but stores 9 values"},
+  };
+  for (const auto& [name, needle] : cases) {
+    expect_case({"explain --model " + ts + name + kIn, name + ": "});
+    expect_case({"classify --dataset fashion-mnist --index 0 --model " + ts + name, needle});
+  }
+}
+
+// Model and weights files that are not regular files (a FIFO would block a reader forever).
+TEST(Catalogue, GraphFilesNotRegular) {
+  const std::string fifo = dir() + "/model.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const char* option : {"--model", "--weights"}) {  // `timeout`: a wait fails, not hangs
+    std::string err;
+    const int code = test::run_command("cd " + dir() + " && timeout 60 " + test::binary() +
+                                           " explain " + option + " " + fifo + kIn, &err);
+    EXPECT_EQ(code, 2) << option << "\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find("model.fifo' is not a regular file"), std::string::npos) << err;
+  }
+  expect_case({"explain --model " + dir() + "/" + kIn, "not a regular file"});
+  expect_case({"classify --dataset fashion-mnist --index 0 --model /dev/zero", "/dev/zero"});
 }
 
 TEST(Catalogue, FashionMnistFiles) {

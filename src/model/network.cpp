@@ -116,15 +116,8 @@ at::Tensor concat_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) 
   return at::cat(in, 1);
 }
 
-int64_t pooled(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
-  const int64_t span = in + 2 * p - d * (k - 1) - 1;
-  int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
-  if (ceil && (out - 1) * s >= in + p) --out;  // PyTorch: the last window starts inside
-  return out;
-}
-
 int64_t windowed_resolution(const Layer& l, int64_t in) {
-  return in > 0 ? pooled(in, l.kernel[0], l.stride[0], l.padding[0],
+  return in > 0 ? pooled_size(in, l.kernel[0], l.stride[0], l.padding[0],
                          l.kind == LayerKind::AvgPool2d ? 1 : l.dilation[0], l.ceil_mode)
                 : 0;
 }
@@ -173,19 +166,12 @@ void infer_resolutions(Network& net) {
 }  // namespace
 
 void Network::finalize() {
-  // Links and checks.
-  for (size_t i = 0; i < layers.size(); ++i) {
-    Layer& l = layers[i];
-    if (l.inputs.empty()) l.inputs = {static_cast<int>(i) - 1};
-    const bool multi = node_kind_info(l.kind).several_inputs;
-    require(multi ? l.inputs.size() >= 2 : l.inputs.size() == 1,
-            arch + ": node " + l.name + " (" + node_kind_name(l.kind) + ") has " +
-                std::to_string(l.inputs.size()) + " inputs");
-    for (int src : l.inputs)
-      require(src >= kNetworkInput && src < static_cast<int>(i),
-              arch + ": node " + l.name + " reads a node that does not run before it");
-  }
   require(!layers.empty(), arch + ": the model has no nodes");
+  for (size_t i = 0; i < layers.size(); ++i)  // a chain's nodes read the one before
+    if (layers[i].inputs.empty()) layers[i].inputs = {static_cast<int>(i) - 1};
+  check_nodes(node_specs(), arch);
+  const GraphShapes g = shapes_at(default_size, default_size);
+  if (g.fault && (fixed_size || !g.features_fault)) throw InputError(*g.fault);
   // Unique names.
   std::map<std::string, int> seen;
   for (Layer& l : layers) {
@@ -211,6 +197,65 @@ void Network::finalize() {
   }
   num_slots = next;
   infer_resolutions(*this);
+}
+
+std::vector<NodeSpec> Network::node_specs() const {
+  auto param = [](const at::Tensor& t) {
+    return t.defined() ? ParamShape{true, t.sizes().vec()} : ParamShape{};
+  };
+  std::vector<NodeSpec> out;
+  for (const Layer& l : layers) {
+    NodeSpec n;
+    n.kind = l.kind;
+    n.name = l.name;
+    n.inputs = l.inputs;
+    n.weight = param(l.weight);
+    n.bias = l.has_bias ? param(l.bias) : ParamShape{};
+    n.running_mean = param(l.running_mean);
+    n.running_var = param(l.running_var);
+    n.in_channels = l.in_channels;
+    n.out_channels = l.out_channels;
+    n.groups = l.groups;
+    n.kernel = l.kernel;
+    n.stride = l.stride;
+    n.padding = l.padding;
+    n.dilation = l.dilation;
+    n.output_size = l.output_size;
+    n.ceil_mode = l.ceil_mode;
+    n.clamp_max = l.clamp_max;
+    n.bn_eps = l.bn_eps;
+    n.pad = l.pad;
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+GraphShapes Network::shapes_at(int64_t height, int64_t width) const {
+  return infer_graph_shapes(node_specs(), {in_channels, height, width, true}, arch);
+}
+
+at::Tensor parameter_tensor(const at::Tensor& t, const std::string& what) {
+  require(t.defined(), what + " is missing");
+  require(at::isFloatingType(t.scalar_type()),
+          what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
+              " (floating point expected)");
+  int64_t n = 1;
+  for (int64_t d : t.sizes()) {
+    require(d >= 0 && (d == 0 || n <= kMaxParameterValues / d),
+            what + " has shape " + std::string(c10::str(t.sizes())) + " (over " +
+                std::to_string(kMaxParameterValues) + " values)");
+    n *= d;
+  }
+  // A view repeating its storage (stride 0: torch's expand) would be copied into far more
+  // memory than the file holds.
+  require(!t.has_storage() || n == 0 ||
+              static_cast<uint64_t>(n) * t.element_size() <= t.storage().nbytes(),
+          what + " has shape " + std::string(c10::str(t.sizes())) + " but stores " +
+              std::to_string(t.storage().nbytes() / std::max<size_t>(t.element_size(), 1)) +
+              " values (a repeating view)");
+  at::Tensor out = t.detach().to(at::kFloat).contiguous();
+  check_finite(out.data_ptr<float>(), static_cast<size_t>(out.numel()), what);
+  return out;
 }
 
 ModelShape Network::shape() const {
@@ -253,6 +298,9 @@ void check_input(const Network& net, const at::Tensor& x, const std::string& wha
                 std::to_string(net.default_size) + " inputs, got " + std::to_string(x.size(2)) +
                 "x" + std::to_string(x.size(3)));
   require(x.size(2) >= 8 && x.size(3) >= 8, what + ": input smaller than 8x8");
+  const GraphShapes g = net.shapes_at(x.size(2), x.size(3));
+  require(!g.fault, what + ": a " + std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) +
+                        " input does not fit the model (" + g.fault.value_or("") + ")");
 }
 
 std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/graph_check.h"
 #include "model/shape.h"
 
 namespace lrpbench {
@@ -57,8 +58,15 @@ struct Network {
   // Links a chain (empty inputs read the previous node), makes names unique (`_1`, `_2`,
   // ... in execution order), assigns composite slots (a node's layer index where it has one,
   // else num_indices, num_indices + 1, ... in execution order; a BatchNorm that canonization
-  // folds gets none) and output resolutions. Throws InputError for a malformed graph.
+  // folds gets none) and output resolutions. Throws InputError for a malformed graph: the
+  // checks of model/graph_check.h (attributes, parameter shapes, every node's output at the
+  // default input size; a dense layer's input features that do not fit are left to the
+  // caller where the input size is not fixed, see load_model).
   void finalize();
+  // The nodes as model/graph_check.h checks them (parameter shapes, no data).
+  std::vector<NodeSpec> node_specs() const;
+  // Every node's output for a C x H x W input (InputError-free: the fault is returned).
+  GraphShapes shapes_at(int64_t height, int64_t width) const;
   // Index of the first node with layer index `index` in `layers`, or -1.
   int position_of(int index) const;
   // Position of the node named `name`, or -1.
@@ -92,7 +100,8 @@ struct ForwardRecord {
   }
 };
 
-// Checks that x is N x C x H x W with the network's channel count; throws InputError.
+// Checks that x is N x C x H x W with the network's channel count (and its size where the
+// network fixes one) and that every node fits that size; throws InputError.
 void check_input(const Network& net, const at::Tensor& x, const std::string& what);
 // Plain forward pass (differentiable when x requires grad). Fills rec if given. With
 // `train`, BatchNorm uses (and updates) batch statistics and dropout drops with p = 0.5.
@@ -101,6 +110,11 @@ at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec =
 // A Pad node's {left, right, top, bottom} from torch's pad list (last axis first: 2 or 4
 // values): empty where it pads other axes or crops (negative values).
 std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads);
+
+// A parameter read from a model file, as float32 and contiguous. Refuses (InputError naming
+// `what`, e.g. "model.pt: parameter 'fc.weight'") a non-floating dtype, over kMaxParameterValues
+// values or more than its storage holds (a repeating view; all before copying), NaN, infinity.
+at::Tensor parameter_tensor(const at::Tensor& t, const std::string& what);
 
 // Forward pass of a single node with one input (not Add / Concat).
 at::Tensor forward_layer(const Layer& layer, const at::Tensor& x);

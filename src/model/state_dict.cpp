@@ -112,14 +112,7 @@ void load_state_dict(Network& net, const StateDict& raw, const std::string& file
     require(value.sizes() == at::IntArrayRef(slot.shape),
             file + ": key '" + key + "' has shape " + shape_str(value.sizes()) + ", model " +
                 net.arch + " expects " + shape_str(slot.shape));
-    require(at::isFloatingType(value.scalar_type()),
-            file + ": key '" + key + "' has dtype " +
-                std::string(c10::toString(value.scalar_type())) +
-                ", expected a floating-point type");
-    at::Tensor t = value.to(at::kFloat).contiguous();
-    require(at::isfinite(t).all().item<bool>(),
-            file + ": key '" + key + "' holds NaN or infinite values");
-    *slot.target = t;
+    *slot.target = parameter_tensor(value, file + ": key '" + key + "'");
     seen.insert(key);
   }
   for (const auto& [key, slot] : slots)

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "model/torchscript.h"
+#include "model/graph_check.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -21,7 +22,7 @@ namespace jit = torch::jit;
 struct Val {
   enum Kind { Tensor, Module, Constant, List, Batch, None } kind = None;
   int node = kNetworkInput;  // Tensor: the node producing it (kNetworkInput: the input)
-  std::string path;          // Module: its path ("" for the root)
+  std::string path;          // Module: its path ("" for the root); Constant: the attribute's
   c10::optional<jit::Module> module;
   c10::IValue value;       // Constant (parameters included)
   std::vector<Val> items;  // List
@@ -125,6 +126,10 @@ class Builder {
   }
 
   const Val& in(Env& env, const jit::Node* n, size_t k) const {
+    if (k >= n->inputs().size())  // a function of the user's named like torch's (relu, dropout)
+      throw InputError(file_ + ": '" + std::string(n->kind().toQualString()) + "' has " +
+                       std::to_string(n->inputs().size()) + " inputs, not the " +
+                       std::to_string(k + 1) + " its name implies");
     auto it = env.find(n->inputs()[k]);
     if (it == env.end()) throw InputError(file_ + ": malformed graph (a value used before it is set)");
     return it->second;
@@ -136,15 +141,31 @@ class Builder {
     return v.node;
   }
 
+  // A parameter: a tensor constant of `rank` dimensions, checked by parameter_tensor.
   at::Tensor param(Env& env, const jit::Node* n, size_t k, bool optional,
-                   const std::string& where) const {
+                   const std::string& where, int64_t rank) const {
     const Val& v = in(env, n, k);
     if (v.kind == Val::Constant && v.value.isNone() && optional) return {};
     if (v.kind != Val::Constant || !v.value.isTensor())
       unsupported(op_name(n) + " with a computed weight", where);
-    at::Tensor t = v.value.toTensor().detach().to(at::kFloat).contiguous();
-    require(at::isfinite(t).all().item<bool>(), file_ + ": node '" + where + "' holds NaN or infinite weights");
-    return t;
+    return checked(v.value.toTensor(), v.path.empty() ? where : v.path, where, rank);
+  }
+  at::Tensor checked(const at::Tensor& t, const std::string& name, const std::string& node,
+                     int64_t rank) const {
+    const std::string what = file_ + ": parameter '" + name + "' of node '" + node + "'";
+    require(t.dim() == rank, what + " has " + std::to_string(t.dim()) + " dimensions (" +
+                                 std::to_string(rank) + " expected)");
+    return parameter_tensor(t, what);
+  }
+  // A leaf module's tensor attribute `name` (absent: undefined when optional).
+  at::Tensor module_param(const jit::Module& m, const std::string& path, const char* name,
+                          int64_t rank, bool optional = false) const {
+    const c10::IValue v = m.hasattr(name) ? m.attr(name) : c10::IValue();
+    if (!v.isTensor()) {
+      if (optional && v.isNone()) return {};
+      throw InputError(file_ + ": module '" + path + "' has no tensor '" + name + "'");
+    }
+    return checked(v.toTensor(), path + "." + name, path, rank);
   }
 
   c10::IValue constant(Env& env, const jit::Node* n, size_t k, const std::string& where) const {
@@ -220,6 +241,7 @@ class Builder {
       } else {
         v.kind = Val::Constant;
         v.value = a;
+        v.path = obj.path.empty() ? name : obj.path + "." + name;
       }
       env[n->output()] = v;
       return;
@@ -337,27 +359,31 @@ class Builder {
     if (!fn_type) unsupported("prim::CallFunction of a computed function", where);
     jit::Function* fn = fn_type->function();
     const std::string name = fn->name();
+    const size_t args = n->inputs().size() - 1;  // the function, then its arguments
+    const bool torchs = (name == "adaptive_avg_pool2d" && args == 2) ||
+                        ((name == "relu" || name == "relu6") && args >= 1) ||
+                        (name == "dropout" && args == 4);
     Layer l;
     auto unary = [&](LayerKind kind) {
       l.kind = kind;
       const int src = tensor_in(env, n, 1, where);
       env[n->output()] = tensor_node(std::move(l), {src}, scope, leaf, name);
     };
-    if (name == "adaptive_avg_pool2d") {
+    if (torchs && name == "adaptive_avg_pool2d") {
       l.output_size = pair(env, n, 2, where);
       unary(LayerKind::AdaptiveAvgPool2d);
       return;
     }
-    if (name == "relu") {
+    if (torchs && name == "relu") {
       unary(LayerKind::ReLU);
       return;
     }
-    if (name == "relu6") {
+    if (torchs && name == "relu6") {
       l.clamp_max = 6.0;
       unary(LayerKind::ReLU);
       return;
     }
-    if (name == "dropout") {
+    if (torchs && name == "dropout") {
       if (flag(env, n, 3, where)) unsupported("dropout in training mode", where);
       unary(LayerKind::Dropout);
       return;
@@ -410,9 +436,8 @@ class Builder {
     if (type == "Conv2d") {
       if (!m.hasattr("stride")) return false;  // traced: settings live in the graph
       l.kind = LayerKind::Conv2d;
-      l.weight = m.attr("weight").toTensor().detach().to(at::kFloat).contiguous();
-      const c10::IValue b = m.attr("bias");
-      if (b.isTensor()) l.bias = b.toTensor().detach().to(at::kFloat).contiguous();
+      l.weight = module_param(m, obj.path, "weight", 4);
+      l.bias = module_param(m, obj.path, "bias", 1, true);
       l.has_bias = l.bias.defined();
       l.stride = ints("stride");
       if (m.attr("padding").isString()) {
@@ -424,22 +449,23 @@ class Builder {
       if (m.hasattr("padding_mode") && m.attr("padding_mode").toStringRef() != "zeros")
         unsupported("Conv2d with padding_mode " + m.attr("padding_mode").toStringRef(), obj.path);
       l.dilation = ints("dilation");
+      if (!m.attr("groups").isInt()) unsupported(type + " with groups that are not an integer", obj.path);
       l.groups = m.attr("groups").toInt();
       conv_shape(l);
     } else if (type == "BatchNorm2d") {
       if (!m.hasattr("eps")) return false;
       l.kind = LayerKind::BatchNorm2d;
-      l.weight = m.attr("weight").toTensor().detach().to(at::kFloat).contiguous();
-      l.bias = m.attr("bias").toTensor().detach().to(at::kFloat).contiguous();
-      l.running_mean = m.attr("running_mean").toTensor().detach().to(at::kFloat).contiguous();
-      l.running_var = m.attr("running_var").toTensor().detach().to(at::kFloat).contiguous();
+      l.weight = module_param(m, obj.path, "weight", 1);
+      l.bias = module_param(m, obj.path, "bias", 1);
+      l.running_mean = module_param(m, obj.path, "running_mean", 1);
+      l.running_var = module_param(m, obj.path, "running_var", 1);
+      if (!m.attr("eps").isDouble()) unsupported(type + " with eps that is not a number", obj.path);
       l.bn_eps = m.attr("eps").toDouble();
       l.in_channels = l.out_channels = l.weight.size(0);
     } else if (type == "Linear") {
       l.kind = LayerKind::Linear;
-      l.weight = m.attr("weight").toTensor().detach().to(at::kFloat).contiguous();
-      const c10::IValue b = m.attr("bias");
-      if (b.isTensor()) l.bias = b.toTensor().detach().to(at::kFloat).contiguous();
+      l.weight = module_param(m, obj.path, "weight", 2);
+      l.bias = module_param(m, obj.path, "bias", 1, true);
       l.has_bias = l.bias.defined();
       l.out_channels = l.weight.size(0);
       l.in_channels = l.weight.size(1);
@@ -472,9 +498,9 @@ class Builder {
     return true;
   }
 
-  void conv_shape(Layer& l) const {
+  void conv_shape(Layer& l) const {  // groups out of range: check_nodes names them
     l.out_channels = l.weight.size(0);
-    l.in_channels = l.weight.size(1) * l.groups;
+    l.in_channels = l.groups >= 1 && l.groups <= kMaxGraphAttribute ? l.weight.size(1) * l.groups : 0;
     l.kernel = {l.weight.size(2), l.weight.size(3)};
   }
 
@@ -503,10 +529,9 @@ class Builder {
         unsupported(qual + " in training mode", where);
     } else if (op == "conv2d" || op == "_convolution") {
       one(LayerKind::Conv2d);
-      l.weight = param(env, n, 1, false, where);
-      l.bias = param(env, n, 2, true, where);
+      l.weight = param(env, n, 1, false, where, 4);
+      l.bias = param(env, n, 2, true, where, 1);
       l.has_bias = l.bias.defined();
-      if (l.weight.dim() != 4) unsupported(qual + " that is not 2-D", where);
       l.stride = pair(env, n, 3, where);
       if (constant(env, n, 4, where).isString()) unsupported(qual + " with string padding", where);
       l.padding = pair(env, n, 4, where);
@@ -520,10 +545,10 @@ class Builder {
       conv_shape(l);
     } else if (op == "batch_norm") {
       one(LayerKind::BatchNorm2d);
-      l.weight = param(env, n, 1, false, where);
-      l.bias = param(env, n, 2, false, where);
-      l.running_mean = param(env, n, 3, false, where);
-      l.running_var = param(env, n, 4, false, where);
+      l.weight = param(env, n, 1, false, where, 1);
+      l.bias = param(env, n, 2, false, where, 1);
+      l.running_mean = param(env, n, 3, false, where, 1);
+      l.running_var = param(env, n, 4, false, where, 1);
       if (flag(env, n, 5, where)) unsupported(qual + " in training mode", where);
       l.bn_eps = real(env, n, 7, where);
       l.in_channels = l.out_channels = l.weight.size(0);
@@ -531,8 +556,8 @@ class Builder {
       const bool addmm = op == "addmm";
       l.kind = LayerKind::Linear;
       inputs = {tensor_in(env, n, addmm ? 1 : 0, where)};
-      l.weight = param(env, n, addmm ? 2 : 1, false, where);
-      l.bias = param(env, n, addmm ? 0 : 2, true, where);
+      l.weight = param(env, n, addmm ? 2 : 1, false, where, 2);
+      l.bias = param(env, n, addmm ? 0 : 2, true, where, 1);
       if (addmm) l.weight = l.weight.t().contiguous();
       l.has_bias = l.bias.defined();
       l.out_channels = l.weight.size(0);

@@ -102,45 +102,21 @@ void parse_normalization(const std::string& spec, int64_t channels, const std::s
 
 namespace {
 
-// A model whose dense layer reads a flattened feature map fixes its input size: found from
-// the map's channels at the default size and the layer's input features, as the size whose
-// feature map has the resolution they imply.
+// A model whose dense layer reads a flattened feature map fixes its input size: the smallest
+// square size (8 to 4096) at which every node's input fits, the dense layers' features
+// included (model/graph_check.h; nothing runs).
 void fix_input_size(Network& net, const std::string& path) {
-  ForwardRecord rec;
-  try {
-    forward(net, at::zeros({1, net.in_channels, net.default_size, net.default_size}), &rec);
-    return;  // the default size fits
-  } catch (const InputError&) {
-  }
-  for (size_t i = 0; i < net.layers.size(); ++i) {
-    const Layer& l = net.layers[i];
-    if (l.kind != LayerKind::Linear || l.inputs[0] == kNetworkInput) continue;
-    int src = l.inputs[0];
-    if (net.layers[static_cast<size_t>(src)].kind == LayerKind::Flatten)
-      src = net.layers[static_cast<size_t>(src)].inputs[0];
-    if (src == kNetworkInput || !rec.outputs[static_cast<size_t>(src)].defined()) break;
-    const at::Tensor& map = rec.outputs[static_cast<size_t>(src)];
-    if (map.dim() != 4 || map.size(1) * map.size(2) * map.size(3) == l.in_channels) continue;
-    const int64_t area = l.in_channels / map.size(1);
-    const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(area))));
-    require(area * map.size(1) == l.in_channels && side * side == area,
-            path + ": layer " + l.name + " takes " + std::to_string(l.in_channels) +
-                " features, which no square input gives");
-    const int64_t fallback = net.default_size;
-    for (int64_t s = 8; s <= 4096; ++s) {
-      net.default_size = s;
-      net.finalize();
-      if (net.layers[static_cast<size_t>(src)].resolution == side) {
-        net.fixed_size = true;
-        return;
-      }
-    }
-    net.default_size = fallback;
+  const GraphShapes at_default = net.shapes_at(net.default_size, net.default_size);
+  if (!at_default.fault) return;
+  const std::vector<NodeSpec> nodes = net.node_specs();
+  for (int64_t s = 8; s <= 4096; ++s) {
+    if (infer_graph_shapes(nodes, {net.in_channels, s, s, true}, path).fault) continue;
+    net.default_size = s;
+    net.fixed_size = true;
     net.finalize();
-    break;
+    return;
   }
-  throw InputError(path + ": no input size fits the model (a dense layer's input features do "
-                          "not match a square image)");
+  throw InputError(*at_default.fault + "; no square input of 8 to 4096 pixels fits " + path);
 }
 
 // A TorchScript classifier from a file: its graph, weights inside, checked to map an image

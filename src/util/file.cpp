@@ -39,7 +39,9 @@ uint64_t regular_file_size(const std::string& path, const std::string& what) {
 }
 
 std::string read_file(const std::string& path, const std::string& what, uint64_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) never waits for a writer; it is then refused as
+  // not a regular file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw InputError(what + ": cannot open '" + path + "' (" + sys_reason(errno) + ")");
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "util/error.h"
+#include "util/file.h"
 
 namespace lrpbench {
 
 std::string sha256_file(const std::string& path) {
+  regular_file_size(path, "'" + path + "'");  // a FIFO or a device would block or never end
   std::ifstream in(path, std::ios::binary);
   require(static_cast<bool>(in), "cannot read '" + path + "'");
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
