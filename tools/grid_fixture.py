@@ -2,7 +2,8 @@
 """Writes tests/fixtures/grid_rows_before_templates.txt from store dumps (`lrpbench dump RUN`).
 
 The fixture pins the rows that the grid strategy computed before templates and strategies
-existed (lrpbench 26d1367): for each run, the SHA-256 of its structure lines (config, params,
+existed (lrpbench 26d1367; the values re-pinned once, when single-image work units began to
+break max-pool ties as batches do): for each run, the SHA-256 of its structure lines (config, params,
 image and unit lines of the dump, each followed by a newline) and the values of every 7th
 configuration's curves (AUC) and metric rows. The test GridRowsBeforeTemplates reruns each
 preset with the same --max-units and compares.
@@ -37,7 +38,9 @@ def block(preset, max_units, dump_path):
 
 def main():
     args = sys.argv[1:]
-    out = ["# Rows of the grid strategy before templates (lrpbench 26d1367), by tools/grid_fixture.py."]
+    out = ["# Rows of the grid strategy before templates (lrpbench 26d1367), by tools/grid_fixture.py;",
+           "# values re-pinned when an image's relevance stopped depending on its batch (batch-invariant",
+           "# convolutions: max-pool ties break alike in every batch); the structure lines are 26d1367's."]
     for i in range(1, len(args), 3):
         out += block(args[i], args[i + 1], args[i + 2])
     open(args[0], "w").write("\n".join(out) + "\n")

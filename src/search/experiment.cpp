@@ -1066,6 +1066,8 @@ toml::table definition_toml(const nlohmann::json& d) {
 
   nlohmann::json data = d.at("data");
   if (data.contains("class") && data["class"] == -1) data.erase("class");
+  for (const char* key : {"dataset", "split", "imagenet", "folder", "labels", "boxes", "target"})
+    if (data.contains(key) && data[key] == "") data.erase(key);  // written for "not given"
   add_json(root, "data", data);
 
   toml::array families;
