@@ -2,6 +2,7 @@
 // batch, the batch size or the thread count (model/conv.h). Fashion-MNIST's flat backgrounds
 // make max-pool windows whose maxima tie exactly, so a kernel that rounds differently in
 // another batch would move relevance to another pixel (up to 5% relative L2 before the fix).
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
@@ -121,6 +122,7 @@ TEST(BatchInvariance, ForwardRecordIsBitIdenticalPerImage) {
 // conv2d_batch_invariant() takes the batch-invariant path on CPU floats and leaves autograd to
 // at::conv2d.
 TEST(BatchInvariance, ConvTakesTheInvariantPathOutsideAutograd) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "LibTorch built without oneDNN";
   const at::Tensor x = at::randn({2, 3, 9, 9}), w = at::randn({4, 3, 3, 3});
   EXPECT_TRUE(conv2d_is_batch_invariant(x, w, {}));
   EXPECT_FALSE(conv2d_is_batch_invariant(x.clone().set_requires_grad(true), w, {}));

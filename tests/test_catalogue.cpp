@@ -245,6 +245,30 @@ TEST(Catalogue, GraphFilesOnnx) {
   using A = OnnxModel;
   const std::vector<std::tuple<std::string, Edit, std::string>> cases = {
       {"conv_stride0", [](A& o) { o.set("conv", A::ints_attr("strides", {0, 1})); }, "stride 0x1"},
+      {"conv_kernel_shape_lies",  // the weights are 3 x 3
+       [](A& o) { o.set("conv", A::ints_attr("kernel_shape", {5, 5})); },
+       "declares kernel_shape [5, 5] for weights of 3 x 3"},
+      {"conv_kernel_shape_huge",
+       [](A& o) { o.set("conv", A::ints_attr("kernel_shape", {int64_t{1} << 40, int64_t{1} << 40})); },
+       "for weights of 3 x 3"},
+      {"output_assigned_twice",  // a second producer of 'r' (ONNX assigns each name once)
+       [](A& o) {
+         o.node("Relu", "again", {"c"}, "r");
+         auto* nodes = o.m.mutable_graph()->mutable_node();
+         for (int i = nodes->size() - 1; i > 2; --i) nodes->SwapElements(i, i - 1);  // before the pool
+       },
+       "node 'again' computes 'r', which an initializer, the input or an earlier node already "
+       "names"},
+      {"bn_negative_variance",  // finite, but its square root is not real
+       [](A& o) {
+         for (const char* p : {"S", "Z", "M"}) o.init(p, {4}, 0.0f);
+         o.init("V", {4}, -1.0f);
+         o.node("BatchNormalization", "bn", {"c", "S", "Z", "M", "V"}, "b");
+         auto* nodes = o.m.mutable_graph()->mutable_node();
+         for (int i = nodes->size() - 1; i > 1; --i) nodes->SwapElements(i, i - 1);  // after the conv
+         o.at("relu").set_input(0, "b");
+       },
+       "BatchNorm 'batchnormalization_0' has a running variance of at most -eps"},
       {"pool_stride0", [](A& o) { o.set("pool", A::ints_attr("strides", {0, 0})); }, "stride 0x0"},
       {"conv_dilation0", [](A& o) { o.set("conv", A::ints_attr("dilations", {1, 0})); }, "dilation"},
       {"conv_negative_pads", [](A& o) { o.set("conv", A::ints_attr("pads", {-1, -1, -1, -1})); }, "padding -1x-1"},
@@ -357,12 +381,14 @@ TEST(Catalogue, GraphFilesOnnx) {
          s->mutable_dim(3)->set_dim_value(32);
        },
        "'gemm_0' (linear) expects 784 input features, gets 1024 features"},
-      {"input_half_fixed",
+      {"input_half_fixed",  // a free width takes the fixed height: 32 x 32, kept
        [](A& o) {
-         o.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
-             ->mutable_shape()->mutable_dim(3)->set_dim_param("W");
+         auto* s = o.m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+                       ->mutable_shape();
+         s->mutable_dim(2)->set_dim_value(32);
+         s->mutable_dim(3)->set_dim_param("W");
        },
-       "fixes its height or its width but not both"},
+       "'gemm_0' (linear) expects 784 input features, gets 1024 features"},
       {"add_shapes_differ",
        [](A& o) {
          o.init("W3", {2, 4, 1, 1});
@@ -417,6 +443,21 @@ TEST(Catalogue, GraphFilesOnnx) {
   // The input size the file fixes: another one is named with both sizes.
   write_npy(dir() + "/x32.npy", at::zeros({1, 1, 32, 32}));
   expect_case({"explain --model base.onnx --input x32.npy --out out", "expects 28x28 inputs, got 32x32"});
+  // Finite files whose logits overflow float32: no NaN explanation, score or class (exit 0 before).
+  write_npy(dir() + "/huge.npy", at::full({1, 1, 28, 28}, 1e38f));
+  const std::string nan_logits = "the logits are not finite";
+  expect_case({"explain --input huge.npy --out out", nan_logits});  // fashion-vgg
+  expect_case({"classify --input huge.npy", nan_logits});
+  expect_case({"classify --dataset fashion-mnist --index 0 --model base.onnx --normalize 0.5:1e-40",
+               nan_logits});
+  expect_case({"evaluate --dataset fashion-mnist --index 0 --model base.onnx --normalize 0.5:1e-40 "
+               "--composite zero --out out",
+               nan_logits});
+  file("nan_search.toml", "[model]\nfile = \"base.onnx\"\nnormalize = \"0.5:1e-40\"\n[data]\n"
+                          "dataset = \"fashion-mnist\"\nclass = 9\ncount = 1\n[[family]]\nname = "
+                          "\"tutorial\"\nvalues = [0]\n");
+  expect_case({"search nan_search.toml --out run_nan", nan_logits});
+  EXPECT_FALSE(fs::exists(dir() + "/run_nan")) << "a refused search left its run folder";
 }
 #endif
 
@@ -777,7 +818,8 @@ TEST(Catalogue, FailedWritesToStdoutAreExitOne) {
       << err;
   for (const std::string& args :
        {std::string("classify --dataset fashion-mnist --index 0"), std::string("composites"),
-        std::string("dump run_stdout")}) {
+        std::string("dump run_stdout"), std::string("--help"), std::string("explain --help"),
+        std::string("--version")}) {
     // In a subshell: run_command's own redirection of stdout applies around it.
     EXPECT_EQ(test::run_command("(cd " + dir() + " && " + test::binary() + " " + args +
                                     " > /dev/full)",
@@ -787,6 +829,8 @@ TEST(Catalogue, FailedWritesToStdoutAreExitOne) {
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << "\n" << err;
     EXPECT_NE(err.find("cannot write standard output"), std::string::npos) << args << "\n" << err;
   }
+  // A merge into one of its sources (SQLite's "database is locked", exit 1, before).
+  expect_case({"merge run_stdout --out run_stdout", "is both a source and --out"});
 }
 
 TEST(Catalogue, FailedWritesNameTheFileAndLeaveNoPartialOutput) {
@@ -956,6 +1000,27 @@ TEST(Catalogue, DamagedStoresRowsAgainstTheirDefinitionAreRefusedByEveryCommand)
   for (const auto& [name, sql, needle] : cases) expect_damage_refused(grid, name, sql, needle);
 }
 
+// A resume that its replay refuses (CMA-ES's generation 1 drawn again from tampered scores
+// differs from the stored one) writes nothing first, whatever the experiment file is called.
+TEST(Catalogue, RefusedResumeOfAnEvolvedRunLeavesTheStoreAsItWas) {
+  const MadeRun cmaes = cmaes_run();
+  const std::string run = dir() + "/replayed", db = run + "/results.sqlite";
+  fs::remove_all(run);
+  fs::create_directories(run);
+  fs::copy_file(cmaes.run + "/results.sqlite", db);
+  run_sql(db, "UPDATE curves SET auc = -1000 WHERE config_id = "
+              "(SELECT MIN(config_id) FROM config_params WHERE round = 0)");
+  const std::string before = slurp(db);
+  const std::string other = file("cmaes_renamed.toml", slurp(cmaes.exp));
+  std::string err;
+  EXPECT_EQ(test::run_command(test::binary() + " search " + other + " --threads 1 --out " + run,
+                              &err),
+            2)
+      << err;
+  EXPECT_NE(err.find("generation 1 differs from the stored one"), std::string::npos) << err;
+  EXPECT_TRUE(slurp(db) == before) << "the refused resume changed the store";
+}
+
 TEST(Catalogue, DamagedStoresOfEvolvedRunsAreRefusedByEveryCommand) {
   const MadeRun pareto = pareto_run();
   const std::vector<std::array<std::string, 3>> cases = {
@@ -968,6 +1033,12 @@ TEST(Catalogue, DamagedStoresOfEvolvedRunsAreRefusedByEveryCommand) {
        "names configuration 0, which is not one of that family"},
       {"pareto_json", "UPDATE meta SET value = '[1, 2' WHERE key = 'pareto'",
        "corrupt Pareto front"},
+      {"pareto_fraction", "UPDATE meta SET value = '{\"blocks\": [4.5]}' WHERE key = 'pareto'",
+       "expected distinct configuration ids"},  // was read as configuration 4
+      {"pareto_repeated", "UPDATE meta SET value = '{\"blocks\": [4, 4]}' WHERE key = 'pareto'",
+       "expected distinct configuration ids"},
+      {"pareto_empty", "UPDATE meta SET value = '{\"blocks\": []}' WHERE key = 'pareto'",
+       "expected distinct configuration ids"},
       {"params_missing", "DELETE FROM config_params WHERE config_id = 3",
        "(missing or malformed params)"},
       {"params_short", "UPDATE config_params SET params = '[0.5]' WHERE config_id = 3",

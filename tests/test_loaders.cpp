@@ -133,6 +133,8 @@ TEST(Loaders, TorchScriptGraphsLrp0IsPythonGradientTimesInput) {
 // Max-pool windows whose maxima tie exactly (dyadic weights and inputs: every sum is exact in
 // float32, whatever the kernel): relevance follows PyTorch's max_pool2d_with_indices on
 // contiguous NCHW (the first maximum in row-major window order) alone and in every batch.
+// Exact sums leave the tie direction the only thing tested here; that the rounding of real
+// weights does not move ties between batches is test_batch_invariance.cpp's.
 TEST(Loaders, TiedMaxPoolsFollowPythonsFirstMaximumInEveryBatch) {
   const Network net = canonize(load_model(fx("tied_pools_script.pt"), "", 0).net);
   const at::Tensor x = read_npy(fx("tied_pools_input.npy"));

@@ -13,6 +13,7 @@
 
 #include "helpers.h"
 #include "search/experiment.h"
+#include "search/runner.h"
 #include "search/sampling.h"
 #include "search/space.h"
 #include "search/store.h"
@@ -605,6 +606,84 @@ TEST(Grid, PresetsGiveTheRowsOfTheCodeBeforeTemplates) {
     }
   }
   EXPECT_GT(compared, 300);
+}
+
+// Every definition Experiment::definition() writes reads back through the experiment reader
+// as itself, with and without the keys a run adds (run_definition): the presets, every
+// strategy (with and without its optional keys), every data source and the metric and
+// objective keys. A stored definition refused here would be a sound store called damaged.
+TEST(Space, EveryWrittenDefinitionReadsBack) {
+  std::vector<std::pair<std::string, Experiment>> cases;
+  for (const std::string& name : experiment_preset_names()) {
+    if (name == "vgg16-thesis")
+      cases.push_back({name, preset_experiment(name, "w.pth", "imagenet_val")});
+    else
+      cases.push_back({name, preset_experiment(name, "", "")});
+  }
+  cases.push_back({"resnet", preset_experiment("fashion-thesis", "", "", "fashion-resnet")});
+  const std::string tmpl = R"TOML([[family]]
+name = "blocks"
+template = "0:zbox;1-4:gamma({g1});5-:epsilon({e})"
+[family.params]
+g1 = "log0(-4,0)"
+e = "log(-4,0)"
+)TOML";
+  const std::string grid = R"TOML([[family]]
+name = "tutorial"
+values1 = [0, 0.25]
+values2 = [0, 0.01]
+[[family]]
+name = "listed"
+template = "0:zbox;1-:gamma({g})"
+[family.params]
+g = [0, 0.5]
+)TOML";
+  const std::vector<std::pair<std::string, std::string>> texts = {
+      {"grid", kHead + grid},
+      {"random", kHead + tmpl + "[search]\nstrategy = \"random\"\nbudget = 7\n"},
+      {"sobol", kHead + tmpl + "[search]\nstrategy = \"sobol\"\nbudget = 8\n"},
+      {"halving", kHead + grid + "[search]\nstrategy = \"halving\"\neta = 3\nmin_images = 1\n"},
+      {"halving-sampled", kHead + tmpl +
+                              "[search]\nstrategy = \"halving\"\nbudget = 9\nsampler = \"sobol\"\n"},
+      {"cmaes", kHead + tmpl + "[search]\nstrategy = \"cmaes\"\ngenerations = 2\n"},
+      {"cmaes-population",
+       kHead + tmpl + "[search]\nstrategy = \"cmaes\"\npopulation = 6\ngenerations = 1\n"},
+      {"nsga2", kHead + tmpl +
+                    "[metrics]\nlist = [\"pf-morf\", \"sparseness\"]\nfc_subset = 100\n"
+                    "[search]\nstrategy = \"nsga2\"\nobjectives = [\"pf-morf\", \"sparseness\"]\n"
+                    "population = 8\ngenerations = 1\n"},
+      {"objective", kHead + grid +
+                        "[metrics]\nlist = [\"pf-morf\", \"irof\"]\nirof_region = 8\n"
+                        "[search]\nobjective = \"irof\"\n"},
+      {"holdout", "[data]\ndataset = \"fashion-mnist\"\nsplit = \"train\"\nclass = 3\ncount = "
+                  "4\nholdout = 2\ntarget = \"auto\"\n" + grid},
+      {"folder", "[data]\nfolder = \"images\"\nresize = \"none\"\n" + grid},
+      {"imagenet", "[model]\nname = \"vgg16\"\nweights = \"w.pth\"\n[data]\nimagenet = "
+                   "\"imagenet_val\"\ncount = 3\n" + grid},
+      {"file", "[model]\nfile = \"models/m.onnx\"\nnormalize = \"imagenet\"\n[data]\nfolder = "
+               "\"images\"\n" + grid},
+      {"pf", kHead + grid + "[pf]\npatch = 4\norders = [\"morf\"]\n[auc]\nkind = \"aopc\"\n"},
+  };
+  for (const auto& [name, text] : texts) {
+    try {
+      cases.push_back({name, parse_experiment_text(text, name + ".toml")});
+    } catch (const InputError& e) {
+      ADD_FAILURE() << name << ": " << e.what();
+    }
+  }
+  ASSERT_GE(cases.size(), texts.size() + 3);
+  for (const auto& [name, x] : cases) {
+    const nlohmann::json d = x.definition();
+    try {
+      EXPECT_EQ(experiment_from_definition(d, "stored").definition(), d) << name;
+      if (x.model.find('/') != std::string::npos || !x.weights.empty())
+        continue;  // run_definition hashes the files
+      const nlohmann::json run = nlohmann::json::parse(run_definition(x, at::Device(at::kCPU)));
+      EXPECT_EQ(experiment_from_definition(run, "stored").definition(), d) << name;
+    } catch (const InputError& e) {
+      ADD_FAILURE() << name << ": " << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -301,7 +301,12 @@ void run_bench_metrics(const BenchArgs& a, const MetricCliOptions& mo) {
   const at::Tensor x = bench_input(a, m, device);
   const PFSettings s = a.pf.settings(x.size(2), x.size(3), a.common);
   MetricOptions opt = mo.settings(a.common.seed, s.score, a.common.batch);
-  opt.check_image(x.size(2), x.size(3));
+  std::vector<std::string> scored;  // no --metrics: every metric
+  if (mo.metrics.empty())
+    for (const Metric& metric : metrics()) scored.push_back(metric.name);
+  else
+    scored = metric_names(parse_metrics(mo.metrics));
+  opt.check_image(x.size(2), x.size(3), scored);
   opt.pf = s;
   const std::vector<Composite> grid = tutorial_subgrid(m.net);
   const ExplainOptions quiet{false};

@@ -207,7 +207,7 @@ void run_evaluate(EvaluateArgs& a) {
   const std::vector<const Metric*> which =
       a.metrics.metrics.empty() ? std::vector<const Metric*>() : parse_metrics(a.metrics.metrics);
   MetricOptions mopt = a.metrics.settings(a.common.seed, s.score, a.common.batch);
-  mopt.check_image(in.x.size(2), in.x.size(3));  // before any work
+  mopt.check_image(in.x.size(2), in.x.size(3), metric_names(which));  // before any work
   require(a.metrics.mask.empty() || a.metrics.boxes.empty(),
           "give at most one of --mask and --boxes");
   const std::vector<at::Tensor> file_masks =

@@ -68,12 +68,15 @@ int main(int argc, char** argv) {
   refuse_empty_values(&app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+  } catch (const CLI::CallForHelp& e) {  // help and version go to stdout: checked as output
+    const int rc = app.exit(e);
+    return rc ? rc : check_stdout();
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    return rc ? rc : check_stdout();
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    return rc ? rc : check_stdout();
   } catch (const CLI::ParseError& e) {
     std::cerr << "lrpbench: error: " << lrpbench::one_line(lrpbench::first_line(e.what())) << "\n";
     return 2;

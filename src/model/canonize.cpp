@@ -7,6 +7,7 @@
 namespace lrpbench {
 
 Network canonize(const Network& net) {
+  check_batchnorm_statistics(net);
   Network out = net;
   out.layers.clear();
   // new_pos[i]: position in out.layers of what node i's consumers now read.

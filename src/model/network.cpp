@@ -236,6 +236,8 @@ GraphShapes Network::shapes_at(int64_t height, int64_t width) const {
 
 at::Tensor parameter_tensor(const at::Tensor& t, const std::string& what) {
   require(t.defined(), what + " is missing");
+  require(t.layout() == at::kStrided && t.has_storage(),
+          what + " is not a dense tensor (sparse or opaque)");
   require(at::isFloatingType(t.scalar_type()),
           what + " has dtype " + std::string(c10::toString(t.scalar_type())) +
               " (floating point expected)");
@@ -248,11 +250,11 @@ at::Tensor parameter_tensor(const at::Tensor& t, const std::string& what) {
   }
   // A view repeating its storage (stride 0: torch's expand) would be copied into far more
   // memory than the file holds.
-  require(!t.has_storage() || n == 0 ||
-              static_cast<uint64_t>(n) * t.element_size() <= t.storage().nbytes(),
-          what + " has shape " + std::string(c10::str(t.sizes())) + " but stores " +
-              std::to_string(t.storage().nbytes() / std::max<size_t>(t.element_size(), 1)) +
-              " values (a repeating view)");
+  if (n > 0 &&
+      static_cast<uint64_t>(n) * t.element_size() > t.storage().nbytes())
+    throw InputError(what + " has shape " + std::string(c10::str(t.sizes())) + " but stores " +
+                     std::to_string(t.storage().nbytes() / std::max<size_t>(t.element_size(), 1)) +
+                     " values (a repeating view)");
   at::Tensor out = t.detach().to(at::kFloat).contiguous();
   check_finite(out.data_ptr<float>(), static_cast<size_t>(out.numel()), what);
   return out;
@@ -284,6 +286,14 @@ at::Device Network::device() const {
   for (const Layer& l : layers)
     if (l.weight.defined()) return l.weight.device();
   return at::Device(at::kCPU);
+}
+
+void check_batchnorm_statistics(const Network& net) {
+  for (const Layer& l : net.layers)
+    if (l.kind == LayerKind::BatchNorm2d && l.running_var.defined())
+      require((l.running_var + l.bn_eps > 0).all().item<bool>(),
+              "model " + net.arch + ": BatchNorm '" + l.name +
+                  "' has a running variance of at most -eps (its square root is not real)");
 }
 
 void check_input(const Network& net, const at::Tensor& x, const std::string& what) {
@@ -348,6 +358,13 @@ at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec, 
           r.outputs[static_cast<size_t>(src)] = at::Tensor();
   }
   r.logits = r.outputs.back();
+  // Finite parameters, normalisation and inputs can still overflow float32 (a huge input, a
+  // standard deviation of 1e-40): nothing downstream may score or explain such logits.
+  if (!train && !at::isfinite(r.logits).all().item<bool>())
+    throw InputError("model " + net.arch +
+                     ": the logits are not finite (NaN or infinity) on this input: the "
+                     "model's parameters, the normalisation or the input values overflow "
+                     "float32");
   return r.logits;
 }
 

@@ -100,11 +100,16 @@ struct ForwardRecord {
   }
 };
 
+// Refuses (InputError naming the model and the node) a BatchNorm whose running variance plus
+// eps is not positive anywhere: finite, but its square root is not real.
+void check_batchnorm_statistics(const Network& net);
 // Checks that x is N x C x H x W with the network's channel count (and its size where the
 // network fixes one) and that every node fits that size; throws InputError.
 void check_input(const Network& net, const at::Tensor& x, const std::string& what);
 // Plain forward pass (differentiable when x requires grad). Fills rec if given. With
 // `train`, BatchNorm uses (and updates) batch statistics and dropout drops with p = 0.5.
+// Without it, logits that are not finite are an InputError (the model, normalisation or
+// input overflow float32).
 at::Tensor forward(const Network& net, const at::Tensor& x, ForwardRecord* rec = nullptr,
                    bool train = false);
 // A Pad node's {left, right, top, bottom} from torch's pad list (last axis first: 2 or 4

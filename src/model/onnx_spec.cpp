@@ -216,16 +216,16 @@ class Builder {
     require(out_.in_channels == 1 || out_.in_channels == 3,
             file_ + ": the input '" + in.name() + "' has " + std::to_string(out_.in_channels) +
                 " channels; lrpbench reads images with 1 or 3");
-    if (d[2].has_dim_value() != d[3].has_dim_value())
-      throw InputError(file_ + ": the input '" + in.name() +
-                       "' fixes its height or its width but not both");
-    if (d[2].has_dim_value()) {
-      require(d[2].dim_value() == d[3].dim_value() && d[2].dim_value() >= 8 &&
-                  d[2].dim_value() <= kMaxGraphInputSide,
-              file_ + ": the input is " + std::to_string(d[2].dim_value()) + "x" +
-                  std::to_string(d[3].dim_value()) + "; lrpbench reads square images of 8x8 to " +
+    // A fixed height or width is the model's size (images are square; a side left free
+    // takes the other's); neither fixed: any size.
+    if (d[2].has_dim_value() || d[3].has_dim_value()) {
+      const int64_t h = d[2].has_dim_value() ? d[2].dim_value() : d[3].dim_value();
+      const int64_t w = d[3].has_dim_value() ? d[3].dim_value() : h;
+      require(h == w && h >= 8 && h <= kMaxGraphInputSide,
+              file_ + ": the input is " + std::to_string(h) + "x" + std::to_string(w) +
+                  "; lrpbench reads square images of 8x8 to " +
                   std::to_string(kMaxGraphInputSide) + "x" + std::to_string(kMaxGraphInputSide));
-      out_.size = d[2].dim_value();
+      out_.size = h;
     }
   }
 
@@ -647,6 +647,11 @@ class Builder {
     const std::string where = Builder::where(n);
     if (!n.domain().empty() && n.domain() != "ai.onnx") unsupported(n.domain() + "." + op, where);
     check_arity(n, where);
+    // Single assignment: a name is computed once (a second producer would silently win).
+    for (const std::string& o : n.output())
+      if (!o.empty() && env_.count(o))
+        throw InputError(file_ + ": node '" + where + "' computes '" + o +
+                         "', which an initializer, the input or an earlier node already names");
     OnnxNode l;
     NodeSpec& s = l.spec;
     if (op == "Constant") {
@@ -668,6 +673,14 @@ class Builder {
       // (groups out of range: check_nodes names them)
       s.in_channels = s.groups >= 1 && s.groups <= kMaxGraphAttribute ? l.weight.dims[1] * s.groups : 0;
       s.kernel = {l.weight.dims[2], l.weight.dims[3]};
+      if (typed(n, "kernel_shape", onnx::AttributeProto::INTS)) {  // optional: the weights' if given
+        const std::array<int64_t, 2> k = pair_of(ints(n, "kernel_shape", {}), "kernel_shape", where, n);
+        if (k[0] != s.kernel[0] || k[1] != s.kernel[1])
+          throw InputError(file_ + ": node '" + where + "' declares kernel_shape [" +
+                           std::to_string(k[0]) + ", " + std::to_string(k[1]) +
+                           "] for weights of " + std::to_string(s.kernel[0]) + " x " +
+                           std::to_string(s.kernel[1]));
+      }
       emit(n, std::move(l), {activation(n, 0, where)}, true);
     } else if (op == "Gemm") {
       if (real(n, "alpha", 1.0) != 1.0 || real(n, "beta", 1.0) != 1.0 || integer(n, "transA", 0) != 0)

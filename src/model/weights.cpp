@@ -156,6 +156,7 @@ Network load_model_file(const std::string& path, const std::string& normalize) {
                       channels, "--normalize", &net.mean, &net.std);
   net.finalize();
   fix_input_size(net, path);
+  check_batchnorm_statistics(net);
   const at::Tensor y = forward(net, at::zeros({1, channels, net.default_size, net.default_size}));
   require(y.dim() == 2, path + ": the model's output has " + std::to_string(y.dim()) +
                             " dimensions, not N x classes logits");

@@ -74,6 +74,12 @@ std::vector<const Metric*> parse_metrics(const std::string& comma_list) {
   return out;
 }
 
+std::vector<std::string> metric_names(const std::vector<const Metric*>& which) {
+  std::vector<std::string> out;
+  for (const Metric* m : which) out.push_back(m->name);
+  return out;
+}
+
 std::vector<MetricValues> score_metrics(
     const Network& net, const at::Tensor& x, const at::Tensor& relevance,
     const std::vector<int64_t>& targets, const std::vector<int64_t>& indices,
@@ -81,7 +87,7 @@ std::vector<MetricValues> score_metrics(
     const std::function<at::Tensor(const at::Tensor&, size_t)>& explain,
     const std::vector<const Metric*>& which, const MetricOptions& opt) {
   opt.check();
-  opt.check_image(x.size(2), x.size(3));
+  opt.check_image(x.size(2), x.size(3), metric_names(which));
   const int64_t n = x.size(0);
   for (const Metric* m : which) {
     if (m->needs == MetricNeeds::Explanations)

@@ -48,6 +48,8 @@ struct Metric : MetricInfo {
 const std::vector<Metric>& metrics();
 // The metric called `name`; throws InputError naming the known ones.
 const Metric& find_metric(const std::string& name);
+// The names of `which`, in its order.
+std::vector<std::string> metric_names(const std::vector<const Metric*>& which);
 // A comma list of metric names, each known, without repeats; throws InputError.
 std::vector<const Metric*> parse_metrics(const std::string& comma_list);
 

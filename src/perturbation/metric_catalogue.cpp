@@ -46,13 +46,17 @@ void MetricOptions::check() const {
           "--auc: expected auc, aopc or auc_normalized");
 }
 
-void MetricOptions::check_image(int64_t height, int64_t width) const {
+void MetricOptions::check_image(int64_t height, int64_t width,
+                                const std::vector<std::string>& names) const {
   const std::string image =
       "the " + std::to_string(height) + " x " + std::to_string(width) + " image";
-  if (fc_subset && *fc_subset > height * width)
+  auto scored = [&](const char* metric) {
+    return std::find(names.begin(), names.end(), metric) != names.end();
+  };
+  if (fc_subset && scored("faithfulness-correlation") && *fc_subset > height * width)
     throw InputError("--fc-subset (fc_subset): " + std::to_string(*fc_subset) +
                      " pixels, more than the " + std::to_string(height * width) + " of " + image);
-  if (irof_region && *irof_region > std::min(height, width))
+  if (irof_region && scored("irof") && *irof_region > std::min(height, width))
     throw InputError("--irof-region (irof_region): " + std::to_string(*irof_region) +
                      " pixels, more than the shorter side of " + image + " (" +
                      std::to_string(std::min(height, width)) + ")");

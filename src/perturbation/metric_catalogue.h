@@ -43,10 +43,12 @@ struct MetricOptions {
   std::string auc_kind = "auc";  // pf-*: auc | aopc | auc_normalized
   // Throws InputError naming the option.
   void check() const;
-  // The options against the images they meet (H x W pixels): fc_subset at most H W pixels,
-  // irof_region at most min(H, W) (OpenCV's SLIC finds no superpixel in a smaller image).
-  // Throws InputError naming the option (and its experiment key) and the image size.
-  void check_image(int64_t height, int64_t width) const;
+  // The options of the metrics `names` (those scored) against the images they meet (H x W
+  // pixels): fc_subset at most H W pixels (faithfulness-correlation), irof_region at most
+  // min(H, W) (irof: a larger region is one superpixel, the whole image; OpenCV's SLIC
+  // crashes from about twice the shorter side). Options of metrics not scored are not
+  // checked. Throws InputError naming the option (and its experiment key) and the image size.
+  void check_image(int64_t height, int64_t width, const std::vector<std::string>& names) const;
 };
 
 struct MetricInfo {

@@ -1147,8 +1147,9 @@ void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, con
 }
 
 // Every output of the report, before anything is computed: RUN's CSV and JSON files (the
-// grid_*.csv there included) and everything in RUN/report (lrpbench's own folder) must be
-// regular files where they exist.
+// grid_*.csv there included) and, in RUN/report, every name of a kind the report writes
+// (.html, .png, and gnuplot's .dat and .gp) must be regular files where they exist; anything
+// else a user keeps there is left alone.
 void check_report_outputs(const std::string& run) {
   std::vector<std::string> files = {"aucs.csv", "metrics.csv", "agreement.csv", "trials.csv",
                                     "search.json"};
@@ -1158,9 +1159,12 @@ void check_report_outputs(const std::string& run) {
     if (name.rfind("grid_", 0) == 0 && e.path().extension() == ".csv") files.push_back(name);
   }
   check_output_dir(run, files);
-  std::vector<std::string> in_report;
-  for (const auto& e : fs::directory_iterator(run + "/report", ec))
-    in_report.push_back(e.path().filename().string());
+  std::vector<std::string> in_report;  // names of the kinds the report writes there
+  for (const auto& e : fs::directory_iterator(run + "/report", ec)) {
+    const std::string ext = e.path().extension().string();
+    if (ext == ".html" || ext == ".png" || ext == ".dat" || ext == ".gp")
+      in_report.push_back(e.path().filename().string());
+  }
   check_output_dir(run + "/report", in_report);
 }
 

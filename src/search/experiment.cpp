@@ -231,6 +231,13 @@ std::string located(const std::string& source, int64_t line) {
   return line > 0 ? source + ":" + std::to_string(line) : source;
 }
 
+// An experiment well formed but refused by a check newer than some stores (a built-in family
+// under an evolving strategy, a family named like a kind of work unit): a stored definition
+// refused so was not damaged, its experiment is no longer run.
+struct RefusedExperiment : InputError {
+  using InputError::InputError;
+};
+
 // Walks a parsed TOML document, consuming keys; anything left is an unknown key.
 class Reader {
  public:
@@ -240,6 +247,12 @@ class Reader {
                          const std::string& what) const {
     throw InputError(located(source_, n.source().begin.line) + ": key '" + key +
                      "': " + what);
+  }
+  // As fail, for the checks of RefusedExperiment.
+  [[noreturn]] void refuse(const toml::node& n, const std::string& key,
+                           const std::string& what) const {
+    throw RefusedExperiment(located(source_, n.source().begin.line) + ": key '" + key +
+                            "': " + what);
   }
 
   void check_known(const toml::table& t, const std::string& prefix,
@@ -521,7 +534,7 @@ void read_families(const Reader& r, const toml::table& root, const std::string& 
         bool ok = !name.empty() && name.size() <= 64 && name != "reference" && name != "holdout";
         for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
         if (!ok)
-          r.fail(t.get("name") ? *t.get("name") : e, "family.name",
+          r.refuse(t.get("name") ? *t.get("name") : e, "family.name",
                  "expected a name of letters, digits, - and _ (not 'reference' or 'holdout'), "
                  "got '" + name + "'");
         f = read_template_family(r, t, e, source, x.search);
@@ -533,7 +546,7 @@ void read_families(const Reader& r, const toml::table& root, const std::string& 
                  "expected tutorial or decreasing-gamma (or give a template), got '" + name + "'");
         // Its axes (values, values1, values2, or the default) are discrete.
         if (x.search.evolves())
-          r.fail(*t.get("name"), "family.name",
+          r.refuse(*t.get("name"), "family.name",
                  "family '" + name + "': strategy " + strategy_name(x.search.strategy) +
                      " needs continuous parameters, and a built-in family's values are discrete "
                      "axes; give a template with continuous ranges, e.g. template = \"" +
@@ -1050,6 +1063,21 @@ void check_run_keys(const nlohmann::json& d) {
       fail(key, "expected a SHA-256 in hex");
 }
 
+// How deep `d` nests (a scalar: 0), without recursion: a definition is at most 5 deep, and a
+// tampered one thousands of levels deep must not exhaust the stack of a recursive reader.
+int json_depth(const nlohmann::json& d) {
+  int deepest = 0;
+  std::vector<std::pair<const nlohmann::json*, int>> todo = {{&d, 0}};
+  while (!todo.empty()) {
+    const auto [v, depth] = todo.back();
+    todo.pop_back();
+    deepest = std::max(deepest, depth);
+    if (v->is_structured())
+      for (const auto& e : *v) todo.push_back({&e, depth + 1});
+  }
+  return deepest;
+}
+
 // The TOML experiment a stored definition (Experiment::definition()) was read from, up to
 // defaults: each key where the experiment reader reads it.
 toml::table definition_toml(const nlohmann::json& d) {
@@ -1117,6 +1145,7 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
   const std::string self = "definition";
   try {
     if (!d.is_object()) throw InputError("not a JSON object");
+    if (json_depth(d) > 8) throw InputError("it nests deeper than any definition");
     check_run_keys(d);
     Experiment x = read_experiment(definition_toml(d), self);
     x.source = source;
@@ -1136,6 +1165,10 @@ Experiment experiment_from_definition(const nlohmann::json& d, const std::string
     return x;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": corrupt run definition (" + std::string(e.what()) + ")");
+  } catch (const RefusedExperiment& e) {
+    std::string why = e.what();
+    if (why.rfind(self + ": ", 0) == 0) why = why.substr(self.size() + 2);
+    throw InputError(source + ": " + kRefusedDefinition + " (" + why + ")");
   } catch (const InputError& e) {
     std::string why = e.what();
     if (why.rfind(self + ": ", 0) == 0) why = why.substr(self.size() + 2);

@@ -126,7 +126,10 @@ Experiment parse_experiment_file(const std::string& path);
 Experiment parse_experiment_text(const std::string& text, const std::string& source);
 
 // The experiment a run's stored definition (Experiment::definition()) describes.
+// Throws InputError "SOURCE: corrupt run definition (WHY)", or "SOURCE: <kRefusedDefinition>
+// (WHY)" for a well-formed definition of an experiment this version no longer runs.
 Experiment experiment_from_definition(const nlohmann::json& d, const std::string& source);
+inline constexpr const char* kRefusedDefinition = "an experiment this version refuses";
 
 // Presets: fashion-thesis, vgg16-thesis (needs weights and the ImageNet folder).
 // `model` (fashion-thesis): fashion-vgg (default), fashion-resnet or a model file (a path,

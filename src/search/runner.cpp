@@ -159,14 +159,18 @@ std::vector<std::vector<size_t>> coupled_params(const Family& f) {
 }
 
 // Every corner of a family's box must give a composite for the model: checked before anything
-// runs, so that a refused experiment leaves no store. The corners of each group of coupled
-// parameters (coupled_params) are checked with the others at their lower end, which checks
-// every corner of the box however many parameters it has (a group of more than 12: its
-// all-low and all-high corners only).
+// runs, so that a refused experiment leaves no store. Up to 12 parameters, all 2^d corners;
+// beyond, the corners of each group of coupled parameters (coupled_params) with the others at
+// their lower end (a group of more than 12: its all-low and all-high corners only).
 void check_corners(const Experiment& exp, const Family& f, const Plan& plan) {
   const size_t d = f.params.size();
+  std::vector<std::vector<size_t>> groups = coupled_params(f);
+  if (d <= 12) {  // one group: every corner
+    groups.assign(1, {});
+    for (size_t k = 0; k < d; ++k) groups[0].push_back(k);
+  }
   std::set<std::vector<bool>> checked;
-  for (const std::vector<size_t>& members : coupled_params(f)) {
+  for (const std::vector<size_t>& members : groups) {
     const size_t m = members.size();
     const uint64_t corners = m <= 12 ? (uint64_t{1} << m) : 2;
     for (uint64_t c = 0; c < corners; ++c) {
@@ -303,7 +307,7 @@ Plan make_plan(const Experiment& exp, const at::Device& device) {
   std::vector<std::pair<std::string, ResizeGeometry>> files;
   load_images(exp, plan.net, plan, &files);
   try {
-    exp.metric_options.check_image(plan.x.size(2), plan.x.size(3));
+    exp.metric_options.check_image(plan.x.size(2), plan.x.size(3), exp.extra_metrics());
   } catch (const InputError& e) {
     throw InputError(exp.source + ": [metrics] " + e.what());
   }
@@ -848,7 +852,9 @@ int64_t run_search(const Experiment& exp, const at::Device& device, const Search
   }
   auto store = open_store(opt.out, definition, opt.force, &plan);
   store->write_plan(plan.configs, plan.images, plan.units);
-  store->set_meta("experiment_source", exp.source);
+  // The first experiment file's name is kept: a resume writes nothing before its checks (an
+  // evolving run replays its generations against the stored ones below).
+  if (!store->meta("experiment_source")) store->set_meta("experiment_source", exp.source);
   const std::set<int64_t> done = store->done_units();
   std::vector<const UnitRow*> pending;
   int64_t total = 0, finished = 0;
@@ -904,6 +910,9 @@ MergeSummary merge_runs(const std::vector<std::string>& runs, const std::string&
   std::vector<ConfigRow> configs;
   for (const std::string& r : runs) {
     require(fs::exists(r + kStoreName), "merge: '" + r + "' has no results.sqlite");
+    std::error_code same_ec;
+    require(!fs::equivalent(r, out, same_ec),
+            "merge: '" + r + "' is both a source and --out (merge into another folder)");
     const StoredRun s = open_stored_run(
         r + kStoreName, Store::Mode::Read,
         "merge: run that shard again into a fresh --out (or with --force)");

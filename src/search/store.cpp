@@ -198,6 +198,9 @@ void Store::refuse(const std::string& reason) const {
 }
 
 void Store::failed(int rc, const std::string& what) const {
+  // An I/O error is the disk's, not the store's: exit 1, never "not a usable result store".
+  if (rc == SQLITE_IOERR_READ || rc == SQLITE_IOERR_SHORT_READ)
+    throw OutputError("cannot read '" + path_ + "' (or its -wal / -shm file beside it): " + what);
   if ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR)
     throw OutputError("cannot write '" + path_ + "' (or its -wal / -shm file beside it): " + what);
   corrupt(what);

@@ -238,11 +238,12 @@ void check_pareto(const Store& s, const Experiment& exp, const std::vector<Confi
     for (const Family& f : exp.families) known = known || f.name == family;
     if (!known) s.refuse("its Pareto front names family '" + family + "', which its definition "
                          "does not declare");
-    for (int64_t id : ids)
+    for (int64_t id : ids) {
       if (id < 0 || id >= static_cast<int64_t>(configs.size()) ||
           configs[static_cast<size_t>(id)].family != family)
         s.refuse("its Pareto front of family '" + family + "' names configuration " + id_text(id) +
                  ", which is not one of that family");
+    }
   }
 }
 
@@ -296,7 +297,11 @@ StoredRun open_stored_run(const std::string& path, Store::Mode mode, const std::
     } catch (const InputError& e) {
       // "PATH: corrupt run definition (WHY)" -> "its run definition is damaged: WHY"
       std::string why = e.what();
-      const std::string head = path + ": corrupt run definition (";
+      const std::string head = path + ": corrupt run definition (",
+                        refused = path + ": " + kRefusedDefinition + " (";
+      if (why.rfind(refused, 0) == 0 && why.back() == ')')
+        s.refuse("it was made from " + std::string(kRefusedDefinition) + ": " +
+                 why.substr(refused.size(), why.size() - refused.size() - 1));
       if (why.rfind(head, 0) == 0 && why.back() == ')')
         why = why.substr(head.size(), why.size() - head.size() - 1);
       s.refuse("its run definition is damaged: " + why);

@@ -91,7 +91,20 @@ std::string pareto_json(const ParetoFronts& fronts) {
 
 ParetoFronts pareto_from_json(const std::string& text) {
   try {
-    return nlohmann::json::parse(text).get<ParetoFronts>();
+    // {"family": [distinct configuration ids, at least one], ...}: ids are integers (4.5
+    // would convert to 4).
+    const nlohmann::json j = nlohmann::json::parse(text);
+    if (!j.is_object()) throw InputError("corrupt Pareto front in the store (not an object)");
+    for (const auto& [family, ids] : j.items()) {
+      std::set<int64_t> seen;
+      bool ok = ids.is_array() && !ids.empty();
+      for (const auto& id : ids)
+        ok = ok && id.is_number_integer() && seen.insert(id.get<int64_t>()).second;
+      if (!ok)
+        throw InputError("corrupt Pareto front in the store (family '" + family +
+                         "': expected distinct configuration ids, at least one)");
+    }
+    return j.get<ParetoFronts>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError("corrupt Pareto front in the store (" + std::string(e.what()) + ")");
   }

@@ -20,8 +20,9 @@ std::vector<std::vector<int64_t>> slic_segments(const at::Tensor& x, const Netwo
                                                 int64_t region) {
   const ImageContext c = make_context(x, net.mean, net.std, 1, 0);
   const int64_t ch = c.x.size(0), h = c.grid.height, w = c.grid.width;
-  // OpenCV's SLIC crashes on regions over twice the shorter side; the options are checked
-  // against the image before any work (MetricOptions::check_image), this guards the call.
+  // A region over the shorter side is one superpixel (the whole image), and OpenCV's SLIC
+  // crashes from about twice the shorter side; the options are checked against the image
+  // before any work (MetricOptions::check_image), this guards the call.
   require(region >= 2 && region <= std::min(h, w),
           "--irof-region (irof_region): " + std::to_string(region) +
               " pixels, more than the shorter side of the image (" +
