@@ -433,12 +433,31 @@ class SmallCNN(torch.nn.Module):
         return self.fc(x)
 
 
+class ReLU(torch.nn.Module):
+    """The model's own leaf module named like torch.nn.ReLU that is no ReLU (it doubles)."""
+
+    def forward(self, x):
+        return x * 2
+
+
+class MaxPool2d(torch.nn.Module):
+    """The model's own leaf module named like torch.nn.MaxPool2d, without its other settings."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernel_size = 2
+
+    def forward(self, x):
+        return torch.nn.functional.max_pool2d(x, self.kernel_size)
+
+
 def torchscript_graphs():
     """Seeds of the TorchScript graph reader (fuzz_torchscript_graph): a small CNN of every
     operation it reads, scripted and traced, fashion-resnet scripted (fashion-vgg traced is left
     out: 600 KB, and libFuzzer's input size follows the largest seed), a traced sequential
-    chain, and the catalogue's lying modules (the graph_*.pt files of the torchscript corpus,
-    tests/test_catalogue.cpp Catalogue.GraphFilesTorchScript)."""
+    chain, leaves of the model's own named like torch.nn's, and the catalogue's lying modules
+    (the graph_*.pt files of the torchscript corpus, tests/test_catalogue.cpp
+    Catalogue.GraphFilesTorchScript)."""
     x = torch.zeros(1, 1, 28, 28)
     torch.manual_seed(0)
     cnn = SmallCNN().eval()
@@ -449,6 +468,12 @@ def torchscript_graphs():
         torch_bytes(torch.jit.script(lrp_reference.FashionResNet().eval()), script=True))
     put("torchscript_graph", "chain_traced.pt",
         torch_bytes(torch.jit.trace(graph_model(), x), script=True))
+    # leaves of the model's own named like torch.nn's: followed into their graphs, not read
+    # as torch.nn's (the doubling "ReLU" is refused as aten::mul; the "MaxPool2d" is valid)
+    put("torchscript_graph", "user_relu.pt",
+        torch_bytes(torch.jit.script(graph_model(pool=torch.nn.Sequential(ReLU(), torch.nn.MaxPool2d(2)))), script=True))
+    put("torchscript_graph", "user_maxpool.pt",
+        torch_bytes(torch.jit.script(graph_model(pool=MaxPool2d())), script=True))
     src = os.path.join(CORPUS, "torchscript")
     for name in sorted(os.listdir(src)):
         if name.startswith("graph_"):
