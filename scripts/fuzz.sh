@@ -41,7 +41,9 @@ for t in "${TARGETS[@]}"; do
   dirs=("$work")
   for d in "fuzz/corpus/$t" "fuzz/regressions/$t"; do [ -d "$d" ] && dirs+=("$d"); done
   log="$BUILD/logs/$t.log"
-  if "$BUILD/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=2560 \
+  lsan="${LSAN_OPTIONS:-}"  # a target's LeakSanitizer suppressions (fuzz/<target>.lsan.supp)
+  [ -f "fuzz/$t.lsan.supp" ] && lsan="${lsan:+$lsan:}suppressions=$PWD/fuzz/$t.lsan.supp"
+  if LSAN_OPTIONS="$lsan" "$BUILD/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=2560 \
       -seed="${LRPBENCH_FUZZ_SEED:-0}" \
       -print_final_stats=1 -artifact_prefix="$BUILD/crashes/$t-" "${dirs[@]}" > "$log" 2>&1; then
     execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
