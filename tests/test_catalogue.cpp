@@ -457,6 +457,15 @@ TEST(Catalogue, GraphFilesTorchScriptOwnLeaves) {
                "unsupported operation 'aten::mul' in node '2.0'"});
 }
 
+// A class of the module's code assigning an attribute without a type (`__paramnters__ = []`):
+// refused before LibTorch, whose error path for it reads memory it does not own (a SEGV under
+// AddressSanitizer, found by fuzz_torchscript_graph).
+TEST(Catalogue, GraphFilesTorchScriptUnannotatedConstant) {
+  const std::string tg = test::source_dir() + "/fuzz/corpus/torchscript_graph/";
+  expect_case({"classify --dataset fashion-mnist --index 0 --model " + tg + "unannotated_constant.pt",
+               "line 2 assigns the class attribute '__paramnters__' without a type"});
+}
+
 // Model and weights files that are not regular files (a FIFO would block a reader forever).
 TEST(Catalogue, GraphFilesNotRegular) {
   const std::string fifo = dir() + "/model.fifo";
