@@ -61,13 +61,15 @@ void collect_tensors(const PickleDoc& doc, int dict, const ZipArchive& zip,
 // `x : Final[int] = 3`) as a class constant and dereferences its missing type: torch::jit::load
 // crashes (SEGV). torch.jit.save writes such lines only for the names LibTorch knows. Throws
 // InputError naming `what` for any other: a line at a class body's indent (strings and
-// bracketed continuations skipped) that is a plain name followed by `=` (not `==`).
+// bracketed continuations skipped) that is a plain name followed by `=` (not `==`), outside
+// an Enum's body (whose values LibTorch reads so).
 void check_class_assignments(const std::string& code, const std::string& what) {
   auto ident_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
   auto ident_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
   int depth = 0;          // open brackets carried over from earlier lines
   long class_indent = -1;  // the enclosing class statement's indent (-1: none)
   long body_indent = -1;   // its body's (-1: not yet seen)
+  bool enum_body = false;  // an Enum's values are assignments without a type
   size_t line_no = 0;
   for (size_t pos = 0; pos < code.size();) {
     size_t end = code.find('\n', pos);
@@ -101,9 +103,10 @@ void check_class_assignments(const std::string& code, const std::string& what) {
     if (text.compare(0, 6, "class ") == 0) {
       class_indent = indent;
       body_indent = -1;
+      enum_body = text.find("(Enum)") != std::string_view::npos;  // `RED = 1`: LibTorch's own
       continue;
     }
-    if (class_indent < 0) continue;
+    if (class_indent < 0 || enum_body) continue;
     if (body_indent < 0) body_indent = indent;
     if (indent != body_indent || !ident_start(text[0])) continue;
     size_t i = 1;
