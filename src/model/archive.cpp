@@ -166,9 +166,13 @@ void check_torchscript_archive(const ZipArchive& zip) {
   read_pickle(zip, prefix, "constants.pkl", "constants");
   bool code = false;
   for (const ZipEntry& e : zip.entries()) {
-    // Every record LibTorch parses (code, its debug pickles, the version) is read whole and
-    // checked against its size and CRC; the tensor records (data/) only as read_pickle does.
-    if (e.name.compare(0, prefix.size() + 5, prefix + "data/") == 0) continue;
+    // Every record LibTorch parses (code, its debug pickles, the version) is read whole, at
+    // most kMaxPickleBytes, and checked against its size and CRC; the tensor records (data/,
+    // constants/) only as read_pickle checks them (never read whole: a model's weights).
+    if (e.name.compare(0, prefix.size() + 5, prefix + "data/") == 0 ||
+        e.name.compare(0, prefix.size() + 10, prefix + "constants/") == 0)
+      continue;
+    require(e.size <= kMaxPickleBytes, zip.what() + ": record '" + e.name + "' is implausibly large");
     const std::string bytes = zip.read(e);
     if (e.name.compare(0, prefix.size() + 5, prefix + "code/") != 0) continue;
     code = true;
