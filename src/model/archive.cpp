@@ -66,7 +66,7 @@ void collect_tensors(const PickleDoc& doc, int dict, const ZipArchive& zip,
 void check_class_assignments(const std::string& code, const std::string& what) {
   auto ident_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
   auto ident_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
-  int depth = 0;          // open brackets carried over from earlier lines
+  int depth = 0;           // open brackets carried over from earlier lines
   long class_indent = -1;  // the enclosing class statement's indent (-1: none)
   long body_indent = -1;   // its body's (-1: not yet seen)
   bool enum_body = false;  // an Enum's values are assignments without a type
@@ -82,8 +82,11 @@ void check_class_assignments(const std::string& code, const std::string& what) {
     for (size_t i = 0; i < line.size(); ++i) {
       const char c = line[i];
       if (quote) {
-        if (c == '\\') ++i;
-        else if (c == quote) quote = 0;
+        if (c == '\\') {
+          ++i;
+        } else if (c == quote) {
+          quote = 0;
+        }
       } else if (c == '\'' || c == '"') {
         quote = c;
       } else if (c == '#') {
@@ -172,7 +175,8 @@ void check_torchscript_archive(const ZipArchive& zip) {
     if (e.name.compare(0, prefix.size() + 5, prefix + "data/") == 0 ||
         e.name.compare(0, prefix.size() + 10, prefix + "constants/") == 0)
       continue;
-    require(e.size <= kMaxPickleBytes, zip.what() + ": record '" + e.name + "' is implausibly large");
+    require(e.size <= kMaxPickleBytes,
+            zip.what() + ": record '" + e.name + "' is implausibly large");
     const std::string bytes = zip.read(e);
     if (e.name.compare(0, prefix.size() + 5, prefix + "code/") != 0) continue;
     code = true;
