@@ -430,8 +430,8 @@ class Builder {
         if (!m.hasattr(name)) return false;
       return true;
     };
-    auto wrong = [&](const char* name, const char* what) {
-      unsupported(type + " with " + name + " that is not " + what, obj.path);
+    auto not_a = [&](const char* name, const char* what) {  // for unsupported (noreturn)
+      return type + " with " + name + " that is not " + what;
     };
     auto ints = [&](const char* name) -> Pair {
       const c10::IValue v = m.attr(name);
@@ -444,17 +444,17 @@ class Builder {
         const auto l = v.toIntVector();
         if (l.size() == 2) return {l[0], l[1]};
       }
-      wrong(name, "two integers");
+      unsupported(not_a(name, "two integers"), obj.path);
     };
     auto real = [&](const char* name) -> double {
       const c10::IValue v = m.attr(name);
       if (v.isDouble()) return v.toDouble();
       if (v.isInt()) return static_cast<double>(v.toInt());
-      wrong(name, "a number");
+      unsupported(not_a(name, "a number"), obj.path);
     };
     auto boolean = [&](const char* name) -> bool {
       const c10::IValue v = m.attr(name);
-      if (!v.isBool()) wrong(name, "a boolean");
+      if (!v.isBool()) unsupported(not_a(name, "a boolean"), obj.path);
       return v.toBool();
     };
     Layer l;
@@ -473,12 +473,12 @@ class Builder {
       }
       if (m.hasattr("padding_mode")) {
         const c10::IValue mode = m.attr("padding_mode");
-        if (!mode.isString()) wrong("padding_mode", "a string");
+        if (!mode.isString()) unsupported(not_a("padding_mode", "a string"), obj.path);
         if (mode.toStringRef() != "zeros")
           unsupported("Conv2d with padding_mode " + mode.toStringRef(), obj.path);
       }
       l.dilation = ints("dilation");
-      if (!m.attr("groups").isInt()) wrong("groups", "an integer");
+      if (!m.attr("groups").isInt()) unsupported(not_a("groups", "an integer"), obj.path);
       l.groups = m.attr("groups").toInt();
       conv_shape(l);
     } else if (type == "BatchNorm2d") {
@@ -488,7 +488,7 @@ class Builder {
       l.bias = module_param(m, obj.path, "bias", 1);
       l.running_mean = module_param(m, obj.path, "running_mean", 1);
       l.running_var = module_param(m, obj.path, "running_var", 1);
-      if (!m.attr("eps").isDouble()) wrong("eps", "a number");
+      if (!m.attr("eps").isDouble()) unsupported(not_a("eps", "a number"), obj.path);
       l.bn_eps = m.attr("eps").toDouble();
       l.in_channels = l.out_channels = l.weight.size(0);
     } else if (type == "Linear") {
