@@ -1,7 +1,7 @@
 // The checks every graph network passes before LibTorch runs it (model/graph_check.h), on
-// node lists decoded from the input: what the TorchScript reader (whose TorchScript code
-// LibTorch itself compiles; its archive checks are the `torchscript` target), the ONNX reader
-// and the built-in architectures hand to Network::finalize(). Beyond "no crash": a graph that
+// node lists decoded from the input: what the TorchScript reader (fuzzed whole, LibTorch
+// included, by the `torchscript_graph` target), the ONNX reader and the built-in architectures
+// hand to Network::finalize(). Beyond "no crash": a graph that
 // passes has every output within the bounds, and a dense layer's fault is the only deferred one.
 //
 // Input: 5 header bytes (channels, height, width as uint16), then one record per node: kind,

@@ -4,6 +4,7 @@ format and the hostile files of the bad-input catalogue. The files are committed
 documents how they were made and remakes them:
 
     /usr/bin/python3 fuzz/make_corpus.py build/lrpbench
+    /usr/bin/python3 fuzz/make_corpus.py --torchscript-graph   (that corpus only)
 
 It needs Debian's python3-torch (for .pth and TorchScript files) and python3-pil, and the built
 lrpbench (for a small results.sqlite). Every file stays small (libFuzzer's input size follows
@@ -408,6 +409,88 @@ def graph_models():
         torch.zeros(1, 1, 3, 3).expand(1 << 16, 1, 3, 3), requires_grad=False))))
 
 
+class SmallCNN(torch.nn.Module):
+    """Every operation the TorchScript graph reader knows in one 1 x 28 x 28 classifier:
+    conv, batch norm, relu (module and functional), max-pool, average pool, a residual add,
+    adaptive average pool, flatten, dropout (functional) and linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.relu = torch.nn.ReLU()
+        self.pool = torch.nn.MaxPool2d(2)
+        self.avg = torch.nn.AvgPool2d(2)
+        self.branch = torch.nn.Conv2d(4, 4, 1, bias=False)
+        self.gap = torch.nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.pool(self.relu(self.bn(self.conv(x))))
+        x = torch.nn.functional.relu(x + self.branch(x))
+        x = self.gap(self.avg(x))
+        x = torch.nn.functional.dropout(torch.flatten(x, 1), 0.5, self.training)
+        return self.fc(x)
+
+
+class ReLU(torch.nn.Module):
+    """The model's own leaf module named like torch.nn.ReLU that is no ReLU (it doubles)."""
+
+    def forward(self, x):
+        return x * 2
+
+
+class MaxPool2d(torch.nn.Module):
+    """The model's own leaf module named like torch.nn.MaxPool2d, without its other settings."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernel_size = 2
+
+    def forward(self, x):
+        return torch.nn.functional.max_pool2d(x, self.kernel_size)
+
+
+def torchscript_graphs():
+    """Seeds of the TorchScript graph reader (fuzz_torchscript_graph): a small CNN of every
+    operation it reads, scripted and traced, fashion-resnet scripted (fashion-vgg traced is left
+    out: 600 KB, and libFuzzer's input size follows the largest seed), a traced sequential
+    chain, leaves of the model's own named like torch.nn's, the catalogue's lying modules
+    (the graph_*.pt files of the torchscript corpus, tests/test_catalogue.cpp
+    Catalogue.GraphFilesTorchScript) and a class attribute without a type."""
+    x = torch.zeros(1, 1, 28, 28)
+    torch.manual_seed(0)
+    cnn = SmallCNN().eval()
+    put("torchscript_graph", "cnn_scripted.pt", torch_bytes(torch.jit.script(cnn), script=True))
+    put("torchscript_graph", "cnn_traced.pt", torch_bytes(torch.jit.trace(cnn, x), script=True))
+    torch.manual_seed(0)
+    put("torchscript_graph", "fashion_resnet_scripted.pt",
+        torch_bytes(torch.jit.script(lrp_reference.FashionResNet().eval()), script=True))
+    put("torchscript_graph", "chain_traced.pt",
+        torch_bytes(torch.jit.trace(graph_model(), x), script=True))
+    # leaves of the model's own named like torch.nn's: followed into their graphs, not read
+    # as torch.nn's (the doubling "ReLU" is refused as aten::mul; the "MaxPool2d" is valid)
+    put("torchscript_graph", "user_relu.pt",
+        torch_bytes(torch.jit.script(graph_model(pool=torch.nn.Sequential(ReLU(), torch.nn.MaxPool2d(2)))), script=True))
+    put("torchscript_graph", "user_maxpool.pt",
+        torch_bytes(torch.jit.script(graph_model(pool=MaxPool2d())), script=True))
+    src = os.path.join(CORPUS, "torchscript")
+    for name in sorted(os.listdir(src)):
+        if name.startswith("graph_"):
+            put("torchscript_graph", name, open(os.path.join(src, name), "rb").read())
+    # a class attribute assigned without a type (`__paramnters__ = []`), CRCs intact: LibTorch
+    # 1.13's error path for it reads memory it does not own (SEGV under ASan); refused before
+    zin = zipfile.ZipFile(os.path.join(src, "graph_valid.pt"))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename.endswith("modules/pooling.py"):
+                data = data.replace(b"__parameters__ = []", b"__paramnters__ = []", 1)
+            zout.writestr(info, data, compress_type=info.compress_type)
+    put("torchscript_graph", "unannotated_constant.pt", buf.getvalue())
+
+
 def graph_specs():
     """Seeds of the graph checks (fuzz/fuzz_graph_check.cpp's encoding): fashion-vgg and a
     residual block with a concatenation and padding, as node records."""
@@ -457,6 +540,10 @@ def graph_specs():
 
 
 def main():
+    if sys.argv[1:] == ["--torchscript-graph"]:  # only that corpus (after the others exist)
+        shutil.rmtree(os.path.join(CORPUS, "torchscript_graph"), ignore_errors=True)
+        torchscript_graphs()
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     shutil.rmtree(CORPUS, ignore_errors=True)
@@ -470,6 +557,7 @@ def main():
     images()
     store(os.path.abspath(sys.argv[1]))
     graph_models()
+    torchscript_graphs()
     graph_specs()
 
 

@@ -487,6 +487,26 @@ TEST(Catalogue, GraphFilesTorchScript) {
   }
 }
 
+// Leaf modules of the model's own named like torch.nn's (fuzz/make_corpus.py): followed into
+// their graphs, not read by type. A "ReLU" that doubles is no ReLU (its aten::mul is refused);
+// a "MaxPool2d" without torch's other settings calling max_pool2d is a valid max-pool (read by
+// type it lacked `stride`, and LibTorch's error refused the file).
+TEST(Catalogue, GraphFilesTorchScriptOwnLeaves) {
+  const std::string tg = test::source_dir() + "/fuzz/corpus/torchscript_graph/";
+  expect_valid("classify --dataset fashion-mnist --index 0 --model " + tg + "user_maxpool.pt");
+  expect_case({"classify --dataset fashion-mnist --index 0 --model " + tg + "user_relu.pt",
+               "unsupported operation 'aten::mul' in node '2.0'"});
+}
+
+// A class of the module's code assigning an attribute without a type (`__paramnters__ = []`):
+// refused before LibTorch, whose error path for it reads memory it does not own (a SEGV under
+// AddressSanitizer, found by fuzz_torchscript_graph).
+TEST(Catalogue, GraphFilesTorchScriptUnannotatedConstant) {
+  const std::string tg = test::source_dir() + "/fuzz/corpus/torchscript_graph/";
+  expect_case({"classify --dataset fashion-mnist --index 0 --model " + tg + "unannotated_constant.pt",
+               "line 2 assigns the class attribute '__paramnters__' without a type"});
+}
+
 // Model and weights files that are not regular files (a FIFO would block a reader forever).
 TEST(Catalogue, GraphFilesNotRegular) {
   const std::string fifo = dir() + "/model.fifo";

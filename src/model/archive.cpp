@@ -1,5 +1,9 @@
 #include "model/archive.h"
 
+#include <cctype>
+#include <string>
+#include <string_view>
+
 #include "model/pickle.h"
 #include "util/error.h"
 
@@ -53,6 +57,74 @@ void collect_tensors(const PickleDoc& doc, int dict, const ZipArchive& zip,
   }
 }
 
+// LibTorch 1.13 reads a class-body assignment without an annotation (`x = 3` rather than
+// `x : Final[int] = 3`) as a class constant and dereferences its missing type: torch::jit::load
+// crashes (SEGV). torch.jit.save writes such lines only for the names LibTorch knows. Throws
+// InputError naming `what` for any other: a line at a class body's indent (strings and
+// bracketed continuations skipped) that is a plain name followed by `=` (not `==`), outside
+// an Enum's body (whose values LibTorch reads so).
+void check_class_assignments(const std::string& code, const std::string& what) {
+  auto ident_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
+  auto ident_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  int depth = 0;           // open brackets carried over from earlier lines
+  long class_indent = -1;  // the enclosing class statement's indent (-1: none)
+  long body_indent = -1;   // its body's (-1: not yet seen)
+  bool enum_body = false;  // an Enum's values are assignments without a type
+  size_t line_no = 0;
+  for (size_t pos = 0; pos < code.size();) {
+    size_t end = code.find('\n', pos);
+    if (end == std::string::npos) end = code.size();
+    const std::string_view line(code.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    const bool continued = depth > 0;
+    char quote = 0;  // bracket depth outside strings
+    for (size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quote) {
+        if (c == '\\') {
+          ++i;
+        } else if (c == quote) {
+          quote = 0;
+        }
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '#') {
+        break;
+      } else if (c == '(' || c == '[' || c == '{') {
+        ++depth;
+      } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+        --depth;
+      }
+    }
+    if (continued) continue;
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    const long indent = static_cast<long>(first);
+    const std::string_view text = line.substr(first);
+    if (class_indent >= 0 && indent <= class_indent) class_indent = body_indent = -1;
+    if (text.compare(0, 6, "class ") == 0) {
+      class_indent = indent;
+      body_indent = -1;
+      enum_body = text.find("(Enum)") != std::string_view::npos;  // `RED = 1`: LibTorch's own
+      continue;
+    }
+    if (class_indent < 0 || enum_body) continue;
+    if (body_indent < 0) body_indent = indent;
+    if (indent != body_indent || !ident_start(text[0])) continue;
+    size_t i = 1;
+    while (i < text.size() && ident_char(text[i])) ++i;
+    const std::string name(text.substr(0, i));
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i >= text.size() || text[i] != '=' || (i + 1 < text.size() && text[i + 1] == '=')) continue;
+    if (name == "__parameters__" || name == "__buffers__" || name == "__forward_pre_hooks__" ||
+        name == "__forward_hooks__")
+      continue;
+    throw InputError(what + ": line " + std::to_string(line_no) + " assigns the class attribute '" +
+                     name + "' without a type (LibTorch cannot load it)");
+  }
+}
+
 }  // namespace
 
 std::string archive_prefix(const ZipArchive& zip) {
@@ -96,8 +168,22 @@ void check_torchscript_archive(const ZipArchive& zip) {
   read_pickle(zip, prefix, "data.pkl", "data");
   read_pickle(zip, prefix, "constants.pkl", "constants");
   bool code = false;
-  for (const ZipEntry& e : zip.entries())
-    if (e.name.compare(0, prefix.size() + 5, prefix + "code/") == 0) code = true;
+  for (const ZipEntry& e : zip.entries()) {
+    // Every record LibTorch parses (code, its debug pickles, the version) is read whole, at
+    // most kMaxPickleBytes, and checked against its size and CRC; the tensor records (data/,
+    // constants/) only as read_pickle checks them (never read whole: a model's weights).
+    if (e.name.compare(0, prefix.size() + 5, prefix + "data/") == 0 ||
+        e.name.compare(0, prefix.size() + 10, prefix + "constants/") == 0)
+      continue;
+    require(e.size <= kMaxPickleBytes,
+            zip.what() + ": record '" + e.name + "' is implausibly large");
+    const std::string bytes = zip.read(e);
+    if (e.name.compare(0, prefix.size() + 5, prefix + "code/") != 0) continue;
+    code = true;
+    const size_t n = e.name.size();
+    if (n > 3 && e.name.compare(n - 3, 3, ".py") == 0)
+      check_class_assignments(bytes, zip.what() + " (" + e.name + ")");
+  }
   require(code, zip.what() + ": TorchScript archive has no code/ (no forward to run)");
 }
 

@@ -33,7 +33,9 @@ bool is_torchscript_archive(const ZipArchive& zip);
 std::vector<TensorRef> parse_pth_archive(const ZipArchive& zip);
 
 // Checks a TorchScript archive before torch::jit::load sees it: its pickles (data.pkl,
-// constants.pkl) parse, every storage they name exists with enough bytes, and it has code.
+// constants.pkl) parse, every storage they name exists with enough bytes, every other record
+// (code, debug pickles) reads to its size and CRC, it has code, and no class in the code
+// assigns an attribute without a type (LibTorch 1.13 crashes on that).
 void check_torchscript_archive(const ZipArchive& zip);
 
 }  // namespace lrpbench

@@ -415,10 +415,24 @@ class Builder {
     for (size_t i = 0; i < n->outputs().size(); ++i) env[n->outputs()[i]] = env.at(b->outputs()[i]);
   }
 
-  // Scripted leaf modules of known types keep their settings as attributes.
+  // Scripted leaf modules of torch.nn's known types keep their settings as attributes. Only
+  // torch.nn's own classes (`__torch__.torch.nn.modules.*`) are read by type: a module of the
+  // model's own named like one (class ReLU, class MaxPool2d) is followed into its graph, as is
+  // a torch.nn module that lacks a setting (traced: the settings live in the graph). A setting
+  // of the wrong type (an archive that lies about torch.nn's class) is refused, InputError.
   bool leaf_by_type(jit::Node* n, Env& env, const Val& obj) {
     const jit::Module& m = *obj.module;
+    const std::string qualified = m.type()->name() ? m.type()->name()->qualifiedName() : "";
+    if (qualified.rfind("__torch__.torch.nn.modules.", 0) != 0) return false;
     const std::string type = type_name(m);
+    auto has = [&](std::initializer_list<const char*> names) {
+      for (const char* name : names)
+        if (!m.hasattr(name)) return false;
+      return true;
+    };
+    auto not_a = [&](const char* name, const char* what) {  // for unsupported (noreturn)
+      return type + " with " + name + " that is not " + what;
+    };
     auto ints = [&](const char* name) -> Pair {
       const c10::IValue v = m.attr(name);
       if (v.isInt()) return {v.toInt(), v.toInt()};
@@ -430,11 +444,22 @@ class Builder {
         const auto l = v.toIntVector();
         if (l.size() == 2) return {l[0], l[1]};
       }
-      unsupported(type + " with " + name + " that is not two integers", obj.path);
+      unsupported(not_a(name, "two integers"), obj.path);
+    };
+    auto real = [&](const char* name) -> double {
+      const c10::IValue v = m.attr(name);
+      if (v.isDouble()) return v.toDouble();
+      if (v.isInt()) return static_cast<double>(v.toInt());
+      unsupported(not_a(name, "a number"), obj.path);
+    };
+    auto boolean = [&](const char* name) -> bool {
+      const c10::IValue v = m.attr(name);
+      if (!v.isBool()) unsupported(not_a(name, "a boolean"), obj.path);
+      return v.toBool();
     };
     Layer l;
     if (type == "Conv2d") {
-      if (!m.hasattr("stride")) return false;  // traced: settings live in the graph
+      if (!has({"stride", "padding", "dilation", "groups"})) return false;  // traced
       l.kind = LayerKind::Conv2d;
       l.weight = module_param(m, obj.path, "weight", 4);
       l.bias = module_param(m, obj.path, "bias", 1, true);
@@ -446,20 +471,24 @@ class Builder {
       } else {
         l.padding = ints("padding");
       }
-      if (m.hasattr("padding_mode") && m.attr("padding_mode").toStringRef() != "zeros")
-        unsupported("Conv2d with padding_mode " + m.attr("padding_mode").toStringRef(), obj.path);
+      if (m.hasattr("padding_mode")) {
+        const c10::IValue mode = m.attr("padding_mode");
+        if (!mode.isString()) unsupported(not_a("padding_mode", "a string"), obj.path);
+        if (mode.toStringRef() != "zeros")
+          unsupported("Conv2d with padding_mode " + mode.toStringRef(), obj.path);
+      }
       l.dilation = ints("dilation");
-      if (!m.attr("groups").isInt()) unsupported(type + " with groups that are not an integer", obj.path);
+      if (!m.attr("groups").isInt()) unsupported(not_a("groups", "an integer"), obj.path);
       l.groups = m.attr("groups").toInt();
       conv_shape(l);
     } else if (type == "BatchNorm2d") {
-      if (!m.hasattr("eps")) return false;
+      if (!has({"eps"})) return false;
       l.kind = LayerKind::BatchNorm2d;
       l.weight = module_param(m, obj.path, "weight", 1);
       l.bias = module_param(m, obj.path, "bias", 1);
       l.running_mean = module_param(m, obj.path, "running_mean", 1);
       l.running_var = module_param(m, obj.path, "running_var", 1);
-      if (!m.attr("eps").isDouble()) unsupported(type + " with eps that is not a number", obj.path);
+      if (!m.attr("eps").isDouble()) unsupported(not_a("eps", "a number"), obj.path);
       l.bn_eps = m.attr("eps").toDouble();
       l.in_channels = l.out_channels = l.weight.size(0);
     } else if (type == "Linear") {
@@ -472,20 +501,20 @@ class Builder {
     } else if (type == "ReLU") {
       l.kind = LayerKind::ReLU;
     } else if (type == "ReLU6" || type == "Hardtanh") {
-      if (!m.hasattr("min_val")) return false;
-      if (m.attr("min_val").toDouble() != 0.0) unsupported(type + " with a lower bound other than 0", obj.path);
+      if (!has({"min_val", "max_val"})) return false;
+      if (real("min_val") != 0.0) unsupported(type + " with a lower bound other than 0", obj.path);
       l.kind = LayerKind::ReLU;
-      l.clamp_max = m.attr("max_val").toDouble();
+      l.clamp_max = real("max_val");
     } else if (type == "MaxPool2d") {
-      if (!m.hasattr("kernel_size")) return false;
+      if (!has({"kernel_size", "stride", "padding", "dilation", "ceil_mode"})) return false;
       l.kind = LayerKind::MaxPool2d;
       l.kernel = ints("kernel_size");
       l.stride = m.attr("stride").isNone() ? l.kernel : ints("stride");
       l.padding = ints("padding");
       l.dilation = ints("dilation");
-      l.ceil_mode = m.attr("ceil_mode").toBool();
+      l.ceil_mode = boolean("ceil_mode");
     } else if (type == "AdaptiveAvgPool2d") {
-      if (!m.hasattr("output_size")) return false;
+      if (!has({"output_size"})) return false;
       l.kind = LayerKind::AdaptiveAvgPool2d;
       l.output_size = ints("output_size");
     } else if (type == "Dropout" || type == "Identity") {
@@ -652,6 +681,13 @@ class Builder {
 Network read_torchscript_graph(const std::string& bytes, const std::string& path) {
   torch::jit::Module module = load_torchscript_module(bytes, path);
   module.eval();
+#ifdef LRPBENCH_FUZZING
+  // The fuzz target (fuzz/fuzz_torchscript_graph.cpp) sees what the walk throws: anything
+  // but an InputError is a finding there.
+  return Builder(module, path).build();
+#else
+  // Defence in depth: LibTorch's errors from a graph the walk did not foresee refuse the file
+  // (InputError, one line naming it) rather than escape as another exception type.
   try {
     return Builder(module, path).build();
   } catch (const InputError&) {
@@ -659,6 +695,7 @@ Network read_torchscript_graph(const std::string& bytes, const std::string& path
   } catch (const std::exception& e) {
     throw InputError(path + ": cannot read the TorchScript graph (" + first_line(e.what()) + ")");
   }
+#endif
 }
 
 }  // namespace lrpbench
