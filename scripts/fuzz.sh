@@ -32,8 +32,8 @@ export ASAN_SYMBOLIZER_PATH=${ASAN_SYMBOLIZER_PATH:-$(command -v llvm-symbolizer
 status=0
 mkdir -p "$BUILD/logs" "$BUILD/crashes"
 for t in "${TARGETS[@]}"; do
-  if [ "$t" = torchscript_graph ] && [ ! -x "$BUILD/fuzz_$t" ]; then
-    echo "fuzz_$t: not built (LibTorch not found when fuzz/ was configured), skipped"
+  if { [ "$t" = torchscript_graph ] || [ "$t" = onnx_graph ]; } && [ ! -x "$BUILD/fuzz_$t" ]; then
+    echo "fuzz_$t: not built (LibTorch or libonnx not found when fuzz/ was configured), skipped"
     continue
   fi
   work="$BUILD/work/$t"
