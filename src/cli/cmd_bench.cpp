@@ -3,6 +3,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <algorithm>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "perturbation/metric.h"
 #include "lrp/engine.h"
 #include "lrp/presets.h"
+#include "model/conv.h"
 #include "perturbation/curves.h"
 #include "perturbation/evaluation.h"
 #include "search/runner.h"
@@ -110,6 +112,24 @@ void run_bench_explain(const BenchArgs& a) {
       {[&] { forward_gradient(with_params, x, true); },
        [&] { explain(m.net, x, target, {tut}, quiet).relevance.sum().item<float>(); }},
       a.repeats, 1);
+  // What batch-invariant convolutions cost: forward and explanation with LibTorch's own choice
+  // of convolution kernel (model/conv.h) against the same in the same rounds.
+  auto libtorch_conv = [](const std::function<void()>& f) {
+    return [f] {
+      const LibTorchConvolutionScope scope;
+      f();
+    };
+  };
+  const std::function<void()> fwd_body = [&] {
+    c10::InferenceMode g;
+    forward(m.net, x).sum().item<float>();
+  };
+  const std::function<void()> explain_body = [&] {
+    explain(m.net, x, target, {tut}, quiet).relevance.sum().item<float>();
+  };
+  const std::vector<std::vector<double>> tc = interleaved_ms(
+      {fwd_body, libtorch_conv(fwd_body), explain_body, libtorch_conv(explain_body)}, a.repeats,
+      1);
   const nlohmann::json j = {{"model", m.net.arch},
                             {"composite", canonical_form(tut, m.loaded.net)},
                             {"device", device.str()},
@@ -123,6 +143,10 @@ void run_bench_explain(const BenchArgs& a) {
                             {"forward_grad_params_ms", median(tp[0])},
                             {"ratio_explain_forward_grad_params", median_ratio(tp[1], tp[0])},
                             {"ratio_16_single", sixteen / (16.0 * one)},
+                            {"forward_libtorch_conv_ms", median(tc[1])},
+                            {"explain_libtorch_conv_ms", median(tc[3])},
+                            {"ratio_forward_invariant_libtorch_conv", median_ratio(tc[0], tc[1])},
+                            {"ratio_explain_invariant_libtorch_conv", median_ratio(tc[2], tc[3])},
                             {"peak_rss_mb", rss},
                             {"peak_rss16_mb", rss16}};
   std::cout << j.dump(2) << std::endl;

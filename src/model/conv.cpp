@@ -5,9 +5,13 @@
 #include <ATen/ops/mkldnn_convolution.h>
 #include <c10/core/GradMode.h>
 
+#include <atomic>
+
 namespace lrpbench {
 
 namespace {
+
+std::atomic<int> libtorch_scopes{0};  // LibTorchConvolutionScope objects alive
 
 bool records_gradient(const at::Tensor& t) {
   return t.defined() && t.requires_grad();
@@ -29,7 +33,11 @@ bool well_formed(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
 
 }  // namespace
 
+LibTorchConvolutionScope::LibTorchConvolutionScope() { ++libtorch_scopes; }
+LibTorchConvolutionScope::~LibTorchConvolutionScope() { --libtorch_scopes; }
+
 bool conv2d_is_batch_invariant(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  if (libtorch_scopes.load() > 0) return false;
   if (!at::hasMKLDNN() || !x.device().is_cpu() || x.dim() != 4) return false;
   if (x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat) return false;
   if (b.defined() && b.scalar_type() != at::kFloat) return false;

@@ -28,4 +28,14 @@ at::Tensor conv2d_batch_invariant(const at::Tensor& x, const at::Tensor& w, cons
 // Whether conv2d_batch_invariant() takes the batch-invariant oneDNN path for these operands.
 bool conv2d_is_batch_invariant(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b);
 
+// While one lives (in any thread), conv2d_batch_invariant() is plain at::conv2d: the baseline
+// `bench explain` measures what batch invariance costs against. Nothing else uses it.
+class LibTorchConvolutionScope {
+ public:
+  LibTorchConvolutionScope();
+  ~LibTorchConvolutionScope();
+  LibTorchConvolutionScope(const LibTorchConvolutionScope&) = delete;
+  LibTorchConvolutionScope& operator=(const LibTorchConvolutionScope&) = delete;
+};
+
 }  // namespace lrpbench
