@@ -1007,6 +1007,7 @@ TEST(Catalogue, DamagedStoresRowsAgainstTheirDefinitionAreRefusedByEveryCommand)
       {"missing_unit_curves", "DELETE FROM curves WHERE unit = 1", "(curves missing or extra)"},
       {"params", "UPDATE configs SET param2 = 0.5 WHERE id = 1", "at its params"},
       {"params_null", "UPDATE configs SET param1 = NULL WHERE id = 4", "at its params"},
+      {"grid_cell", "UPDATE configs SET i1 = 5 WHERE id = 1", "sits at grid position (5, "},
       {"grid_point", "UPDATE configs SET param1 = 7, spec = 'tutorial(7,0)' WHERE id = 0",
        "params are not point 0 of family 'tutorial'"},
       {"reference", "UPDATE configs SET spec = 'zplus' WHERE point = 'reference' AND family = ''"

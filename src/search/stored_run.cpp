@@ -128,6 +128,13 @@ void check_configs(const Store& s, const Experiment& exp, const std::vector<Conf
     if (k >= expected[fi->second].size() || expected[fi->second][k] != c.params)
       s.refuse(at + "'s params are not point " + id_text(static_cast<int64_t>(k)) +
                " of family '" + f.name + "' as its definition draws it");
+    if (point == "grid" && f.params.size() == 2) {  // its grid position (the contour's cell)
+      const std::vector<size_t> cell = f.grid_point(k);
+      if (c.i1 != static_cast<int64_t>(cell[0]) || c.i2 != static_cast<int64_t>(cell[1]))
+        s.refuse(at + " sits at grid position (" + id_text(c.i1) + ", " + id_text(c.i2) +
+                 "), its params at (" + id_text(static_cast<int64_t>(cell[0])) + ", " +
+                 id_text(static_cast<int64_t>(cell[1])) + ")");
+    }
   }
   if (refs != exp.references.size())
     s.refuse("it holds " + id_text(static_cast<int64_t>(refs)) + " reference points, its "
