@@ -6,6 +6,7 @@
 #include <set>
 
 #include "model/shape.h"
+#include "perturbation/auc.h"
 #include "search/sampling.h"
 #include "search/winners.h"
 #include "util/error.h"
@@ -227,6 +228,26 @@ void check_units(const Store& s, const Experiment& exp, const std::vector<Config
   }
 }
 
+// A curve's AUC and AOPC are those of its scores (the same arithmetic that wrote them), its
+// normalised AUC defined where the first score is positive, and its length the store's.
+void check_curve_scores(const Store& s, const CurveRow& c, size_t& steps) {
+  const std::string at = "the " + c.order + " curve of configuration " + id_text(c.config_id) +
+                         " on image " + id_text(c.image_id);
+  if (steps == 0) steps = c.scores.size();
+  if (c.scores.size() != steps)
+    s.refuse(at + " has " + id_text(static_cast<int64_t>(c.scores.size())) + " scores, the "
+             "store's curves " + id_text(static_cast<int64_t>(steps)));
+  auto same = [](double stored, double computed) {
+    return std::fabs(stored - computed) <= 1e-12 * std::max(1.0, std::fabs(computed));
+  };
+  if (!same(c.auc, auc(c.scores)) || !same(c.aopc, aopc(c.scores)))
+    s.refuse(at + " has an AUC or AOPC that its scores do not give");
+  if (c.auc_normalized.has_value() != (!c.scores.empty() && c.scores[0] > 0))
+    s.refuse(at + " has a normalised AUC " +
+             (c.auc_normalized ? "although its first score is not positive"
+                               : "missing although its first score is positive"));
+}
+
 // The Pareto fronts (nsga2 runs): families of the definition, configurations of that family.
 void check_pareto(const Store& s, const Experiment& exp, const std::vector<ConfigRow>& configs) {
   const auto text = s.meta("pareto");
@@ -275,9 +296,11 @@ void check_rows(const Store& s, const Experiment& exp) {
   UnitContents contents;
   std::set<std::string> orders;
   for (Order o : exp.orders) orders.insert(order_name(o));
+  size_t steps = 0;  // every curve of a store has the same number of steps
   for (const CurveRow& c : s.curves()) {
     if (!orders.count(c.order))
       s.refuse("a curve has order '" + c.order + "', which its definition does not compute");
+    check_curve_scores(s, c, steps);
     contents[c.unit][c.config_id].insert("pf-" + c.order);
   }
   const std::vector<std::string> extra = exp.extra_metrics();
