@@ -448,16 +448,28 @@ TEST(Catalogue, GraphFilesOnnx) {
   const std::string nan_logits = "the logits are not finite";
   expect_case({"explain --input huge.npy --out out", nan_logits});  // fashion-vgg
   expect_case({"classify --input huge.npy", nan_logits});
-  expect_case({"classify --dataset fashion-mnist --index 0 --model base.onnx --normalize 0.5:1e-40",
+  // Weights of 3e38: finite, but the first conv's sums overflow on every image.
+  OnnxModel overflowing;
+  overflowing.init("W", {4, 1, 3, 3}, 3e38f);
+  file("overflow.onnx", overflowing.bytes());
+  expect_case({"classify --dataset fashion-mnist --index 0 --model overflow.onnx", nan_logits});
+  expect_case({"evaluate --dataset fashion-mnist --index 0 --model overflow.onnx --composite zero "
+               "--out out",
                nan_logits});
-  expect_case({"evaluate --dataset fashion-mnist --index 0 --model base.onnx --normalize 0.5:1e-40 "
-               "--composite zero --out out",
-               nan_logits});
-  file("nan_search.toml", "[model]\nfile = \"base.onnx\"\nnormalize = \"0.5:1e-40\"\n[data]\n"
+  file("nan_search.toml", "[model]\nfile = \"overflow.onnx\"\n[data]\n"
                           "dataset = \"fashion-mnist\"\nclass = 9\ncount = 1\n[[family]]\nname = "
                           "\"tutorial\"\nvalues = [0]\n");
   expect_case({"search nan_search.toml --out run_nan", nan_logits});
   EXPECT_FALSE(fs::exists(dir() + "/run_nan")) << "a refused search left its run folder";
+  // A std so small that the box rules' pixel bounds leave float32 (NaN relevance, exit 0, with
+  // --input before), and numbers past the bound named as such.
+  write_npy(dir() + "/x28.npy", at::rand({1, 1, 28, 28}));
+  expect_case({"explain --model base.onnx --normalize 0.5:1e-40 --input x28.npy --composite "
+               "epsilon-gamma-box --out out",
+               "--normalize: a std must be at least 1e-6, got '0.5:1e-40'"});
+  expect_case({"classify --dataset fashion-mnist --index 0 --model base.onnx --normalize 1e30:1",
+               "'1e30' is not a number from -1e6 to 1e6"});
+  expect_valid("classify --dataset fashion-mnist --index 0 --model base.onnx --normalize 0.5:1e-6");
 }
 #endif
 
@@ -851,6 +863,14 @@ TEST(Catalogue, FailedWritesToStdoutAreExitOne) {
   }
   // A merge into one of its sources (SQLite's "database is locked", exit 1, before).
   expect_case({"merge run_stdout --out run_stdout", "is both a source and --out"});
+  // ... or into a folder holding a hard link of a source's store (cp -al): the source's bytes
+  // changed under SQLite's lock before.
+  fs::remove_all(dir() + "/hardlinked");
+  fs::create_directories(dir() + "/hardlinked");
+  fs::create_hard_link(dir() + "/run_stdout/results.sqlite", dir() + "/hardlinked/results.sqlite");
+  const std::string source = slurp(dir() + "/run_stdout/results.sqlite");
+  expect_case({"merge run_stdout --out hardlinked", "is both a source and --out"});
+  EXPECT_TRUE(slurp(dir() + "/run_stdout/results.sqlite") == source);
 }
 
 TEST(Catalogue, FailedWritesNameTheFileAndLeaveNoPartialOutput) {
@@ -1008,6 +1028,10 @@ TEST(Catalogue, DamagedStoresRowsAgainstTheirDefinitionAreRefusedByEveryCommand)
       {"params", "UPDATE configs SET param2 = 0.5 WHERE id = 1", "at its params"},
       {"params_null", "UPDATE configs SET param1 = NULL WHERE id = 4", "at its params"},
       {"grid_cell", "UPDATE configs SET i1 = 5 WHERE id = 1", "sits at grid position (5, "},
+      {"grid_cell_real", "UPDATE configs SET i1 = 0.5 WHERE id = 1", "configuration rows are malformed"},
+      {"grid_cell_text", "UPDATE configs SET i1 = 'a' WHERE id = 1", "configuration rows are malformed"},
+      {"reference_cell", "UPDATE configs SET i1 = 1, i2 = 1 WHERE point = 'reference'",
+       "configuration rows are malformed"},
       {"auc", "UPDATE curves SET auc = auc + 1 WHERE rowid = 7",
        "has an AUC or AOPC that its scores do not give"},
       {"aopc", "UPDATE curves SET aopc = aopc * 2 + 1 WHERE rowid = 7",

@@ -82,7 +82,7 @@ void parse_normalization(const std::string& spec, int64_t channels, const std::s
         const double v = tok.empty() ? 0.0 : std::strtod(tok.c_str(), &end);
         require(!tok.empty() && end == tok.c_str() + tok.size() && std::isfinite(v) &&
                     std::fabs(v) <= 1e6 && tok.find_first_of("xXnN") == std::string::npos,
-                what + ": '" + tok + "' is not a number in '" + spec + "'");
+                what + ": '" + tok + "' is not a number from -1e6 to 1e6 in '" + spec + "'");
         out.push_back(v);
         p = e + 1;
       }
@@ -93,7 +93,10 @@ void parse_normalization(const std::string& spec, int64_t channels, const std::s
     *mean = numbers(spec.substr(0, colon));
     *std = numbers(spec.substr(colon + 1));
     require(mean->size() == std->size(), what + ": as many means as stds needed, got '" + spec + "'");
-    for (double s : *std) require(s > 0, what + ": a std must be positive, got '" + spec + "'");
+    // Below 1e-6 the box rules' pixel bounds ((0 - mean) / std, (1 - mean) / std) and the
+    // normalised inputs leave float32's range (relevance of NaN, exit 0, before).
+    for (double s : *std)
+      require(s >= 1e-6, what + ": a std must be at least 1e-6, got '" + spec + "'");
   }
   require(static_cast<int64_t>(mean->size()) == channels,
           what + ": '" + spec + "' has " + std::to_string(mean->size()) + " channel(s), the model " +

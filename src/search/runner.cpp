@@ -910,8 +910,9 @@ MergeSummary merge_runs(const std::vector<std::string>& runs, const std::string&
   std::vector<ConfigRow> configs;
   for (const std::string& r : runs) {
     require(fs::exists(r + kStoreName), "merge: '" + r + "' has no results.sqlite");
-    std::error_code same_ec;
-    require(!fs::equivalent(r, out, same_ec),
+    std::error_code same_ec;  // the same folder, or the same store file (a hard link)
+    require(!fs::equivalent(r, out, same_ec) &&
+                !fs::equivalent(r + kStoreName, out + kStoreName, same_ec),
             "merge: '" + r + "' is both a source and --out (merge into another folder)");
     const StoredRun s = open_stored_run(
         r + kStoreName, Store::Mode::Read,

@@ -108,7 +108,9 @@ const std::vector<std::pair<const char*, const char*>>& row_checks() {
       {"SELECT COUNT(*) FROM units WHERE done NOT IN (0, 1) OR typeof(id) != 'integer'",
        "work units have a malformed id or done flag"},
       {"SELECT COUNT(*) FROM configs WHERE point NOT IN ('grid', 'trial', 'reference') OR "
-       "typeof(id) != 'integer' OR typeof(spec) != 'text' OR typeof(config) != 'text'",
+       "typeof(id) != 'integer' OR typeof(spec) != 'text' OR typeof(config) != 'text' OR "
+       "typeof(i1) NOT IN ('integer', 'null') OR typeof(i2) NOT IN ('integer', 'null') OR "
+       "(point != 'grid' AND (i1 IS NOT NULL OR i2 IS NOT NULL))",
        "configuration rows are malformed"},
       {"SELECT COUNT(*) FROM images WHERE typeof(id) != 'integer' OR typeof(image) != 'text' OR "
        "typeof(label) != 'integer' OR typeof(target) != 'integer' OR target < 0",
