@@ -1053,18 +1053,19 @@ TEST(Catalogue, DamagedStoresRowsAgainstTheirDefinitionAreRefusedByEveryCommand)
   for (const auto& [name, sql, needle] : cases) expect_damage_refused(grid, name, sql, needle);
 }
 
-// A resume that its replay refuses (CMA-ES's generation 1 drawn again from tampered scores
-// differs from the stored one) writes nothing first, whatever the experiment file is called.
+// A resume that its replay refuses (NSGA-II's generation 1 drawn again from a tampered metric
+// value differs from the stored one) writes nothing first, whatever the experiment file is
+// called. (A tampered AUC is refused before the replay: it is not what its scores give.)
 TEST(Catalogue, RefusedResumeOfAnEvolvedRunLeavesTheStoreAsItWas) {
-  const MadeRun cmaes = cmaes_run();
+  const MadeRun evolved = pareto_run();
   const std::string run = dir() + "/replayed", db = run + "/results.sqlite";
   fs::remove_all(run);
   fs::create_directories(run);
-  fs::copy_file(cmaes.run + "/results.sqlite", db);
-  run_sql(db, "UPDATE curves SET auc = -1000 WHERE config_id = "
-              "(SELECT MIN(config_id) FROM config_params WHERE round = 0)");
+  fs::copy_file(evolved.run + "/results.sqlite", db);
+  run_sql(db, "UPDATE metric_values SET value = 1 WHERE metric = 'sparseness' AND config_id IN "
+              "(SELECT config_id FROM config_params WHERE round = 0)");
   const std::string before = slurp(db);
-  const std::string other = file("cmaes_renamed.toml", slurp(cmaes.exp));
+  const std::string other = file("pareto_renamed.toml", slurp(evolved.exp));
   std::string err;
   EXPECT_EQ(test::run_command(test::binary() + " search " + other + " --threads 1 --out " + run,
                               &err),
@@ -1203,9 +1204,11 @@ TEST(Catalogue, FullDiskDuringReportOrMergeIsCannotWrite) {
 }
 
 // Starts `cmd` with a unit trace and SIGKILLs it at a seeded random moment: inside the
-// 1st or 2nd unit it begins, up to `max_delay` seconds after that unit's start. Returns
-// whether the kill landed inside a unit (not after the command exited).
-bool kill_at_random_moment(const std::string& cmd, std::mt19937_64& rng, double max_delay) {
+// 1st or 2nd unit it begins, up to `max_delay` seconds after that unit's start. Says whether
+// the command ran to its end first, or where the kill landed (inside a unit, or between two:
+// after a commit, before the next begin).
+enum class Kill { Finished, InsideUnit, BetweenUnits };
+Kill kill_at_random_moment(const std::string& cmd, std::mt19937_64& rng, double max_delay) {
   const std::string trace = dir() + "/kill.trace";
   fs::remove(trace);
   const std::string line = "exec env LRPBENCH_TRACE_UNITS=" + trace + " " + cmd + " > /dev/null 2>&1";
@@ -1223,17 +1226,18 @@ bool kill_at_random_moment(const std::string& cmd, std::mt19937_64& rng, double 
   };
   const auto start = std::chrono::steady_clock::now();
   while (begun() < nth && std::chrono::steady_clock::now() - start < std::chrono::seconds(120)) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return false;
+    if (waitpid(pid, &status, WNOHANG) == pid) return Kill::Finished;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(delay));
-  if (waitpid(pid, &status, WNOHANG) == pid) return false;
+  if (waitpid(pid, &status, WNOHANG) == pid) return Kill::Finished;
   kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
+  if (!WIFSIGNALED(status)) return Kill::Finished;  // it exited as the signal was sent
   std::ifstream in(trace);
   std::string last;
   for (std::string l; std::getline(in, l);) last = l;
-  return WIFSIGNALED(status) && last.rfind("begin", 0) == 0;
+  return last.rfind("begin", 0) == 0 ? Kill::InsideUnit : Kill::BetweenUnits;
 }
 
 TEST(Catalogue, SigkillInsideGenerationsAndRungsThenResumeEqualsTheUninterruptedRun) {
@@ -1263,11 +1267,10 @@ min_images = 1
     const std::string cmd = test::binary() + " search " + full.exp + " --threads 1 --out " + killed;
     const std::string expected = dump_of(full.run);
     int inside = 0, finished = 0;
-    for (int attempt = 0; attempt < 30 && inside < 10; ++attempt) {
-      if (kill_at_random_moment(cmd, rng, 0.2)) {
-        ++inside;
-        continue;
-      }
+    for (int attempt = 0; attempt < 60 && inside < 10; ++attempt) {
+      const Kill k = kill_at_random_moment(cmd, rng, 0.03);  // units take tens of ms
+      inside += k == Kill::InsideUnit;
+      if (k != Kill::Finished) continue;  // (a kill between units is resumed all the same)
       // It ran to its end between kills: that run must equal the uninterrupted one too.
       ++finished;
       EXPECT_EQ(dump_of(killed), expected);
