@@ -1075,6 +1075,43 @@ TEST(Catalogue, RefusedResumeOfAnEvolvedRunLeavesTheStoreAsItWas) {
   EXPECT_TRUE(slurp(db) == before) << "the refused resume changed the store";
 }
 
+std::string dump_of(const std::string& run);
+
+// A finished NSGA-II store without its Pareto front (older versions' merge dropped it): the
+// report would show no front and no winner. dump, report and merge refuse it, saying how to
+// repair it, and the resumed search writes the front again.
+TEST(Catalogue, FinishedParetoRunWithoutItsFrontIsRepairedByResume) {
+  const MadeRun evolved = pareto_run();
+  for (const char* sql : {"DELETE FROM meta WHERE key = 'pareto'",
+                          "UPDATE meta SET value = '{}' WHERE key = 'pareto'"}) {
+    SCOPED_TRACE(sql);
+    const std::string run = dir() + "/frontless", db = run + "/results.sqlite";
+    fs::remove_all(run);
+    fs::remove_all(dir() + "/frontless_merged");
+    fs::create_directories(run);
+    fs::copy_file(evolved.run + "/results.sqlite", db);
+    run_sql(db, sql);
+    const std::string before = slurp(db);
+    for (const std::string& cmd : {"dump " + run, "report " + run,
+                                   "merge " + run + " --out " + dir() + "/frontless_merged"}) {
+      std::string err;
+      EXPECT_EQ(test::run_command(test::binary() + " " + cmd, &err), 2) << cmd << "\n" << err;
+      EXPECT_NE(err.find("its Pareto front of family 'blocks' is missing although every unit is "
+                         "done; run the same search again"),
+                std::string::npos)
+          << cmd << "\n" << err;
+      EXPECT_TRUE(slurp(db) == before) << cmd;
+    }
+    std::string err;
+    ASSERT_EQ(test::run_command(test::binary() + " search " + evolved.exp + " --threads 1 --out " +
+                                    run,
+                                &err),
+              0)
+        << err;
+    EXPECT_EQ(dump_of(run), dump_of(evolved.run));
+  }
+}
+
 TEST(Catalogue, DamagedStoresOfEvolvedRunsAreRefusedByEveryCommand) {
   const MadeRun pareto = pareto_run();
   const std::vector<std::array<std::string, 3>> cases = {

@@ -275,6 +275,21 @@ void check_pareto(const Store& s, const Experiment& exp, const std::vector<Confi
   }
 }
 
+// A finished nsga2 run holds every family's Pareto front (written with its last generation;
+// older versions' merge dropped it). Read-only commands refuse one without: a resumed search
+// writes it again, so resume is not refused.
+void check_front_written(const Store& s, const Experiment& exp) {
+  if (exp.search.strategy != Strategy::Nsga2) return;
+  const std::vector<UnitRow> units = s.units();
+  if (units.empty() || s.done_units().size() != units.size()) return;
+  const auto text = s.meta("pareto");
+  const ParetoFronts fronts = text ? pareto_from_json(*text) : ParetoFronts{};
+  for (const Family& f : exp.families)
+    if (!fronts.count(f.name))
+      s.refuse("its Pareto front of family '" + f.name + "' is missing although every unit is "
+               "done; run the same search again (it writes the front anew)");
+}
+
 }  // namespace
 
 void check_rows(const Store& s, const Experiment& exp) {
@@ -337,6 +352,7 @@ StoredRun open_stored_run(const std::string& path, Store::Mode mode, const std::
       s.refuse("its run definition is damaged: " + why);
     }
     check_rows(s, run.exp);
+    if (mode == Store::Mode::Read) check_front_written(s, run.exp);
   } catch (...) {
     s.end_snapshot();
     throw;
