@@ -396,7 +396,9 @@ void add_bench_command(CLI::App& app) {
       "explain",
       "forward, forward + input gradient, forward + input and parameter gradients (what "
       "PyTorch's backward() computes by default), one explanation (--composite, default "
-      "tutorial) and 16 composites (4x4 Tutorial sub-grid) of one image");
+      "tutorial) and 16 composites (4x4 Tutorial sub-grid) of one image; forward and "
+      "explanation again with LibTorch's own convolution kernel (*_libtorch_conv_ms: what "
+      "batch-invariant convolutions cost)");
   add_model_run_options(ex, args->common, args->input);
   ex->add_option("--composite", args->composite,
                  "composite of the single explanation (default tutorial)");
