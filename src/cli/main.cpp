@@ -2,10 +2,12 @@
 #include <c10/util/Exception.h>
 #include <malloc.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -44,7 +46,25 @@ void refuse_empty_values(CLI::App* app) {
 
 }  // namespace
 
+// OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than Ice Lake and falls back to its
+// SSE3 ("Prescott") kernels there: the dense layers ran 2x slower. With AVX-512 available and
+// no OPENBLAS_CORETYPE given, the process starts again with SkylakeX's kernels (OpenBLAS reads
+// the variable when it loads, before main). LRPBENCH_KEEP_BLAS=1 keeps OpenBLAS's own choice.
+void choose_blas_kernels(char** argv) {
+#if defined(__x86_64__)
+  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("LRPBENCH_KEEP_BLAS")) return;
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) return;
+  setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+  setenv("LRPBENCH_KEEP_BLAS", "1", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: go on as we are
+#else
+  (void)argv;
+#endif
+}
+
 int main(int argc, char** argv) {
+  choose_blas_kernels(argv);
   // Keep freed tensor memory in the heap instead of returning it to the kernel: glibc
   // otherwise mmaps and unmaps every large tensor, and the page faults of re-touching it
   // cost ~15% of a VGG-16 explanation on these machines.
