@@ -403,3 +403,40 @@ TEST(Loaders, PhotoPixelsAndLogitsMatchPython) {
 
 }  // namespace
 }  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+// A torchvision VisionTransformer in fashion-vit's layout with random parameters everywhere
+// (tests/fixtures/make_fixtures.py), read from its .pth state dict: logits, and relevance of
+// cp-lrp and attnlrp at four (gc, gl) against tests/fixtures/vit_reference.py (float64, written
+// from the rules' definitions), and gradient x input.
+TEST(Loaders, FashionVitRelevanceMatchesPythonReference) {
+  const Network net = canonize(load_model("fashion-vit", fx("vit_ref_weights.pth"), 0).net);
+  const at::Tensor x = read_npy(fx("vit_ref_input.npy"));
+  const at::Tensor logits = read_npy(fx("vit_ref_logits.npy"));
+  const std::vector<std::pair<std::string, std::string>> points = {
+      {"0.25", "0.05"}, {"0.0", "0.0"}, {"1.0", "0.01"}, {"100.0", "1.0"}};
+  for (const char* preset : {"cp-lrp", "attnlrp"}) {
+    std::vector<Composite> comps;
+    for (const auto& [gc, gl] : points)
+      comps.push_back(parse_composite(std::string(preset) + "(" + gc + "," + gl + ")", net));
+    const Explanation e = explain(net, x, {-1, -1, -1}, comps, ExplainOptions{false});
+    EXPECT_LT(test::rel_l2(e.logits, logits), 1e-5);
+    for (size_t k = 0; k < points.size(); ++k) {
+      const at::Tensor want = read_npy(fx("vit_ref_rel_" + std::string(preset) + "_" +
+                                          points[k].first + "_" + points[k].second + ".npy"));
+      for (int64_t i = 0; i < x.size(0); ++i)
+        EXPECT_LT(test::rel_l2(e.relevance[i][static_cast<int64_t>(k)].to(at::kDouble), want[i]), 1e-4)
+            << preset << " " << points[k].first << "," << points[k].second << " image " << i;
+    }
+  }
+  const Explanation g =
+      explain(net, x, {-1, -1, -1}, {parse_composite("zero(stab=none);@all:grad", net)});
+  const at::Tensor want = read_npy(fx("vit_ref_gradxinput.npy"));
+  for (int64_t i = 0; i < x.size(0); ++i)
+    EXPECT_LT(test::rel_l2(g.relevance[i][0].to(at::kDouble), want[i]), 1e-5) << i;
+}
+
+}  // namespace
+}  // namespace lrpbench

@@ -327,8 +327,13 @@ TEST(Rules, EveryRuleOfTheGrammarHasItsPropagation) {
     if (!info.defaults.empty()) ru.p1 = info.defaults[0];
     if (info.defaults.size() > 1) ru.p2 = info.defaults[1];
     const rules::Propagation& p = rules::propagation(ru.normalized());
-    EXPECT_NE(p.linear, nullptr) << info.name;
+    const bool linear = info.applies(LayerKind::Conv2d) || info.applies(LayerKind::BatchNorm2d);
+    EXPECT_EQ(p.linear != nullptr, linear) << info.name;
     EXPECT_EQ(p.add != nullptr, info.applies(LayerKind::Add)) << info.name;
+    // The transformer kinds' rules have a node propagation exactly where they apply.
+    const bool own = info.applies(LayerKind::Norm) || info.applies(LayerKind::Act) ||
+                     info.applies(LayerKind::Attention) || info.applies(LayerKind::Product);
+    EXPECT_EQ(p.node != nullptr, own) << info.name;
   }
 }
 
@@ -336,7 +341,7 @@ TEST(Rules, EveryRuleOfTheGrammarHasItsPropagation) {
 // selectors are those of docs/method.md.
 TEST(Rules, EveryNodeKindHasItsRow) {
   std::set<std::string> torch_names, rule_kinds, parameter_kinds;
-  for (int k = 0; k <= static_cast<int>(LayerKind::Pad); ++k) {
+  for (int k = 0; k <= static_cast<int>(LayerKind::Select); ++k) {
     const LayerKind kind = static_cast<LayerKind>(k);
     const NodeKindInfo& info = node_kind_info(kind);
     EXPECT_EQ(info.kind, kind);
@@ -348,7 +353,10 @@ TEST(Rules, EveryNodeKindHasItsRow) {
   // BatchNorm too, decided by the network); conv, dense and BatchNorm have state-dict tensors.
   EXPECT_EQ(rule_kinds, (std::set<std::string>{"Conv2d", "Linear", "AvgPool2d",
                                                "AdaptiveAvgPool2d", "Add"}));
-  EXPECT_EQ(parameter_kinds, (std::set<std::string>{"Conv2d", "Linear", "BatchNorm2d"}));
+  EXPECT_EQ(parameter_kinds, (std::set<std::string>{"Conv2d", "Linear", "BatchNorm2d",
+                                                    "ClassToken", "Scale", "LayerNorm"}));
+  for (LayerKind k : {LayerKind::Norm, LayerKind::Act, LayerKind::Attention, LayerKind::Product})
+    EXPECT_TRUE(carries_rule(k) && !is_linear(k)) << node_kind_name(k);
   EXPECT_STREQ(node_kind_name(LayerKind::AdaptiveAvgPool2d), "avgpool");
   EXPECT_STREQ(node_kind_name(LayerKind::Dropout), "identity");
   EXPECT_STREQ(node_kind_name(LayerKind::BatchNorm2d), "bn");

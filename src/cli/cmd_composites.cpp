@@ -17,10 +17,16 @@ struct CompositesArgs {
 };
 
 // The model's rule-carrying nodes, one per line, with the rule each preset gives them.
+// Transformers (a node kind with rules of its own) list the transformer presets first.
 void list_nodes(const ModelShape& net) {
-  const std::vector<std::string> presets = {"tutorial", "decreasing-gamma", "epsilon-gamma-box",
-                                            "epsilon-plus", "epsilon-plus-flat",
-                                            "epsilon-alpha2-beta1"};
+  bool transformer = false;
+  for (const LayerInfo& l : net.layers) transformer = transformer || (carries_rule(l.kind) && !is_linear(l.kind));
+  const std::vector<std::string> presets =
+      transformer ? std::vector<std::string>{"cp-lrp", "attnlrp", "epsilon-gamma-box",
+                                             "epsilon-plus"}
+                  : std::vector<std::string>{"tutorial", "decreasing-gamma", "epsilon-gamma-box",
+                                             "epsilon-plus", "epsilon-plus-flat",
+                                             "epsilon-alpha2-beta1"};
   std::vector<Composite> comps;
   for (const std::string& p : presets) comps.push_back(parse_composite(p, net));
   std::cout << "name\tindex\tkind";
@@ -59,6 +65,13 @@ void run_composites(const CompositesArgs& a) {
          "  alphabeta(a=2,b=1)  a - b = 1, a, b >= 0\n"
          "  flat                every weight 1, bias 0\n"
          "  wsquare             squared weights, bias 0\n"
+         "Rules of the transformer kinds (docs/method.md, \"Transformers\"):\n"
+         "  identity            norm: divisor held constant; act: relevance unchanged\n"
+         "  attnlrp             attention: q, k get the gradient / 4, v / 2, softmax exact\n"
+         "  cp                  attention: q, k held constant, all relevance to v\n"
+         "  uniform             product: each operand half of the gradient\n"
+         "  gate                product: the gate held constant, all to the other operand\n"
+         "  grad                norm, act, attention, product: the exact gradient\n"
          "\nStabilizers (add stab=NAME to any rule's arguments):\n"
          "  sign (default)  z + (sign(z) + (z==0)) * eps\n"
          "  vanilla         z + eps\n"
@@ -70,15 +83,19 @@ void run_composites(const CompositesArgs& a) {
          "  head      := preset | rule   (what the items then change)\n"
          "  preset    := (\"tutorial\" | \"decreasing-gamma\" | \"decreasing-gamma-reference\"\n"
          "               | \"epsilon-gamma-box\" | \"epsilon-plus\" | \"epsilon-plus-flat\"\n"
-         "               | \"epsilon-alpha2-beta1\") [ \"(\" num { \",\" num } \")\" ]\n"
+         "               | \"epsilon-alpha2-beta1\" | \"cp-lrp\" | \"attnlrp\")\n"
+         "               [ \"(\" num { \",\" num } \")\" ]\n"
          "               | \"uniform\" \"(\" rule \")\"\n"
          "  item      := selector \":\" rule   (split at the last \":\" outside parentheses)\n"
          "  selector  := range | \"@\" type | name \"..\" name | glob\n"
          "  range     := int | int \"-\" int | int \"-\"   (inclusive; \"A-\" runs to the last "
          "layer)\n"
-         "  type      := first | conv | linear | bn | add | avgpool | all\n"
+         "  type      := first | conv | linear | bn | add | avgpool | norm | act | attention\n"
+         "               | product | attn-linear | all   (attn-linear: an attention's in- and\n"
+         "               out-projections, linear nodes too)\n"
          "  glob      := a node name with \"*\" (any characters, dots included) and \"?\"\n"
-         "  rule      := name [ \"(\" [ arg { \",\" arg } ] \")\" ]   (pass: BatchNorm only)\n"
+         "  rule      := name [ \"(\" [ arg { \",\" arg } ] \")\" ]   (pass: BatchNorm only;\n"
+         "               a bare 'uniform' is the product rule, 'uniform(RULE)' the preset)\n"
          "  arg       := num | \"stab=\" stabilizer\n"
          "Layer indices are the model's own (torchvision numbering; BatchNorm counts); nodes\n"
          "without a module (add) have names only. Items apply in order; an item that sets no\n"

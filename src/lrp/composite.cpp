@@ -68,7 +68,14 @@ class Parser {
                   ? decreasing_gamma_composite(net_, args[0], args[1])
                   : decreasing_gamma_reference_composite(net_, args[0], args[1]);
       }
-    } else if (name == "uniform") {
+    } else if (name == "cp-lrp" || name == "attnlrp") {
+      std::vector<double> args = numbers();
+      require_at(args.empty() || args.size() == 2, start,
+                 name + " takes 0 or 2 arguments, got " + std::to_string(args.size()));
+      if (args.empty()) args = {0.25, 0.05};
+      check_nonnegative(args, start, name);
+      out = transformer_composite(net_, name == "attnlrp", args[0], args[1]);
+    } else if (name == "uniform" && peek('(')) {
       expect('(');
       const size_t rs = pos_;
       const Rule r = rule();
@@ -210,6 +217,9 @@ class Parser {
   }
 
   void check_uniform(const Rule& r, size_t at) const {
+    bool any = false;
+    for (const LayerInfo& l : net_.layers) any = any || (l.slot >= 0 && rule_applies(r.kind, l.kind));
+    if (!any) fail(at, std::string(rule_name(r.kind)) + " applies to no node of " + net_.arch);
     if (r.kind == RuleKind::ZBox && net_.rule_nodes().size() > 1)
       fail(at, "zbox may only be given to the first layer (" + describe(first_node(false)) + ")");
     if (r.kind == RuleKind::Pass) fail(at, "pass can only be given to BatchNorm nodes");
@@ -257,12 +267,19 @@ class Parser {
         if (f >= 0) out.push_back(static_cast<size_t>(f));
         return out;
       }
-      static const char* types[] = {"conv", "linear", "bn", "add", "avgpool", "all"};
+      static const char* types[] = {"conv", "linear", "bn",        "add",     "avgpool",
+                                    "norm", "act",    "attention", "product", "attn-linear",
+                                    "all"};
       require_at(std::find(std::begin(types), std::end(types), type) != std::end(types), start,
                  "unknown node type '@" + type +
-                     "' (known: @first, @conv, @linear, @bn, @add, @avgpool, @all)");
-      for (size_t p : nodes)
-        if (type == "all" || type == node_kind_name(net_.layers[p].kind)) out.push_back(p);
+                     "' (known: @first, @conv, @linear, @bn, @add, @avgpool, @norm, @act, "
+                     "@attention, @product, @attn-linear, @all)");
+      for (size_t p : nodes) {
+        const LayerInfo& l = net_.layers[p];
+        if (type == "all" || type == node_kind_name(l.kind) ||
+            (type == "attn-linear" && l.attention_projection))
+          out.push_back(p);
+      }
       return out;
     }
     const size_t dots = sel.find("..");
@@ -411,10 +428,8 @@ int first_rule_node(const ModelShape& net, bool or_dense) {
 Composite base_composite(const ModelShape& net) {
   Composite c;
   c.rules.assign(static_cast<size_t>(net.num_slots), Rule{});
-  Rule pass;
-  pass.kind = RuleKind::Pass;
   for (const LayerInfo& l : net.layers)
-    if (l.slot >= 0 && l.kind == LayerKind::BatchNorm2d) c.rules[static_cast<size_t>(l.slot)] = pass;
+    if (l.slot >= 0) c.rules[static_cast<size_t>(l.slot)].kind = default_rule(l.kind);
   return c;
 }
 

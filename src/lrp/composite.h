@@ -26,7 +26,8 @@ Composite parse_composite(const std::string& text, const ModelShape& net);
 // `A..B:rule` by name in execution order (graph models).
 std::string canonical_form(const Composite& c, const ModelShape& net);
 
-// LRP-0 on every rule-carrying node, `pass` on unfolded BatchNorms: what items start from.
+// LRP-0 on every linear node, `pass` on unfolded BatchNorms, the transformer kinds' defaults
+// (identity on norm and act, attnlrp on attention, uniform on product): what items start from.
 Composite base_composite(const ModelShape& net);
 // The base composite with `rule` on every node that can take it (zbox: first layer only).
 Composite uniform_composite(const ModelShape& net, const Rule& rule);

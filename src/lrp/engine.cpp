@@ -215,6 +215,14 @@ class Backward {
       for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(rec_.in(net_, pos, k));
       return propagate_add(rule, in, z, rel, rows);
     }
+    if (!is_linear(l.kind) && l.kind != LayerKind::BatchNorm2d) {  // norm, act, attention, product
+      std::vector<at::Tensor> in;
+      for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(rec_.in(net_, pos, k));
+      const Rule r = rule.normalized();
+      const rules::NodeRule fn = rules::propagation(r).node;
+      if (!fn) throw std::logic_error("rule " + r.text() + " on a " + node_kind_name(l.kind) + " node");
+      return fn(rules::NodeCall{l, r, in, z, rel, rows});
+    }
     const at::Tensor& a = rec_.in(net_, pos);
     if (l.kind == LayerKind::BatchNorm2d) return {propagate_affine(l, rule, a, z, rel, rows)};
     const int src = l.inputs[0];
@@ -281,6 +289,11 @@ class Backward {
         {LayerKind::MaxPool2d, &Backward::maxpool_backward},
         {LayerKind::Concat, &Backward::concat_backward},
         {LayerKind::Pad, &Backward::pad_backward},
+        {LayerKind::Tokens, &Backward::tokens_backward},
+        {LayerKind::ClassToken, &Backward::class_token_backward},
+        {LayerKind::Scale, &Backward::scale_backward},
+        {LayerKind::Softmax, &Backward::softmax_backward},
+        {LayerKind::Select, &Backward::select_backward},
     };  // ReLU, Dropout, Flatten: unchanged
     for (const auto& [k, fn] : table)
       if (k == kind) return fn;
@@ -345,6 +358,50 @@ class Backward {
       deliver(l.inputs[k], rel.narrow(1, offset, c));
       offset += c;
     }
+  }
+
+  // Tokens back to the map they came from: rows x T x C -> rows x C x H x W.
+  void tokens_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    deliver(l.inputs[0],
+            rel.transpose(1, 2).reshape(shape_with_rows(rec_.in(net_, pos))).contiguous());
+  }
+
+  // The class token is a constant: it keeps its share.
+  void class_token_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    deliver(l.inputs[0], rel.narrow(1, 1, rel.size(1) - 1));
+  }
+
+  // y = x * w + b with constants: x gets x * w * r / y (all of r without a bias).
+  void scale_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    if (!l.bias.defined()) {
+      deliver(l.inputs[0], rel);
+      return;
+    }
+    const at::Tensor rows = row_images(rows_);
+    const at::Tensor g = stabilized_divide(rel, rec_.outputs[pos], 0.0, Stabilizer::None, rows);
+    at::Tensor x = gather_rows(rec_.in(net_, pos), rows);
+    if (l.weight.defined()) x = x * l.weight;
+    deliver(l.inputs[0], x * g);
+  }
+
+  // A softmax outside attention: its exact gradient.
+  void softmax_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    const at::Tensor rows = row_images(rows_);
+    const at::Tensor y = gather_rows(rec_.outputs[pos], rows);
+    const at::Tensor g = stabilized_divide(rel, rec_.outputs[pos], 0.0, Stabilizer::None, rows);
+    deliver(l.inputs[0], gather_rows(rec_.in(net_, pos), rows) * (y * (g - (g * y).sum(-1, true))));
+  }
+
+  // One token: the others receive nothing.
+  void select_backward(size_t pos, const at::Tensor& rel) {
+    const Layer& l = net_.layers[pos];
+    at::Tensor out = at::zeros(shape_with_rows(rec_.in(net_, pos)), rel.options());
+    out.select(1, l.token).copy_(rel);
+    deliver(l.inputs[0], out);
   }
 
   // The padding's relevance is dropped.

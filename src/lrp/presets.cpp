@@ -150,6 +150,29 @@ Composite decreasing_gamma_reference_composite(const ModelShape& net, double g1,
   return out;
 }
 
+Composite transformer_composite(const ModelShape& net, bool attnlrp, double gc, double gl) {
+  Composite out = base_composite(net);
+  const Rule plain = make_rule(RuleKind::Zero, 0, 0, Stabilizer::None);
+  for (size_t p : net.rule_nodes()) {
+    const LayerInfo& l = net.layers[p];
+    Rule r;
+    switch (l.kind) {
+      case LayerKind::Conv2d: r = gamma_rule(gc); break;
+      case LayerKind::Linear: r = l.attention_projection ? plain : gamma_rule(gl); break;
+      case LayerKind::Add:
+      case LayerKind::AvgPool2d:
+      case LayerKind::AdaptiveAvgPool2d: r = plain; break;
+      case LayerKind::Attention: r = make_rule(attnlrp ? RuleKind::AttnLRP : RuleKind::CP); break;
+      case LayerKind::Norm:
+      case LayerKind::Act: r = make_rule(RuleKind::Identity); break;
+      case LayerKind::Product: r = make_rule(attnlrp ? RuleKind::Uniform : RuleKind::Gate); break;
+      default: continue;  // an unfolded BatchNorm keeps pass
+    }
+    set(out, net, p, r);
+  }
+  return out;
+}
+
 std::vector<PresetInfo> preset_infos() {
   return {
       {"tutorial", "(gamma=0.25, eps=0.25)",
@@ -169,6 +192,12 @@ std::vector<PresetInfo> preset_infos() {
        "zennit's: first conv or dense layer flat; other convs zplus; dense epsilon"},
       {"epsilon-alpha2-beta1", "(eps=1e-6)",
        "zennit's: convs alphabeta(2,1); dense epsilon; add, pooling LRP-0"},
+      {"cp-lrp", "(gc=0.25, gl=0.05)",
+       "transformers (LXT's recipe): convs gamma(gc); dense gamma(gl); attention projections, "
+       "add and average pooling zero(stab=none); attention cp; norm and act identity; product "
+       "gate"},
+      {"attnlrp", "(gc=0.25, gl=0.05)",
+       "transformers (AttnLRP): as cp-lrp with attention attnlrp and product uniform"},
       {"uniform", "(RULE)",
        "RULE on every node that takes it (zbox: first layer only; BatchNorm keeps pass "
        "unless RULE is zero or epsilon)"},

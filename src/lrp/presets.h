@@ -19,6 +19,12 @@ Composite epsilon_alpha2_beta1_composite(const ModelShape& net, double eps);
 // What the reference ran (VGG-16 only).
 Composite decreasing_gamma_reference_composite(const ModelShape& net, double g1, double g2);
 
+// cp-lrp(gc, gl) and attnlrp(gc, gl) (docs/method.md, "Transformers"): gamma(gc) on convs,
+// gamma(gl) on dense layers, zero(stab=none) on attention projections, adds and average pools,
+// cp / attnlrp on attention, identity on norm and act, gate / uniform on products. Kinds the
+// model lacks are skipped.
+Composite transformer_composite(const ModelShape& net, bool attnlrp, double gc, double gl);
+
 struct PresetInfo {
   std::string name, args, description;
 };

@@ -76,8 +76,8 @@ at::Tensor lin(const Layer& l, const at::Tensor& x, const Params& p) {
     case LayerKind::Conv2d:
       return conv2d_batch_invariant(x, p.weight(), p.b, l.stride, l.padding, l.dilation,
                                     l.groups);
-    case LayerKind::Linear:
-      return at::linear(x.dim() == 2 ? x : x.flatten(1), p.weight(), p.b);
+    case LayerKind::Linear:  // 2-D features or 3-D tokens (the last axis); maps flatten
+      return at::linear(x.dim() <= 3 ? x : x.flatten(1), p.weight(), p.b);
     default: {
       const at::Tensor pooled = forward_layer(l, x);
       return p.scale == 1.0 ? pooled : pooled * p.scale;
@@ -108,7 +108,7 @@ at::Tensor lin_t(const Layer& l, const at::Tensor& s, const Params& p, const at:
                                                   {true, false, false}));
     }
     case LayerKind::Linear:
-      return s.mm(p.weight()).view(in_shape);
+      return (s.dim() == 2 ? s.mm(p.weight()) : at::matmul(s, p.weight())).view(in_shape);
     case LayerKind::AvgPool2d: {
       const at::Tensor like = at::empty(in_shape, a.options());
       return at::avg_pool2d_backward(s, like, l.kernel, l.stride, l.padding, l.ceil_mode, true,
@@ -143,6 +143,14 @@ at::Tensor LinearCall::div(const at::Tensor& zz) const {
 
 at::Tensor LinearCall::plain_z() const { return z.defined() ? z : lin(l, a, plain(l)); }
 
+at::Tensor NodeCall::input(size_t k) const { return gather_rows(in[k], rows); }
+
+at::Tensor NodeCall::output() const { return gather_rows(z, rows); }
+
+at::Tensor NodeCall::grad_out() const {
+  return stabilized_divide(r, z, 0.0, Stabilizer::None, rows);
+}
+
 at::Tensor AddCall::div(const at::Tensor& num, const at::Tensor& den) const {
   return stabilized_divide(num, gather_rows(den, rows).reshape(num.sizes()), rule.eps(), rule.stab);
 }
@@ -170,6 +178,12 @@ const Propagation& propagation(const Rule& rule) {
       {RuleKind::Flat, {linear_spread, add_spread}},
       {RuleKind::WSquare, {linear_spread, add_spread}},
       {RuleKind::Pass, {linear_pass, nullptr}},
+      {RuleKind::Identity, {nullptr, nullptr, node_identity}},
+      {RuleKind::Grad, {nullptr, nullptr, node_grad}},
+      {RuleKind::AttnLRP, {nullptr, nullptr, node_attnlrp}},
+      {RuleKind::CP, {nullptr, nullptr, node_cp}},
+      {RuleKind::Uniform, {nullptr, nullptr, node_uniform}},
+      {RuleKind::Gate, {nullptr, nullptr, node_gate}},
   };
   const auto it = table.find(rule.kind);
   if (it == table.end()) throw std::logic_error("rule " + rule.text() + " has no propagation");

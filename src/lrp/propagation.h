@@ -109,8 +109,27 @@ struct AddCall {
   static at::Tensor sum(const std::vector<at::Tensor>& v);
 };
 
+// One call of a rule on a transformer node with a rule of its own (norm, act, attention,
+// product): the node, the (normalised) rule, its inputs and output (one row per image), the
+// relevance r at its output and the image of each row. The rules work in gradient x input
+// form (docs/method.md, "Transformers"): g_y = r / y (0 where y = 0), then each input x gets
+// x * g_x.
+struct NodeCall {
+  const Layer& l;
+  const Rule& rule;
+  const std::vector<at::Tensor>& in;
+  const at::Tensor& z;
+  const at::Tensor& r;
+  const at::Tensor& rows;
+
+  at::Tensor input(size_t k) const;  // in[k] for the rows
+  at::Tensor output() const;         // z for the rows
+  at::Tensor grad_out() const;       // g_y = r / z, 0 where z = 0
+};
+
 using LinearRule = at::Tensor (*)(const LinearCall&);
 using AddRule = std::vector<at::Tensor> (*)(const AddCall&);
+using NodeRule = std::vector<at::Tensor> (*)(const NodeCall&);
 
 // The engine's half of a rule's registration (lrp/rule.h has the grammar's): how it moves
 // relevance through a node with weights or a pooling, and through an add node (null where
@@ -118,6 +137,7 @@ using AddRule = std::vector<at::Tensor> (*)(const AddCall&);
 struct Propagation {
   LinearRule linear;
   AddRule add;
+  NodeRule node = nullptr;  // norm, act, attention, product (null: none of them)
 };
 // The row of a normalised rule; throws std::logic_error for a rule without one.
 const Propagation& propagation(const Rule& rule);
@@ -135,5 +155,11 @@ std::vector<at::Tensor> add_alphabeta(const AddCall& c);
 at::Tensor linear_spread(const LinearCall& c);  // flat and wsquare (spread.cpp)
 std::vector<at::Tensor> add_spread(const AddCall& c);
 at::Tensor linear_pass(const LinearCall& c);  // pass (pass.cpp)
+std::vector<at::Tensor> node_identity(const NodeCall& c);  // norm, act (identity.cpp)
+std::vector<at::Tensor> node_grad(const NodeCall& c);      // exact gradient (grad.cpp)
+std::vector<at::Tensor> node_attnlrp(const NodeCall& c);   // attention (attnlrp.cpp)
+std::vector<at::Tensor> node_cp(const NodeCall& c);        // attention (cp.cpp)
+std::vector<at::Tensor> node_uniform(const NodeCall& c);   // product (uniform.cpp)
+std::vector<at::Tensor> node_gate(const NodeCall& c);      // product (gate.cpp)
 
 }  // namespace lrpbench::rules

@@ -15,6 +15,11 @@ bool first_weights(LayerKind kind) {
   return kind == LayerKind::Conv2d || kind == LayerKind::Linear;
 }
 
+bool norm_or_act(LayerKind kind) { return kind == LayerKind::Norm || kind == LayerKind::Act; }
+bool attention_only(LayerKind kind) { return kind == LayerKind::Attention; }
+bool product_only(LayerKind kind) { return kind == LayerKind::Product; }
+bool own_rules(LayerKind kind) { return carries_rule(kind) && !is_linear(kind); }
+
 std::string any_args(const std::string&, const std::vector<double>&) { return ""; }
 std::string nonnegative(const std::string& name, const std::vector<double>& args) {
   return args[0] < 0 ? name + " needs a non-negative argument" : "";
@@ -38,6 +43,12 @@ const std::vector<RuleInfo>& rule_table() {
       {RuleKind::Flat, "flat", {}, false, linear_node, any_args},
       {RuleKind::WSquare, "wsquare", {}, false, linear_node, any_args},
       {RuleKind::Pass, "pass", {}, false, bn_only, any_args},
+      {RuleKind::Identity, "identity", {}, false, norm_or_act, any_args},
+      {RuleKind::AttnLRP, "attnlrp", {}, false, attention_only, any_args},
+      {RuleKind::CP, "cp", {}, false, attention_only, any_args},
+      {RuleKind::Uniform, "uniform", {}, false, product_only, any_args},
+      {RuleKind::Gate, "gate", {}, false, product_only, any_args},
+      {RuleKind::Grad, "grad", {}, false, own_rules, any_args},
   };
   return table;
 }
@@ -63,6 +74,14 @@ std::vector<std::string> rule_names() {
 }
 
 bool rule_applies(RuleKind rule, LayerKind kind) { return rule_info(rule).applies(kind); }
+
+RuleKind default_rule(LayerKind kind) {
+  if (kind == LayerKind::BatchNorm2d) return RuleKind::Pass;
+  if (is_linear(kind)) return RuleKind::Zero;
+  for (const RuleInfo& r : rule_table())
+    if (r.applies(kind)) return r.kind;
+  return RuleKind::Zero;
+}
 
 std::string format_number(double v) {
   char buf[64];

@@ -12,8 +12,12 @@ namespace lrpbench {
 // generalised form (docs/method.md); a store of another version is not resumed.
 constexpr int kRulesVersion = 2;
 
-// Pass: relevance unchanged (unfolded BatchNorm only).
-enum class RuleKind { Zero, Epsilon, Gamma, ZBox, ZPlus, AlphaBeta, Flat, WSquare, Pass };
+// Pass: relevance unchanged (unfolded BatchNorm only). Identity .. Grad: the transformer
+// kinds' own rules (docs/method.md, "Transformers").
+enum class RuleKind {
+  Zero, Epsilon, Gamma, ZBox, ZPlus, AlphaBeta, Flat, WSquare, Pass,
+  Identity, AttnLRP, CP, Uniform, Gate, Grad
+};
 
 struct Rule {
   RuleKind kind = RuleKind::Zero;
@@ -55,8 +59,13 @@ const RuleInfo* find_rule(const std::string& name);
 const char* rule_name(RuleKind k);
 // Whether a node of this kind can take the rule: bn takes pass, zero and epsilon only; pass
 // only bn; zbox a conv or dense layer (the composite checks that it is the first); add and
-// the pools every other rule.
+// the pools every other rule of linear maps; norm and act identity and grad; attention
+// attnlrp, cp and grad; product uniform, gate and grad.
 bool rule_applies(RuleKind rule, LayerKind kind);
+// A node's rule where no composite item gives it one: LRP-0 on linear nodes, pass on an
+// unfolded BatchNorm, the first rule of the table that fits the other kinds (identity on norm
+// and act, attnlrp on attention, uniform on product).
+RuleKind default_rule(LayerKind kind);
 std::vector<std::string> rule_names();
 // Number formatting of canonical forms: std::to_chars(double), shortest round trip.
 std::string format_number(double v);

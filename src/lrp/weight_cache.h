@@ -20,8 +20,8 @@ namespace lrpbench {
 // What was done to a weight tensor. `Flipped` variants are the transposed, spatially
 // flipped kernels of the same modifier (for a stride-1 conv's transpose). HatVee: W^ and Wv
 // stacked along the output units. BoxBounds: z^B's image-independent term W+ l + W- h for one
-// input size. PlainPlus: [W, W+] stacked along the inputs.
-enum class WeightOp { Plain, Hat, Vee, Plus, Minus, HatVee, BoxBounds, PlainPlus, Flipped = 16 };
+// input size. PlainPlus: [W, W+] stacked along the inputs. Abs: |W|.
+enum class WeightOp { Plain, Hat, Vee, Plus, Minus, HatVee, BoxBounds, PlainPlus, Abs, Flipped = 16 };
 
 inline WeightOp flipped(WeightOp op) {
   return static_cast<WeightOp>(static_cast<int>(op) | static_cast<int>(WeightOp::Flipped));

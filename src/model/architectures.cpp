@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "model/vit.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -293,15 +294,18 @@ Network build_fashion_resnet() {
 }  // namespace
 
 std::vector<std::string> architecture_names() {
-  return {"fashion-vgg", "fashion-resnet", "vgg11",    "vgg11_bn", "vgg13",
-          "vgg13_bn",    "vgg16",          "vgg16_bn", "vgg19",    "vgg19_bn",
-          "resnet18",    "resnet34",       "resnet50", "resnet101", "resnet152"};
+  return {"fashion-vgg", "fashion-resnet", "fashion-vit", "vgg11",    "vgg11_bn",
+          "vgg13",       "vgg13_bn",       "vgg16",       "vgg16_bn", "vgg19",
+          "vgg19_bn",    "resnet18",       "resnet34",    "resnet50", "resnet101",
+          "resnet152",   "vit_b_16",       "vit_b_32",    "vit_l_16", "vit_l_32"};
 }
 
 Network build_architecture(const std::string& name) {
   if (name == "fashion-vgg") return build_fashion_vgg();
   if (name == "fashion-resnet") return build_fashion_resnet();
   if (resnet_configs().count(name)) return build_resnet(name);
+  for (const ViTConfig& c : vit_configs())
+    if (c.arch == name) return build_vit(c);
   const bool bn = name.size() > 3 && name.compare(name.size() - 3, 3, "_bn") == 0;
   const std::string base = bn ? name.substr(0, name.size() - 3) : name;
   if (vgg_configs().count(base)) return build_vgg(base, bn);
@@ -312,6 +316,8 @@ Network build_architecture(const std::string& name) {
 
 void init_random(Network& net, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
+  bool transformer = false;
+  for (const Layer& l : net.layers) transformer = transformer || l.kind == LayerKind::Attention;
   for (Layer& l : net.layers) {
     switch (l.kind) {
       case LayerKind::Conv2d: {
@@ -322,8 +328,24 @@ void init_random(Network& net, uint64_t seed) {
         break;
       }
       case LayerKind::Linear:
-        l.weight = at::empty({l.out_channels, l.in_channels}).normal_(0.0, 0.01, gen);
+        if (transformer) {  // Xavier-uniform, as torchvision's ViT layers
+          const double a = std::sqrt(6.0 / static_cast<double>(l.in_channels + l.out_channels));
+          l.weight = at::empty({l.out_channels, l.in_channels}).uniform_(-a, a, gen);
+        } else {
+          l.weight = at::empty({l.out_channels, l.in_channels}).normal_(0.0, 0.01, gen);
+        }
         l.bias = at::zeros({l.out_channels});
+        break;
+      case LayerKind::Norm:
+        l.weight = at::ones({l.in_channels});
+        l.bias = at::zeros({l.in_channels});
+        break;
+      case LayerKind::ClassToken:
+        l.weight = at::zeros({1, 1, l.in_channels});
+        break;
+      case LayerKind::Scale:  // the positional embedding: N(0, 0.02)
+        if (l.weight.defined()) l.weight = at::ones_like(l.weight);
+        if (l.bias.defined()) l.bias = at::empty_like(l.bias).normal_(0.0, 0.02, gen);
         break;
       case LayerKind::BatchNorm2d:
         l.weight = at::ones({l.out_channels});

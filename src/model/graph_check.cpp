@@ -1,5 +1,6 @@
 #include "model/graph_check.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -19,6 +20,7 @@ std::string pair_text(const std::array<int64_t, 2>& p) {
 }
 
 std::string shape_text(const ActShape& a) {
+  if (a.tokens()) return std::to_string(a.t) + " tokens x " + std::to_string(a.c);
   return a.spatial ? std::to_string(a.c) + "x" + std::to_string(a.h) + "x" + std::to_string(a.w)
                    : std::to_string(a.c) + " features";
 }
@@ -35,6 +37,7 @@ int64_t numel(const std::vector<int64_t>& dims) {
   return n;
 }
 int64_t numel(const ActShape& a) {
+  if (a.tokens()) return mul(a.t, a.c);
   return a.spatial ? mul(mul(a.c, a.h), a.w) : a.c;
 }
 
@@ -151,6 +154,27 @@ class NodeChecker {
       bad("has padding " + pair_text(n_.padding) + " over half its kernel " + pair_text(n_.kernel));
   }
 
+  // Transformer kinds.
+  void norm() const {
+    if (n_.in_channels < 1) bad("normalises " + std::to_string(n_.in_channels) + " features");
+    if (!std::isfinite(n_.bn_eps) || n_.bn_eps < 0.0) bad("has epsilon " + std::to_string(n_.bn_eps));
+    vector_of(n_.weight, n_.in_channels, "weight", false);
+    vector_of(n_.bias, n_.in_channels, "bias", false);
+  }
+  void attention() const {
+    if (n_.heads < 1 || n_.heads > kMaxGraphAttribute) bad("has " + std::to_string(n_.heads) + " heads");
+  }
+  void class_token() const {
+    if (n_.weight.defined && (n_.weight.dims.size() != 3 || n_.weight.dims[0] != 1 || n_.weight.dims[1] != 1))
+      bad("has a class token of shape " + dims_text(n_.weight.dims) + " (1 x 1 x D expected)");
+  }
+  void product() const {
+    if (n_.inputs.size() != 2) bad("multiplies " + std::to_string(n_.inputs.size()) + " inputs (2 expected)");
+  }
+  void select() const {
+    if (n_.token < 0 || n_.token > kMaxGraphAttribute) bad("selects token " + std::to_string(n_.token));
+  }
+
   void padding() const {
     if (n_.pad.size() != 4) bad("has " + std::to_string(n_.pad.size()) + " padding amounts (4 expected)");
     for (int64_t p : n_.pad)
@@ -208,6 +232,13 @@ class ShapeRule {
     return {};
   }
   std::optional<Fault> linear(ActShape* out) const {
+    if (x().tokens()) {  // token-wise: the last axis
+      if (x().c != n_.in_channels)
+        return Fault{"expects " + std::to_string(n_.in_channels) + " features per token, gets " +
+                     shape_text(x())};
+      out->c = n_.out_channels;
+      return {};
+    }
     if (numel(x()) != n_.in_channels)
       return Fault{"expects " + std::to_string(n_.in_channels) + " input features, gets " +
                        shape_text(x()) + " (" + std::to_string(numel(x())) + " values)",
@@ -221,8 +252,78 @@ class ShapeRule {
   }
   std::optional<Fault> add(ActShape* /*out*/) const {
     for (const ActShape& a : in_)
-      if (a.spatial != x().spatial || a.c != x().c || a.h != x().h || a.w != x().w)
+      if (a.spatial != x().spatial || a.c != x().c || a.h != x().h || a.w != x().w ||
+          a.t != x().t)
         return Fault{"adds " + shape_text(x()) + " and " + shape_text(a)};
+    return {};
+  }
+  // Transformer kinds.
+  std::optional<Fault> tokens(ActShape* out) const {
+    *out = {x().c, 0, 0, false, mul(x().h, x().w)};
+    return {};
+  }
+  std::optional<Fault> needs_tokens() const {
+    if (!x().tokens()) return Fault{"reads " + shape_text(x()) + ", not a token tensor"};
+    return {};
+  }
+  std::optional<Fault> class_token(ActShape* out) const {
+    if (auto f = needs_tokens()) return f;
+    if (n_.weight.defined && n_.weight.dims.size() == 3 && n_.weight.dims[2] != x().c)
+      return Fault{"prepends a token of " + std::to_string(n_.weight.dims[2]) + " features to " +
+                   shape_text(x())};
+    out->t = x().t + 1;
+    return {};
+  }
+  std::optional<Fault> scale(ActShape* /*out*/) const {
+    // weight and bias broadcast over one image's value (a leading 1 for the batch allowed)
+    for (const ParamShape* p : {&n_.weight, &n_.bias}) {
+      if (!p->defined) continue;
+      std::vector<int64_t> want;
+      if (x().tokens()) want = {x().t, x().c};
+      else if (x().spatial) want = {x().c, x().h, x().w};
+      else want = {x().c};
+      std::vector<int64_t> d = p->dims;
+      if (d.size() == want.size() + 1 && d[0] == 1) d.erase(d.begin());
+      bool ok = d.size() <= want.size();
+      for (size_t i = 0; ok && i < d.size(); ++i) {
+        const int64_t have = d[d.size() - 1 - i], need = want[want.size() - 1 - i];
+        ok = have == 1 || have == need;
+      }
+      if (!ok) return Fault{"scales " + shape_text(x()) + " by a constant of shape " + dims_text(p->dims)};
+    }
+    return {};
+  }
+  std::optional<Fault> norm(ActShape* /*out*/) const {
+    if (x().spatial) return Fault{"normalises the last axis of " + shape_text(x()) + ", a map"};
+    if (x().c != n_.in_channels)
+      return Fault{"normalises " + std::to_string(n_.in_channels) + " features, gets " + shape_text(x())};
+    return {};
+  }
+  std::optional<Fault> attention(ActShape* out) const {
+    if (auto f = needs_tokens()) return f;
+    if (x().c % 3 != 0 || (x().c / 3) % n_.heads != 0)
+      return Fault{"reads packed q|k|v of " + std::to_string(x().c) + " features per token, not 3 x " +
+                   std::to_string(n_.heads) + " heads x a head width"};
+    out->c = x().c / 3;
+    return {};
+  }
+  std::optional<Fault> product(ActShape* out) const {
+    const ActShape& b = in_[1];
+    const bool same_layout = b.spatial == x().spatial && b.tokens() == x().tokens();
+    const auto fits = [](int64_t u, int64_t v) { return u == v || u == 1 || v == 1; };
+    if (!same_layout || !fits(b.c, x().c) || !fits(b.h, x().h) || !fits(b.w, x().w) || !fits(b.t, x().t))
+      return Fault{"multiplies " + shape_text(x()) + " and " + shape_text(b)};
+    out->c = std::max(b.c, x().c);
+    out->h = std::max(b.h, x().h);
+    out->w = std::max(b.w, x().w);
+    out->t = std::max(b.t, x().t);
+    return {};
+  }
+  std::optional<Fault> select(ActShape* out) const {
+    if (auto f = needs_tokens()) return f;
+    if (n_.token >= x().t)
+      return Fault{"selects token " + std::to_string(n_.token) + " of " + shape_text(x())};
+    *out = {x().c, 0, 0, false, 0};
     return {};
   }
   std::optional<Fault> concat(ActShape* out) const {
@@ -287,6 +388,15 @@ const KindRules& kind_rules(LayerKind kind) {
       {K::BatchNorm2d, &N::batchnorm, true, &S::batchnorm},
       {K::Add, &N::none, false, &S::add},
       {K::Concat, &N::none, true, &S::concat},
+      {K::Tokens, &N::none, true, &S::tokens},
+      {K::ClassToken, &N::class_token, false, &S::class_token},
+      {K::Scale, &N::none, false, &S::scale},
+      {K::Norm, &N::norm, false, &S::norm},
+      {K::Act, &N::none, false, &S::same},
+      {K::Attention, &N::attention, false, &S::attention},
+      {K::Product, &N::product, false, &S::product},
+      {K::Softmax, &N::none, false, &S::same},
+      {K::Select, &N::select, false, &S::select},
   };
   for (const KindRules& r : table)
     if (r.kind == kind) return r;

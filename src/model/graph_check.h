@@ -43,12 +43,17 @@ struct NodeSpec {
   double clamp_max = std::numeric_limits<double>::infinity();
   double bn_eps = 1e-5;
   std::vector<int64_t> pad;  // Pad: {left, right, top, bottom}
+  int64_t heads = 0;         // Attention
+  int64_t token = 0;         // Select
 };
 
-// One image's value at a node: C x H x W, or `c` features once flattened.
+// One image's value at a node: C x H x W, `c` features once flattened, or `t` tokens of `c`
+// features (tokens: T x C, spatial false).
 struct ActShape {
   int64_t c = 0, h = 0, w = 0;
   bool spatial = true;
+  int64_t t = 0;  // > 0: a token tensor
+  bool tokens() const { return !spatial && t > 0; }
 };
 
 // The output height or width of a window of k taps (dilation d, stride s, padding p) sliding

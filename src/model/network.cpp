@@ -55,6 +55,7 @@ at::Tensor conv_forward(const Layer& l, const Inputs& in, bool /*train*/) {
 }
 
 at::Tensor linear_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  if (in[0].dim() == 3) return at::linear(in[0], l.weight, l.bias);  // tokens: the last axis
   const at::Tensor x = in[0].dim() == 2 ? in[0] : in[0].flatten(1);
   require(x.size(1) == l.in_channels,
           "layer " + l.name + " (index " + std::to_string(l.index) + ") expects " +
@@ -116,6 +117,46 @@ at::Tensor concat_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) 
   return at::cat(in, 1);
 }
 
+// Transformer kinds (docs/method.md, "Transformers").
+at::Tensor tokens_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) {
+  return in[0].flatten(2).transpose(1, 2);
+}
+
+at::Tensor class_token_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  const at::Tensor& x = in[0];
+  return at::cat({l.weight.expand({x.size(0), 1, x.size(2)}), x}, 1);
+}
+
+at::Tensor scale_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  at::Tensor y = l.weight.defined() ? in[0] * l.weight : in[0];
+  return l.bias.defined() ? y + l.bias : y;
+}
+
+at::Tensor norm_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return at::layer_norm(in[0], {in[0].size(-1)}, l.weight, l.bias, l.bn_eps);
+}
+
+at::Tensor act_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return activation(l.activation, in[0]);
+}
+
+at::Tensor attention_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  const AttentionParts p = attention_parts(in[0], l.heads);
+  return merge_heads(at::matmul(p.attn, p.v));
+}
+
+at::Tensor product_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) {
+  return in[0] * in[1];
+}
+
+at::Tensor softmax_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) {
+  return at::softmax(in[0], -1);
+}
+
+at::Tensor select_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  return in[0].select(1, l.token);
+}
+
 int64_t windowed_resolution(const Layer& l, int64_t in) {
   return in > 0 ? pooled_size(in, l.kernel[0], l.stride[0], l.padding[0],
                          l.kind == LayerKind::AvgPool2d ? 1 : l.dilation[0], l.ceil_mode)
@@ -147,6 +188,15 @@ const NodeOps& node_ops(LayerKind kind) {
       {K::BatchNorm2d, batchnorm_forward, same_resolution},
       {K::Add, add_forward, same_resolution},
       {K::Concat, concat_forward, same_resolution},
+      {K::Tokens, tokens_forward, flat_resolution},
+      {K::ClassToken, class_token_forward, flat_resolution},
+      {K::Scale, scale_forward, same_resolution},
+      {K::Norm, norm_forward, flat_resolution},
+      {K::Act, act_forward, same_resolution},
+      {K::Attention, attention_forward, flat_resolution},
+      {K::Product, product_forward, same_resolution},
+      {K::Softmax, softmax_forward, same_resolution},
+      {K::Select, select_forward, flat_resolution},
   };
   for (const NodeOps& o : table)
     if (o.kind == kind) return o;
@@ -160,6 +210,32 @@ void infer_resolutions(Network& net) {
     const int64_t in = src == kNetworkInput ? net.default_size
                                             : net.layers[static_cast<size_t>(src)].resolution;
     l.resolution = node_ops(l.kind).resolution(l, in);
+  }
+}
+
+// A product's gate (docs/method.md, "Transformers"): the operand a Sigmoid or Hardsigmoid
+// produced, else the one broadcast over the other (fewer values), else the second.
+void choose_gates(Network& net, const GraphShapes& g) {
+  auto sigmoid_like = [&net](int src) {
+    if (src == kNetworkInput) return false;
+    const Layer& p = net.layers[static_cast<size_t>(src)];
+    return p.kind == LayerKind::Act &&
+           (p.activation == Activation::Sigmoid || p.activation == Activation::Hardsigmoid);
+  };
+  auto values = [&g](int src) -> int64_t {
+    if (src == kNetworkInput || static_cast<size_t>(src) >= g.out.size()) return -1;
+    const ActShape& a = g.out[static_cast<size_t>(src)];
+    return a.tokens() ? a.t * a.c : a.spatial ? a.c * a.h * a.w : a.c;
+  };
+  for (Layer& l : net.layers) {
+    if (l.kind != LayerKind::Product || l.inputs.size() != 2 || l.gate >= 0) continue;
+    const bool s0 = sigmoid_like(l.inputs[0]), s1 = sigmoid_like(l.inputs[1]);
+    if (s0 != s1) {
+      l.gate = s0 ? 0 : 1;
+      continue;
+    }
+    const int64_t v0 = values(l.inputs[0]), v1 = values(l.inputs[1]);
+    l.gate = v0 >= 0 && v1 >= 0 && v0 < v1 ? 0 : 1;
   }
 }
 
@@ -185,7 +261,7 @@ void Network::finalize() {
   int next = num_indices;
   for (size_t i = 0; i < layers.size(); ++i) {
     Layer& l = layers[i];
-    const bool rules = is_linear(l.kind) || (l.kind == LayerKind::BatchNorm2d && !foldable(i));
+    const bool rules = carries_rule(l.kind) || (l.kind == LayerKind::BatchNorm2d && !foldable(i));
     if (!rules) {
       l.slot = -1;
     } else if (l.index >= 0 && !taken[static_cast<size_t>(l.index)]) {
@@ -197,6 +273,7 @@ void Network::finalize() {
   }
   num_slots = next;
   infer_resolutions(*this);
+  choose_gates(*this, g);
 }
 
 std::vector<NodeSpec> Network::node_specs() const {
@@ -225,6 +302,8 @@ std::vector<NodeSpec> Network::node_specs() const {
     n.clamp_max = l.clamp_max;
     n.bn_eps = l.bn_eps;
     n.pad = l.pad;
+    n.heads = l.heads;
+    n.token = l.token;
     out.push_back(std::move(n));
   }
   return out;
@@ -267,7 +346,7 @@ ModelShape Network::shape() const {
   m.num_slots = num_slots;
   m.by_index = !named;
   for (const Layer& l : layers) {
-    m.layers.push_back({l.kind, l.index, l.name, l.slot, l.resolution});
+    m.layers.push_back({l.kind, l.index, l.name, l.slot, l.resolution, l.attention_projection});
     if (l.slot >= 0 && l.index < 0) m.by_index = false;
   }
   return m;
@@ -320,6 +399,37 @@ std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads) {
   for (int64_t v : p)
     if (v < 0) return {};
   return p;
+}
+
+at::Tensor activation(Activation a, const at::Tensor& x) {
+  switch (a) {
+    case Activation::GeluErf: return at::gelu(x);
+    case Activation::GeluTanh: return at::gelu(x, "tanh");
+    case Activation::SiLU: return at::silu(x);
+    case Activation::Sigmoid: return at::sigmoid(x);
+    case Activation::Tanh: return at::tanh(x);
+    case Activation::Hardswish: return at::hardswish(x);
+    case Activation::Hardsigmoid: return at::hardsigmoid(x);
+  }
+  throw std::logic_error("unknown activation");
+}
+
+AttentionParts attention_parts(const at::Tensor& qkv, int64_t heads) {
+  // N x T x 3D -> three N x H x T x d (torch's nn.MultiheadAttention packs q | k | v).
+  const int64_t n = qkv.size(0), t = qkv.size(1), d = qkv.size(2) / 3 / heads;
+  const at::Tensor split = qkv.view({n, t, 3, heads, d}).permute({2, 0, 3, 1, 4});
+  AttentionParts p;
+  p.q = split[0];
+  p.k = split[1];
+  p.v = split[2];
+  p.scale = 1.0 / std::sqrt(static_cast<double>(d));
+  p.attn = at::softmax(at::matmul(p.q * p.scale, p.k.transpose(-2, -1)), -1);
+  return p;
+}
+
+at::Tensor merge_heads(const at::Tensor& o) {
+  // N x H x T x d -> N x T x (H d)
+  return o.transpose(1, 2).flatten(2);
 }
 
 at::Tensor forward_layer(const Layer& l, const at::Tensor& x) {

@@ -40,6 +40,16 @@ struct Layer {
   bool ceil_mode = false;
   double clamp_max = std::numeric_limits<double>::infinity();  // ReLU6: 6
   std::vector<int64_t> pad;  // Pad: zeros added {left, right, top, bottom} (each >= 0)
+  // Transformer kinds. Norm: weight, bias (D), eps in bn_eps, in_channels = D. ClassToken:
+  // weight 1 x 1 x D. Scale: weight and/or bias (either undefined), broadcast over N x T x D.
+  Activation activation = Activation::GeluErf;  // Act
+  int64_t heads = 0;                            // Attention
+  int64_t token = 0;                            // Select: the token kept
+  int gate = -1;  // Product: which input (0 or 1) is the gate (docs/method.md, "Transformers")
+  bool attention_projection = false;  // Linear: an attention's in- or out-projection
+  // State-dict keys where they are not `name + ".weight"` / `".bias"` (torch's
+  // nn.MultiheadAttention: "in_proj_weight"; the class token, the positional embedding).
+  std::string weight_key, bias_key;
 };
 
 struct Network {
@@ -120,6 +130,19 @@ std::vector<int64_t> spatial_padding(const std::vector<int64_t>& torch_pads);
 // `what`, e.g. "model.pt: parameter 'fc.weight'") a non-floating dtype, over kMaxParameterValues
 // values or more than its storage holds (a repeating view; all before copying), NaN, infinity.
 at::Tensor parameter_tensor(const at::Tensor& t, const std::string& what);
+
+// An Act node's function.
+at::Tensor activation(Activation a, const at::Tensor& x);
+// One attention's pieces from packed q|k|v (N x T x 3D, heads H, head width d = D / H): q, k, v
+// as N x H x T x d, the softmax A = softmax(q k^T / sqrt(d)) (N x H x T x T) and 1 / sqrt(d).
+// Torch's order: q is scaled before the product.
+struct AttentionParts {
+  at::Tensor q, k, v, attn;
+  double scale = 1.0;
+};
+AttentionParts attention_parts(const at::Tensor& qkv, int64_t heads);
+// N x H x T x d -> N x T x (H d).
+at::Tensor merge_heads(const at::Tensor& o);
 
 // Forward pass of a single node with one input (not Add / Concat).
 at::Tensor forward_layer(const Layer& layer, const at::Tensor& x);

@@ -6,7 +6,7 @@
 namespace lrpbench {
 
 bool is_embedded_model(const std::string& arch) {
-  return arch == "fashion-vgg" || arch == "fashion-resnet";
+  return arch == "fashion-vgg" || arch == "fashion-resnet" || arch == "fashion-vit";
 }
 
 namespace {
@@ -14,19 +14,28 @@ namespace {
 using K = LayerKind;
 // clang-format off
 constexpr NodeKindInfo kNodeKinds[] = {
-    // kind, torch name, name, rule, parameters, several inputs, >= 0 out, keeps >= 0
-    {K::Conv2d, "Conv2d", "conv", true, true, false, false, false},
-    {K::Linear, "Linear", "linear", true, true, false, false, false},
-    {K::ReLU, "ReLU", "relu", false, false, false, true, true},
-    {K::MaxPool2d, "MaxPool2d", "maxpool", false, false, false, false, true},
-    {K::AvgPool2d, "AvgPool2d", "avgpool", true, false, false, false, true},
-    {K::AdaptiveAvgPool2d, "AdaptiveAvgPool2d", "avgpool", true, false, false, false, true},
-    {K::Flatten, "Flatten", "flatten", false, false, false, false, true},
-    {K::Dropout, "Dropout", "identity", false, false, false, false, true},
-    {K::BatchNorm2d, "BatchNorm2d", "bn", false, true, false, false, false},
-    {K::Add, "Add", "add", true, false, true, false, true},
-    {K::Concat, "Concat", "concat", false, false, true, false, true},
-    {K::Pad, "Pad", "pad", false, false, false, false, true},
+    // kind, torch name, name, rule, linear rules, parameters, several inputs, >= 0 out, keeps >= 0
+    {K::Conv2d, "Conv2d", "conv", true, true, true, false, false, false},
+    {K::Linear, "Linear", "linear", true, true, true, false, false, false},
+    {K::ReLU, "ReLU", "relu", false, false, false, false, true, true},
+    {K::MaxPool2d, "MaxPool2d", "maxpool", false, false, false, false, false, true},
+    {K::AvgPool2d, "AvgPool2d", "avgpool", true, true, false, false, false, true},
+    {K::AdaptiveAvgPool2d, "AdaptiveAvgPool2d", "avgpool", true, true, false, false, false, true},
+    {K::Flatten, "Flatten", "flatten", false, false, false, false, false, true},
+    {K::Dropout, "Dropout", "identity", false, false, false, false, false, true},
+    {K::BatchNorm2d, "BatchNorm2d", "bn", false, false, true, false, false, false},
+    {K::Add, "Add", "add", true, true, false, true, false, true},
+    {K::Concat, "Concat", "concat", false, false, false, true, false, true},
+    {K::Pad, "Pad", "pad", false, false, false, false, false, true},
+    {K::Tokens, "Tokens", "tokens", false, false, false, false, false, true},
+    {K::ClassToken, "ClassToken", "cls", false, false, true, false, false, false},
+    {K::Scale, "Scale", "scale", false, false, true, false, false, false},
+    {K::Norm, "LayerNorm", "norm", true, false, true, false, false, false},
+    {K::Act, "Activation", "act", true, false, false, false, false, false},
+    {K::Attention, "Attention", "attention", true, false, false, false, false, false},
+    {K::Product, "Product", "product", true, false, false, true, false, false},
+    {K::Softmax, "Softmax", "softmax", false, false, false, false, true, true},
+    {K::Select, "Select", "select", false, false, false, false, false, true},
 };
 // clang-format on
 
@@ -38,11 +47,26 @@ const NodeKindInfo& node_kind_info(LayerKind kind) {
   throw std::logic_error("node kind without a row in kNodeKinds");
 }
 
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::GeluErf: return "gelu";
+    case Activation::GeluTanh: return "gelu-tanh";
+    case Activation::SiLU: return "silu";
+    case Activation::Sigmoid: return "sigmoid";
+    case Activation::Tanh: return "tanh";
+    case Activation::Hardswish: return "hardswish";
+    case Activation::Hardsigmoid: return "hardsigmoid";
+  }
+  return "?";
+}
+
 const char* layer_kind_name(LayerKind kind) { return node_kind_info(kind).torch_name; }
 
 const char* node_kind_name(LayerKind kind) { return node_kind_info(kind).name; }
 
-bool is_linear(LayerKind kind) { return node_kind_info(kind).carries_rule; }
+bool is_linear(LayerKind kind) { return node_kind_info(kind).linear_rules; }
+
+bool carries_rule(LayerKind kind) { return node_kind_info(kind).carries_rule; }
 
 bool has_parameters(LayerKind kind) { return node_kind_info(kind).parameters; }
 

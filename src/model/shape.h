@@ -20,11 +20,25 @@ enum class LayerKind {
   BatchNorm2d,  // eval mode; folded into its producer where docs/method.md allows
   Add,          // element-wise sum of two or more inputs
   Concat,       // concatenation along channels
-  Pad           // zero padding of the spatial axes; relevance on the padding is dropped
+  Pad,          // zero padding of the spatial axes; relevance on the padding is dropped
+  // Transformers (docs/method.md, "Transformers"): token tensors N x T x D.
+  Tokens,      // patches to tokens: N x C x H x W -> N x (H W) x C (flatten, transpose)
+  ClassToken,  // prepends a constant token (weight: 1 x 1 x D): N x T x D -> N x (T+1) x D
+  Scale,       // x * weight + bias with constant tensors (layer scale, positional embedding)
+  Norm,        // LayerNorm over the last axis (weight, bias: D; eps in Layer::bn_eps)
+  Act,         // element-wise non-linearity (Layer::activation): GELU, SiLU, ...
+  Attention,   // scaled dot-product attention from packed q|k|v (N x T x 3D) to N x T x D
+  Product,     // element-wise product of two computed tensors (broadcasting)
+  Softmax,     // softmax over the last axis
+  Select       // one token (Layer::token) of N x T x D: N x D
 };
 
+// The element-wise functions of an Act node.
+enum class Activation { GeluErf, GeluTanh, SiLU, Sigmoid, Tanh, Hardswish, Hardsigmoid };
+const char* activation_name(Activation a);
+
 // The embedded 1 x 28 x 28 models whose trained weights ship in models/ (fashion-vgg,
-// fashion-resnet).
+// fashion-resnet, fashion-vit).
 bool is_embedded_model(const std::string& arch);
 
 // What every part of lrpbench knows about a node kind, in one row per kind (shape.cpp). The
@@ -36,6 +50,7 @@ struct NodeKindInfo {
   const char* torch_name;  // PyTorch's module name: "Conv2d", "ReLU", ...
   const char* name;        // the short kind of explain.json, listings and `@type` selectors
   bool carries_rule;       // takes a rule (an unfolded BatchNorm2d does too, see Network)
+  bool linear_rules;       // takes the rules of linear maps (zero, gamma, ...); else its own
   bool parameters;         // has state-dict tensors
   bool several_inputs;     // reads two or more nodes (else exactly one)
   bool nonneg_out;         // its output is >= 0 by construction (ReLU)
@@ -47,8 +62,12 @@ const char* layer_kind_name(LayerKind kind);
 // The short kind written in explain.json and listings: conv, linear, bn, add, avgpool, ...
 const char* node_kind_name(LayerKind kind);
 
-// Kinds that can carry a rule (conv, dense, pools by average, add; an unfolded BatchNorm).
+// Kinds that take the rules of linear maps (conv, dense, pools by average, add; an unfolded
+// BatchNorm too, decided by the network).
 bool is_linear(LayerKind kind);
+// Kinds that carry a rule: the linear ones and the transformer kinds with rules of their own
+// (norm, act, attention, product).
+bool carries_rule(LayerKind kind);
 bool has_parameters(LayerKind kind);
 
 struct LayerInfo {
@@ -57,6 +76,7 @@ struct LayerInfo {
   std::string name;  // unique node name, e.g. "features.0", "layer1.0.add"
   int slot = -1;     // position of its rule in a Composite; -1: carries no rule
   int64_t resolution = 0;  // output height at the model's default input size (0: dense)
+  bool attention_projection = false;  // a linear node projecting into or out of attention
 };
 
 struct ModelShape {

@@ -21,18 +21,37 @@ struct Slot {
   std::vector<int64_t> shape;
 };
 
+std::string weight_key(const Layer& l) { return l.weight_key.empty() ? l.name + ".weight" : l.weight_key; }
+std::string bias_key(const Layer& l) { return l.bias_key.empty() ? l.name + ".bias" : l.bias_key; }
+
+// The parameters a built-in node reads, with their shapes, by state-dict key. A Scale node's
+// shapes are those it was built with (Layer::weight / bias hold a placeholder of that shape).
 std::map<std::string, Slot> slots_of(Network& net) {
   std::map<std::string, Slot> slots;
   for (Layer& l : net.layers) {
+    if (l.kind == LayerKind::Linear || l.kind == LayerKind::Norm) {
+      const int64_t out = l.kind == LayerKind::Norm ? l.in_channels : l.out_channels;
+      if (l.kind == LayerKind::Linear)
+        slots[weight_key(l)] = {&l.weight, {l.out_channels, l.in_channels}};
+      else
+        slots[weight_key(l)] = {&l.weight, {out}};
+      if (l.has_bias) slots[bias_key(l)] = {&l.bias, {out}};
+      continue;
+    }
+    if (l.kind == LayerKind::ClassToken) {
+      slots[weight_key(l)] = {&l.weight, {1, 1, l.in_channels}};
+      continue;
+    }
+    if (l.kind == LayerKind::Scale) {
+      if (l.weight.defined()) slots[weight_key(l)] = {&l.weight, l.weight.sizes().vec()};
+      if (l.bias.defined()) slots[bias_key(l)] = {&l.bias, l.bias.sizes().vec()};
+      continue;
+    }
     switch (l.kind) {
       case LayerKind::Conv2d:
         slots[l.name + ".weight"] = {
             &l.weight, {l.out_channels, l.in_channels / l.groups, l.kernel[0], l.kernel[1]}};
         if (l.has_bias) slots[l.name + ".bias"] = {&l.bias, {l.out_channels}};
-        break;
-      case LayerKind::Linear:
-        slots[l.name + ".weight"] = {&l.weight, {l.out_channels, l.in_channels}};
-        slots[l.name + ".bias"] = {&l.bias, {l.out_channels}};
         break;
       case LayerKind::BatchNorm2d:
         slots[l.name + ".weight"] = {&l.weight, {l.out_channels}};
@@ -100,8 +119,28 @@ StateDict map_timm_keys(const StateDict& sd) {
   return out;
 }
 
+namespace {
+
+// torchvision before 0.14 named a ViT's MLP layers mlp.linear_1 / mlp.linear_2 (now mlp.0 /
+// mlp.3, as built here).
+StateDict map_vit_mlp_keys(const StateDict& sd) {
+  StateDict out;
+  for (const auto& [k, v] : sd) {
+    std::string key = k;
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{".mlp.linear_1.", ".mlp.0."},
+                                   {".mlp.linear_2.", ".mlp.3."}}) {
+      const size_t at = key.find(from);
+      if (at != std::string::npos) key.replace(at, from.size(), to);
+    }
+    out.emplace_back(key, v);
+  }
+  return out;
+}
+
+}  // namespace
+
 void load_state_dict(Network& net, const StateDict& raw, const std::string& file) {
-  const StateDict sd = map_timm_keys(raw);
+  const StateDict sd = map_vit_mlp_keys(map_timm_keys(raw));
   auto slots = slots_of(net);
   std::set<std::string> seen;
   for (const auto& [key, value] : sd) {
@@ -124,8 +163,8 @@ StateDict state_dict_of(const Network& net) {
   StateDict sd;
   for (const Layer& l : net.layers) {
     if (!has_parameters(l.kind)) continue;
-    sd.emplace_back(l.name + ".weight", l.weight);
-    if (l.bias.defined()) sd.emplace_back(l.name + ".bias", l.bias);
+    if (l.weight.defined()) sd.emplace_back(weight_key(l), l.weight);
+    if (l.bias.defined()) sd.emplace_back(bias_key(l), l.bias);
     if (l.kind == LayerKind::BatchNorm2d) {
       sd.emplace_back(l.name + ".running_mean", l.running_mean);
       sd.emplace_back(l.name + ".running_var", l.running_var);

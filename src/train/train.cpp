@@ -23,8 +23,17 @@ double accuracy(const Network& net, const at::Tensor& x, const std::vector<int64
   return static_cast<double>(correct) / static_cast<double>(x.size(0));
 }
 
+TrainOptions default_train_options(const std::string& arch) {
+  TrainOptions o;
+  if (arch == "fashion-vit") {
+    o.epochs = 12;
+    o.lr_step = 3;
+  }
+  return o;
+}
+
 std::vector<std::string> trainable_models() {
-  return {"fashion-vgg", "fashion-resnet"};
+  return {"fashion-vgg", "fashion-resnet", "fashion-vit"};
 }
 
 TrainResult train_model(const std::string& arch, const TrainOptions& opt,

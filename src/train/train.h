@@ -1,6 +1,6 @@
 #pragma once
-// Training of the embedded fashion-vgg and fashion-resnet on Fashion-MNIST (seeded,
-// deterministic on CPU).
+// Training of the embedded fashion-vgg, fashion-resnet and fashion-vit on Fashion-MNIST
+// (seeded, deterministic on CPU).
 #include <functional>
 #include <string>
 #include <vector>
@@ -10,10 +10,10 @@
 namespace lrpbench {
 
 struct TrainOptions {
-  int epochs = 8;
+  int epochs = 8;   // fashion-vit: 12 (default_train_options)
   int64_t batch = 128;
   double lr = 1e-3;
-  int lr_step = 2;  // the learning rate halves after every lr_step epochs
+  int lr_step = 2;  // the learning rate halves after every lr_step epochs (fashion-vit: 3)
   uint64_t seed = 0;
   int64_t limit = 0;  // use only the first `limit` training images (0: all)
 };
@@ -22,6 +22,9 @@ struct TrainResult {
   Network net;
   double test_accuracy = 0.0;
 };
+
+// The schedule a model is trained with where the command line sets none.
+TrainOptions default_train_options(const std::string& arch);
 
 // The models `train` can train (the 28x28 embedded ones).
 std::vector<std::string> trainable_models();

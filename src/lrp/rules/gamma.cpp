@@ -9,6 +9,41 @@ namespace lrpbench::rules {
 
 namespace {
 
+// The generalised gamma on a dense layer whose inputs have both signs, by algebra (docs/method.md,
+// "LRP-gamma"): with x = x+ + x-, |x| = x+ - x- and |W| = W+ - W-,
+//   W+ x+ + W- x- = (|W||x| + W x) / 2,  W- x+ + W+ x- = (W x - |W||x|) / 2,
+// so both denominators come from the recorded z = W x + b and one product |W||x|:
+//   z^ = z + g ((|W||x| + z - b) / 2 + b+),  zv = z + g ((z - b - |W||x|) / 2 + b-),
+// and what x receives, x+ (W^T s+ + Wv^T s-) + x- (Wv^T s+ + W^T s-), is
+//   (1 + g/2) x W^T (s+ + s-) + g/2 |x| |W|^T (s+ - s-):
+// 1 + 2 products where the four-term form needs 4 + 4 (zennit's).
+at::Tensor dense_gamma_signed(const Layer& l, const Rule& rule, const at::Tensor& a,
+                              const at::Tensor& z, const at::Tensor& r, const at::Tensor& rows) {
+  const double g = rule.p1, eps = rule.eps();
+  const at::Tensor ax = a.abs();
+  const Params abs_w = modified(l, WeightOp::Abs, 0.0, [&l] { return l.weight.abs(); }, {});
+  const at::Tensor wx = lin(l, ax, abs_w);  // |W||x|, one row per image
+  at::Tensor zb = z, zp_bias, zn_bias;
+  if (l.bias.defined()) {
+    zb = z - unit_bias(l, l.bias);
+    zp_bias = unit_bias(l, l.bias.clamp_min(0));
+    zn_bias = unit_bias(l, l.bias.clamp_max(0));
+  }
+  at::Tensor zp = z + ((wx + zb) * 0.5) * g, zn = z + ((zb - wx) * 0.5) * g;
+  if (l.bias.defined()) {
+    zp = zp + zp_bias * g;
+    zn = zn + zn_bias * g;
+  }
+  const at::Tensor zr = gather_rows(z, rows);
+  const at::Tensor sp =
+      stabilized_divide(at::where(zr > 0, r, at::zeros_like(r)), zp, eps, rule.stab, rows);
+  const at::Tensor sn =
+      stabilized_divide(at::where(zr < 0, r, at::zeros_like(r)), zn, eps, rule.stab, rows);
+  const at::Tensor both = lin_t(l, sp + sn, plain(l), a);
+  const at::Tensor diff = lin_t(l, sp - sn, abs_w, a);
+  return gather_rows(a, rows) * both * (1.0 + g / 2) + gather_rows(ax, rows) * diff * (g / 2);
+}
+
 // zennit's generalised gamma (docs/method.md, "LRP-gamma"). With inputs >= 0 and relevance
 // only on units with z > 0 (every VGG conv) it is the plain rule w + g w+, computed exactly
 // as before; the terms for negative inputs and for units with z < 0 are added only where
@@ -36,7 +71,7 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
     if (l.bias.defined()) pz = pz + unit_bias(l, l.bias.clamp_min(0));
     const at::Tensor q =  // rows x 2 x C x ...: s+ and s- side by side
         gamma_quotients(r, zs, pz.reshape(row_shape), g, eps, rule.stab, rows);
-    if (l.groups != 1)
+    if (l.groups != 1 || a.dim() == 3)  // stacked units: conv channels, dense features
       return gather_rows(a, rows) *
              (lin_t(l, q.select(1, 0), hat, a) + lin_t(l, q.select(1, 1), vee, a));
     // W^T s+ + Wv^T s- as one transposed pass over the stacked units [W^; Wv].
@@ -45,6 +80,7 @@ at::Tensor propagate_gamma(const Layer& l, const Rule& rule, const at::Tensor& a
     }, {});
     return mul_rows_(lin_t(l, q.flatten(1, 2), both, a), a, rows);
   }
+  if (l.kind == LayerKind::Linear) return dense_gamma_signed(l, rule, a, zs, r, rows);
   const at::Tensor zr = gather_rows(zs, rows);
   const at::Tensor rp = at::where(zr > 0, r, at::zeros_like(r));
   const at::Tensor rn = at::where(zr < 0, r, at::zeros_like(r));
