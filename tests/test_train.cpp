@@ -53,5 +53,27 @@ TEST(Train, FashionResNetSameSeedGivesBitIdenticalWeights) {
   for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(at::equal(sa[i].second, sb[i].second)) << sa[i].first;
 }
 
+// fashion-vit: deterministic (attention, LayerNorm, GELU), and the shipped checkpoint (trained by
+// `lrpbench train --model fashion-vit`) reaches 88%.
+TEST(Train, FashionVitSameSeedGivesBitIdenticalWeights) {
+  TrainOptions opt = default_train_options("fashion-vit");
+  opt.epochs = 1;
+  opt.limit = 256;
+  opt.batch = 64;
+  auto quiet = [](const std::string&) {};
+  const TrainResult a = train_model("fashion-vit", opt, quiet);
+  const TrainResult b = train_model("fashion-vit", opt, quiet);
+  const auto sa = state_dict_of(a.net), sb = state_dict_of(b.net);
+  ASSERT_EQ(sa.size(), sb.size());
+  EXPECT_EQ(sa.size(), 4u * 12 + 8);  // 12 tensors per layer; conv, class token, pos, ln, head
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(at::equal(sa[i].second, sb[i].second)) << sa[i].first;
+}
+
+TEST(Train, ShippedFashionVitReachesEightyEightPercent) {
+  const Network net = canonize(load_model("fashion-vit", "", 0).net);
+  const Dataset test = load_fashion_mnist("test");
+  EXPECT_GE(accuracy(net, normalize(test.images, net.mean, net.std), test.labels, 1000), 0.88);
+}
+
 }  // namespace
 }  // namespace lrpbench

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "helpers.h"
 #include "lrp/composite.h"
@@ -14,6 +16,8 @@
 #include "model/architectures.h"
 #include "model/canonize.h"
 #include "model/vit.h"
+#include "report/gallery.h"
+#include "search/experiment.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -327,6 +331,83 @@ TEST(Transformer, BadGraphsAreRefused) {
   Network cyc = build_vit(ViTConfig{"c", 16, 4, 1, 1, 2, 8, 16, 5, 1e-6});
   cyc.layers[2].inputs = {5};  // reads a node that runs after it
   EXPECT_THROW(cyc.finalize(), InputError);
+}
+
+TEST(Transformer, SearchPresetsSpellLxtsGrid) {
+  const Experiment x = preset_experiment("fashion-vit-gamma", "", "");
+  EXPECT_EQ(x.model, "fashion-vit");
+  ASSERT_EQ(x.families.size(), 2u);
+  EXPECT_EQ(x.families[0].name, "cp-lrp");
+  EXPECT_EQ(x.families[1].name, "attnlrp");
+  for (const Family& f : x.families) {
+    EXPECT_EQ(f.grid_size(), 256u);
+    EXPECT_EQ(f.params[0].values().back(), 100.0);
+    EXPECT_EQ(f.params[1].values().back(), 10.0);
+    EXPECT_EQ(f.params[0].values().front(), 0.0);
+  }
+  EXPECT_EQ(x.orders.size(), 3u);
+  EXPECT_THROW(preset_experiment("fashion-vit-gamma", "w.pth", ""), InputError);
+  EXPECT_THROW(preset_experiment("vit-imagenet-gamma", "", "val"), InputError);
+  const Experiment im = preset_experiment("vit-imagenet-gamma", "vit.pth", "val");
+  EXPECT_EQ(im.model, "vit_b_16");
+  // A family of the transformer presets in an experiment file.
+  EXPECT_EQ(test::experiment_error(R"TOML(
+[model]
+name = "fashion-vit"
+[data]
+dataset = "fashion-mnist"
+count = 2
+[[family]]
+name = "attnlrp"
+values1 = [0, 1]
+values2 = [0, 0.1]
+)TOML"), "(no error)");
+}
+
+// The gallery frames each order's optimum in its colour, on its own tile.
+TEST(Transformer, GalleryFramesTheMarkedTile) {
+  const at::Tensor white = at::ones({3, 8, 8});
+  const at::Tensor g = gallery({{white, white}}, {{0, 1, mark_colour(0)}});  // green on tile 1
+  ASSERT_EQ(g.size(0), 3);
+  const at::Tensor green = (g[0] < 0.1) & (g[1] > 0.6) & (g[2] < 0.1);
+  const int64_t half = g.size(2) / 2;
+  EXPECT_EQ(green.narrow(1, 0, half).sum().item<int64_t>(), 0);
+  EXPECT_GT(green.narrow(1, half, g.size(2) - half).sum().item<int64_t>(), 0);
+}
+
+// fashion-vit through search and report: the gallery of cp-lrp's grid is drawn.
+TEST(Transformer, SearchAndReportOnFashionVit) {
+  const std::string dir = ::testing::TempDir() + "/vit_search";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream f(dir + "/exp.toml");
+    f << R"TOML(
+[model]
+name = "fashion-vit"
+[data]
+dataset = "fashion-mnist"
+class = 9
+count = 2
+[[family]]
+name = "cp-lrp"
+values1 = [0, 1]
+values2 = [0, 0.1]
+[reference]
+points = ["attnlrp", "cp-lrp"]
+[pf]
+orders = ["morf", "lrf"]
+patch = 7
+)TOML";
+  }
+  std::string err;
+  ASSERT_EQ(test::run_command(test::binary() + " search " + dir + "/exp.toml --out " + dir + "/run", &err), 0) << err;
+  ASSERT_EQ(test::run_command(test::binary() + " report " + dir + "/run", &err), 0) << err;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/report/gallery_cp-lrp.png"));
+  std::ifstream in(dir + "/run/report/index.html");
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("Gallery: cp-lrp over (gc, gl)"), std::string::npos);
+  EXPECT_NE(page.find("morf</span> at"), std::string::npos);
 }
 
 }  // namespace

@@ -36,12 +36,18 @@ struct BenchArgs {
 };
 
 // The 4x4 Tutorial sub-grid: every fifth value of log(-4,0,15)+0 on both axes.
-std::vector<Composite> tutorial_subgrid(const Network& net) {
+// 16 composites of one family over a 4 x 4 grid: Tutorial's (gamma, eps) on CNNs, cp-lrp's
+// (gc, gl) on transformers (a node kind with rules of its own).
+std::vector<Composite> bench_grid(const Network& net) {
   const double values[4] = {0.0, 1e-4 * std::pow(10.0, 4.0 * 4 / 14),
                             1e-4 * std::pow(10.0, 4.0 * 9 / 14), 1.0};
+  bool transformer = false;
+  for (const Layer& l : net.layers) transformer = transformer || (carries_rule(l.kind) && !is_linear(l.kind));
   std::vector<Composite> out;
   for (double g : values)
-    for (double e : values) out.push_back(tutorial_composite(net, g, e));
+    for (double e : values)
+      out.push_back(transformer ? transformer_composite(net, false, g, e)
+                                : tutorial_composite(net, g, e));
   return out;
 }
 
@@ -83,7 +89,7 @@ void run_bench_explain(const BenchArgs& a) {
   const at::Tensor x = bench_input(a, m, device);
   const std::vector<int64_t> target = {-1};
   const Composite tut = parse_composite(a.composite, m.loaded.net);
-  const std::vector<Composite> grid = tutorial_subgrid(m.net);
+  const std::vector<Composite> grid = bench_grid(m.net);
   const ExplainOptions quiet{false};
   // Every timed body ends in .item(), which waits for the device. One explanation first:
   // the first timed block otherwise pays for waking the thread pool (seen: 15 ms medians
@@ -190,7 +196,7 @@ void run_bench_evaluate(const BenchArgs& a) {
       },
       a.repeats);
   // 16 configurations (a 4x4 Tutorial sub-grid) x 3 orders on one image.
-  std::vector<Composite> grid = tutorial_subgrid(m.net);
+  std::vector<Composite> grid = bench_grid(m.net);
   const Explanation ex = explain(m.net, x, target, grid, ExplainOptions{false});
   PFImageJobs many{&ctx, target[0], {}};
   for (int64_t k = 0; k < 16; ++k)
@@ -332,7 +338,7 @@ void run_bench_metrics(const BenchArgs& a, const MetricCliOptions& mo) {
     scored = metric_names(parse_metrics(mo.metrics));
   opt.check_image(x.size(2), x.size(3), scored);
   opt.pf = s;
-  const std::vector<Composite> grid = tutorial_subgrid(m.net);
+  const std::vector<Composite> grid = bench_grid(m.net);
   const ExplainOptions quiet{false};
   std::vector<int64_t> target = {-1};
   const Explanation ex = explain(m.net, x, target, grid, quiet);
@@ -396,7 +402,8 @@ void add_bench_command(CLI::App& app) {
       "explain",
       "forward, forward + input gradient, forward + input and parameter gradients (what "
       "PyTorch's backward() computes by default), one explanation (--composite, default "
-      "tutorial) and 16 composites (4x4 Tutorial sub-grid) of one image; forward and "
+      "tutorial) and 16 composites (4x4 Tutorial sub-grid; on transformers cp-lrp over 4 gc x 4 "
+      "gl) of one image; forward and "
       "explanation again with LibTorch's own convolution kernel (*_libtorch_conv_ms: what "
       "batch-invariant convolutions cost)");
   add_model_run_options(ex, args->common, args->input);

@@ -68,15 +68,20 @@ void add_search_command(CLI::App& app) {
                   "fashion-thesis, fashion-thesis-metrics (the same under every metric), "
                   "fashion-halving (successive halving, 25 images held out), fashion-blocks "
                   "(CMA-ES over a rule per block, 25 images held out), fashion-pareto (NSGA-II "
-                  "over the same blocks: MoRF AUC against sparseness) or vgg16-thesis");
+                  "over the same blocks: MoRF AUC against sparseness), vgg16-thesis, fashion-vit-gamma "
+                  "(fashion-vit: cp-lrp and attnlrp over 16 x 16 (gc, gl), LXT's 15 points as "
+                  "references) or vit-imagenet-gamma (the same on vit_b_16 and ImageNet)");
   sub->add_option("--model", a->model,
                   "model for --preset fashion-thesis(-metrics): fashion-vgg (default), fashion-resnet or a "
                   "1-channel model FILE (TorchScript or ONNX)");
   sub->add_option("--normalize", a->normalize,
                   "input normalisation of --model FILE (default fashion-mnist)");
-  sub->add_option("--weights", a->weights, "VGG-16 weights for --preset vgg16-thesis");
+  sub->add_option("--weights", a->weights,
+                  "VGG-16 weights for --preset vgg16-thesis, ViT-B/16 weights for "
+                  "vit-imagenet-gamma");
   sub->add_option("--imagenet", a->imagenet,
-                  "ImageNet validation folder (val/<wnid>/*.JPEG) for --preset vgg16-thesis");
+                  "ImageNet validation folder (val/<wnid>/*.JPEG) for --preset vgg16-thesis or "
+                  "vit-imagenet-gamma");
   sub->add_option("--out", a->out, "run directory")->required();
   sub->add_option("--shard", a->shard, "I/N: compute only work units u with u % N == I");
   sub->add_flag("--force", a->force, "discard results of a different experiment in --out");

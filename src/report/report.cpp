@@ -18,6 +18,7 @@
 #include "perturbation/curves.h"
 #include "perturbation/metric.h"
 #include "report/agreement.h"
+#include "report/gallery.h"
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
 #include "report/montage.h"
@@ -1082,6 +1083,56 @@ void optima_heatmaps(std::ostream& h, const Plan& plan, const std::string& rep,
   h << "</tr></table>\n";
 }
 
+// LXT's figure, measured: the first image's heatmaps over the (gc, gl) grid of each cp-lrp and
+// attnlrp family, with each order's optimum framed.
+void gallery_section(std::ostream& h, const Run& r, const Plan& plan, const std::string& rep) {
+  for (const Family& f : r.exp.families) {
+    if (!two_axis_grid(r, f) || (f.name != "cp-lrp" && f.name != "attnlrp")) continue;
+    const std::vector<double> v1 = f.params[0].values(), v2 = f.params[1].values();
+    std::vector<std::vector<const ConfigRow*>> cell(v1.size(), std::vector<const ConfigRow*>(v2.size()));
+    std::vector<Composite> comps;
+    for (const ConfigRow& cf : r.configs)
+      if (cf.family == f.name && cf.point == "grid" && cf.i1 >= 0 && cf.i2 >= 0 &&
+          static_cast<size_t>(cf.i1) < v1.size() && static_cast<size_t>(cf.i2) < v2.size())
+        cell[static_cast<size_t>(cf.i1)][static_cast<size_t>(cf.i2)] = &cf;
+    for (const auto& row : cell)
+      for (const ConfigRow* cf : row) {
+        if (!cf) return;  // an incomplete grid: no gallery
+        comps.push_back(plan.composites[static_cast<size_t>(cf->id)]);
+      }
+    const Explanation ex = explain(plan.net, plan.x.narrow(0, 0, 1), {plan.images[0].target},
+                                   comps, ExplainOptions{false});
+    const at::Tensor pixels = denormalize(plan.x[0], plan.net.mean, plan.net.std);
+    std::vector<std::vector<at::Tensor>> tiles(v1.size());
+    for (size_t a = 0, k = 0; a < v1.size(); ++a)
+      for (size_t b = 0; b < v2.size(); ++b, ++k)
+        tiles[a].push_back(render_heatmap(ex.relevance[0][static_cast<int64_t>(k)], pixels, HeatmapStyle{}));
+    std::vector<GalleryMark> marks;
+    std::string legend;
+    for (size_t o = 0; o < r.exp.orders.size(); ++o) {
+      const std::string order = order_name(r.exp.orders[o]);
+      const auto rk = ranked(r, f, order);
+      if (rk.empty() || better_sign(order, r.exp.auc_kind) == 0) continue;
+      const std::array<float, 3> c = mark_colour(o);
+      marks.push_back({rk.front().config->i1, rk.front().config->i2, c});
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "#%02x%02x%02x", static_cast<int>(c[0] * 255),
+                    static_cast<int>(c[1] * 255), static_cast<int>(c[2] * 255));
+      legend += std::string(legend.empty() ? "" : ", ") + "<span style='color:" + hex + "'>" +
+                order + "</span> at " + html(params_text(f, *rk.front().config));
+    }
+    const std::string name = "gallery_" + f.name + ".png";
+    write_png(rep + "/" + name, gallery(tiles, marks));
+    const auto axes = f.param_names();
+    h << "<h2>Gallery: " << html(f.name) << " over (" << html(axes[0]) << ", " << html(axes[1])
+      << ")</h2><p>Image " << html(image_label(plan.images[0].image)) << "; rows " << html(axes[0])
+      << " (" << fmt(v1.front(), 3) << " to " << fmt(v1.back(), 3) << "), columns "
+      << html(axes[1]) << " (" << fmt(v2.front(), 3) << " to " << fmt(v2.back(), 3)
+      << "), in the grid's order. Framed: each order's measured optimum (" << legend
+      << ").</p><img src='" << name << "'>\n";
+  }
+}
+
 // Heatmaps of the first images at the optima, reference points and worst configurations,
 // recomputed from the experiment (the store keeps no relevance).
 void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, const Choices& c,
@@ -1141,6 +1192,7 @@ void heatmaps_section(std::ostream& h, const Run& r, const std::string& rep, con
     h << "</table>\n<h2>Perturbed images at the penultimate MoRF step</h2><p>First image; one "
          "column per composite above, in the same order.</p><img src='penultimate.png'>\n";
     optima_heatmaps(h, plan, rep, optima);
+    gallery_section(h, r, plan, rep);
   } catch (const InputError& e) {
     h << "<p>Heatmaps unavailable: " << html(e.what()) << "</p>\n";
   }

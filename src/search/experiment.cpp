@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <cmath>
 #include <cstdlib>
 #include <regex>
@@ -51,15 +52,38 @@ std::vector<size_t> Family::grid_point(uint64_t i) const {
   return out;
 }
 
+namespace {
+
+// The built-in families: a two-argument preset over its two axes.
+struct BuiltinFamily {
+  const char* name;
+  const char* p1;
+  const char* p2;
+};
+constexpr BuiltinFamily kBuiltinFamilies[] = {
+    {"tutorial", "gamma", "eps"},
+    {"decreasing-gamma", "g1", "g2"},
+    {"cp-lrp", "gc", "gl"},
+    {"attnlrp", "gc", "gl"},
+};
+
+const BuiltinFamily* find_builtin_family(const std::string& name) {
+  for (const BuiltinFamily& b : kBuiltinFamilies)
+    if (name == b.name) return &b;
+  return nullptr;
+}
+
+}  // namespace
+
 Family builtin_family(const std::string& name, const std::vector<double>& values1,
                       const std::vector<double>& values2) {
+  const BuiltinFamily* b = find_builtin_family(name);
+  if (!b) throw std::logic_error("no built-in family '" + name + "'");
   Family f;
   f.name = name;
   f.builtin = true;
-  const bool tutorial = name == "tutorial";
-  f.templ = tutorial ? "tutorial({gamma},{eps})" : "decreasing-gamma({g1},{g2})";
-  f.params = {list_param(tutorial ? "gamma" : "g1", values1),
-              list_param(tutorial ? "eps" : "g2", values2)};
+  f.templ = name + "({" + b->p1 + "},{" + b->p2 + "})";
+  f.params = {list_param(b->p1, values1), list_param(b->p2, values2)};
   return f;
 }
 
@@ -541,19 +565,19 @@ void read_families(const Reader& r, const toml::table& root, const std::string& 
       } else {
         r.check_known(t, "family", {"name", "values", "values1", "values2"});
         const std::string name = r.str(t, "family.", "name", "");
-        if (name != "tutorial" && name != "decreasing-gamma")
+        const BuiltinFamily* builtin = find_builtin_family(name);
+        if (!builtin)
           r.fail(t.get("name") ? *t.get("name") : e, "family.name",
-                 "expected tutorial or decreasing-gamma (or give a template), got '" + name + "'");
+                 "expected tutorial, decreasing-gamma, cp-lrp or attnlrp (or give a template), "
+                 "got '" + name + "'");
         // Its axes (values, values1, values2, or the default) are discrete.
         if (x.search.evolves())
           r.refuse(*t.get("name"), "family.name",
                  "family '" + name + "': strategy " + strategy_name(x.search.strategy) +
                      " needs continuous parameters, and a built-in family's values are discrete "
-                     "axes; give a template with continuous ranges, e.g. template = \"" +
-                     (name == "tutorial" ? "tutorial({gamma},{eps})\" with [family.params] gamma "
-                                           "= \"log0(-4,0)\", eps = \"log0(-4,0)\""
-                                         : "decreasing-gamma({g1},{g2})\" with [family.params] "
-                                           "g1 = \"log0(-4,0)\", g2 = \"log0(-4,0)\""));
+                     "axes; give a template with continuous ranges, e.g. template = \"" + name +
+                     "({" + builtin->p1 + "},{" + builtin->p2 + "})\" with [family.params] " +
+                     builtin->p1 + " = \"log0(-4,0)\", " + builtin->p2 + " = \"log0(-4,0)\"");
         if (t.get("values") && (t.get("values1") || t.get("values2")))
           r.fail(*t.get("values"), "family.values",
                  "give either values (both axes) or values1 / values2, not both");
@@ -836,7 +860,7 @@ std::string every_metric_toml() {
 
 std::vector<std::string> experiment_preset_names() {
   return {"fashion-thesis", "fashion-thesis-metrics", "fashion-halving", "fashion-blocks", "fashion-pareto",
-          "vgg16-thesis"};
+          "vgg16-thesis",   "fashion-vit-gamma",      "vit-imagenet-gamma"};
 }
 
 Experiment preset_experiment(const std::string& name, const std::string& weights,
@@ -959,6 +983,79 @@ batch = 64
 kind = "auc"
 )TOML" + strategy,
                                  "preset " + name);
+  }
+  // Transformers: cp-lrp and attnlrp over (gc, gl), 16 x 16 each (gc up to 100 as in LXT's
+  // grid), with LXT's 15 points (conv gamma 0.1, 0.25, 100 x dense gamma 0, 0.01, 0.05, 0.1, 1;
+  // cp-lrp's default among them) and attnlrp's default as reference points.
+  const std::string vit_families = R"TOML(
+[[family]]
+name = "cp-lrp"
+values1 = "log(-3,2,15)+0"
+values2 = "log(-3,1,15)+0"
+[[family]]
+name = "attnlrp"
+values1 = "log(-3,2,15)+0"
+values2 = "log(-3,1,15)+0"
+[reference]
+points = ["attnlrp",
+          "cp-lrp(0.1,0)", "cp-lrp(0.1,0.01)", "cp-lrp(0.1,0.05)", "cp-lrp(0.1,0.1)", "cp-lrp(0.1,1)",
+          "cp-lrp(0.25,0)", "cp-lrp(0.25,0.01)", "cp-lrp", "cp-lrp(0.25,0.1)", "cp-lrp(0.25,1)",
+          "cp-lrp(100,0)", "cp-lrp(100,0.01)", "cp-lrp(100,0.05)", "cp-lrp(100,0.1)", "cp-lrp(100,1)"]
+[run]
+seed = 0
+batch = 64
+[auc]
+kind = "auc"
+)TOML";
+  if (name == "fashion-vit-gamma") {
+    require(weights.empty() && imagenet.empty() && (model.empty() || model == "fashion-vit") &&
+                normalize.empty(),
+            "--preset fashion-vit-gamma runs on the embedded fashion-vit: drop --model / "
+            "--weights / --imagenet / --normalize");
+    return parse_experiment_text(R"TOML(
+[model]
+name = "fashion-vit"
+[data]
+dataset = "fashion-mnist"
+split = "test"
+class = 9
+count = 50
+target = "auto"
+[pf]
+orders = ["morf", "lrf", "random"]
+mode = "telea"
+radius = 3
+patch = 2
+schedule = "quadratic"
+score = "logit"
+)TOML" + vit_families,
+                                 "preset fashion-vit-gamma");
+  }
+  if (name == "vit-imagenet-gamma") {
+    require(model.empty() || model == "vit_b_16",
+            "--model: --preset vit-imagenet-gamma runs on vit_b_16, not '" + model + "'");
+    require(normalize.empty(), "--normalize goes with --model FILE");
+    require(!weights.empty(), "--preset vit-imagenet-gamma needs --weights FILE (ViT-B/16 "
+                              "weights; none can be downloaded here)");
+    require(!imagenet.empty(), "--preset vit-imagenet-gamma needs --imagenet DIR (the ImageNet "
+                               "validation folder, val/<wnid>/*.JPEG)");
+    nlohmann::json w = weights, d = imagenet;
+    return parse_experiment_text(R"TOML(
+[model]
+name = "vit_b_16"
+weights = )TOML" + w.dump() + R"TOML(
+[data]
+imagenet = )TOML" + d.dump() + R"TOML(
+class = 29
+count = 50
+resize = "224"
+target = "auto"
+[pf]
+orders = ["morf", "lrf", "random"]
+preset = "thesis"
+patch = 8
+)TOML" + vit_families,
+                                 "preset vit-imagenet-gamma");
   }
   if (name == "vgg16-thesis") {
     require(model.empty() || model == "vgg16",
