@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "helpers.h"
 #include "lrp/composite.h"
@@ -331,6 +332,130 @@ TEST(Transformer, BadGraphsAreRefused) {
   Network cyc = build_vit(ViTConfig{"c", 16, 4, 1, 1, 2, 8, 16, 5, 1e-6});
   cyc.layers[2].inputs = {5};  // reads a node that runs after it
   EXPECT_THROW(cyc.finalize(), InputError);
+  // An attention reading a map, no heads, a norm on a map, a scale of the wrong shape.
+  auto refused = [](const std::function<void(Network&)>& tamper, const std::string& why) {
+    Network n = build_vit(ViTConfig{"t", 16, 4, 1, 1, 2, 8, 16, 5, 1e-6});
+    tamper(n);
+    try {
+      n.finalize();
+      ADD_FAILURE() << "accepted: " << why;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  auto at_kind = [](Network& n, LayerKind k) -> Layer& {
+    for (Layer& l : n.layers)
+      if (l.kind == k) return l;
+    throw std::logic_error("no such node");
+  };
+  refused([&](Network& n) { at_kind(n, LayerKind::Attention).inputs = {0}; }, "not a token tensor");
+  refused([&](Network& n) { at_kind(n, LayerKind::Attention).heads = 0; }, "has 0 heads");
+  refused([&](Network& n) { at_kind(n, LayerKind::Norm).inputs = {0}; }, "a map");
+  refused([&](Network& n) { at_kind(n, LayerKind::Scale).weight = at::ones({3, 8}); }, "scales");
+  refused([&](Network& n) { at_kind(n, LayerKind::ClassToken).weight = at::ones({1, 2, 8}); }, "class token of shape");
+}
+
+// A squeeze-excitation block: x * sigmoid(conv(avgpool(x))), a product of two computed tensors
+// with the gate broadcast over the map.
+Network se_network(uint64_t seed) {
+  Network net;
+  net.arch = "se";
+  net.in_channels = 1;
+  net.default_size = 8;
+  net.fixed_size = true;
+  net.named = true;
+  net.mean = {0.0};
+  net.std = {1.0};
+  net.num_classes = 3;
+  auto add = [&](Layer l) {
+    net.layers.push_back(std::move(l));
+    return static_cast<int>(net.layers.size()) - 1;
+  };
+  Layer c;
+  c.kind = LayerKind::Conv2d;
+  c.name = "conv";
+  c.in_channels = 1;
+  c.out_channels = 4;
+  c.kernel = {3, 3};
+  c.padding = {1, 1};
+  c.inputs = {kNetworkInput};
+  const int conv = add(c);
+  Layer r;
+  r.kind = LayerKind::ReLU;
+  r.name = "relu";
+  r.inputs = {conv};
+  const int relu = add(r);
+  Layer p;
+  p.kind = LayerKind::AdaptiveAvgPool2d;
+  p.name = "squeeze";
+  p.output_size = {1, 1};
+  p.inputs = {relu};
+  const int sq = add(p);
+  Layer e = c;
+  e.name = "excite";
+  e.in_channels = 4;
+  e.kernel = {1, 1};
+  e.padding = {0, 0};
+  e.inputs = {sq};
+  const int ex = add(e);
+  Layer s;
+  s.kind = LayerKind::Act;
+  s.activation = Activation::Sigmoid;
+  s.name = "gate";
+  s.inputs = {ex};
+  const int gate = add(s);
+  Layer m;
+  m.kind = LayerKind::Product;
+  m.name = "scale";
+  m.inputs = {relu, gate};
+  const int prod = add(m);
+  Layer q = p;
+  q.name = "pool";
+  q.inputs = {prod};
+  const int pool = add(q);
+  Layer f;
+  f.kind = LayerKind::Flatten;
+  f.name = "flatten";
+  f.inputs = {pool};
+  const int flat = add(f);
+  Layer d;
+  d.kind = LayerKind::Linear;
+  d.name = "fc";
+  d.in_channels = 4;
+  d.out_channels = 3;
+  d.inputs = {flat};
+  add(d);
+  net.finalize();
+  init_random(net, seed);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  for (Layer& l : net.layers) {
+    if (l.weight.defined()) l.weight = at::empty_like(l.weight).normal_(0.0, 0.5, gen);
+    if (l.bias.defined()) l.bias = at::empty_like(l.bias).normal_(0.0, 0.1, gen);
+  }
+  return canonize(net);
+}
+
+TEST(Transformer, SqueezeExcitationProductsThroughTheEngine) {
+  const Network net = se_network(3);
+  const Layer& prod = net.layers[static_cast<size_t>(net.position_named("scale"))];
+  EXPECT_EQ(prod.gate, 1);  // the sigmoid's output
+  at::Generator gen = at::detail::createCPUGenerator(5);
+  const at::Tensor x = at::randn({2, 1, 8, 8}, gen);
+  const std::vector<Composite> comps = {parse_composite("zero(stab=none);@all:grad", net),
+                                        parse_composite("zero(stab=none);@product:uniform", net),
+                                        parse_composite("zero(stab=none);@product:gate", net)};
+  const Explanation all = explain(net, x, {-1, 1}, comps);
+  for (int64_t i = 0; i < 2; ++i) {
+    const at::Tensor want = gradient_x_input(net, x.slice(0, i, i + 1), all.targets[static_cast<size_t>(i)]);
+    EXPECT_LE(test::rel_l2(all.relevance[i][0], want[0]), 1e-5) << i;
+    for (size_t k = 0; k < comps.size(); ++k) {
+      const Explanation one = explain(net, x, {-1, 1}, {comps[k]});
+      EXPECT_LE(test::rel_l2(all.relevance[i][static_cast<int64_t>(k)], one.relevance[i][0]), 1e-6) << k;
+    }
+  }
+  // gate: everything reaches x (zero rules elsewhere conserve without biases up to them); the
+  // uniform rule gives x half: its relevance at the input differs from gate's.
+  EXPECT_GT(test::rel_l2(all.relevance[0][1], all.relevance[0][2]), 1e-3);
 }
 
 TEST(Transformer, SearchPresetsSpellLxtsGrid) {

@@ -41,8 +41,7 @@ struct BenchArgs {
 std::vector<Composite> bench_grid(const Network& net) {
   const double values[4] = {0.0, 1e-4 * std::pow(10.0, 4.0 * 4 / 14),
                             1e-4 * std::pow(10.0, 4.0 * 9 / 14), 1.0};
-  bool transformer = false;
-  for (const Layer& l : net.layers) transformer = transformer || (carries_rule(l.kind) && !is_linear(l.kind));
+  const bool transformer = has_own_rule_kinds(net);
   std::vector<Composite> out;
   for (double g : values)
     for (double e : values)

@@ -19,8 +19,7 @@ struct CompositesArgs {
 // The model's rule-carrying nodes, one per line, with the rule each preset gives them.
 // Transformers (a node kind with rules of its own) list the transformer presets first.
 void list_nodes(const ModelShape& net) {
-  bool transformer = false;
-  for (const LayerInfo& l : net.layers) transformer = transformer || (carries_rule(l.kind) && !is_linear(l.kind));
+  const bool transformer = has_own_rule_kinds(net);
   const std::vector<std::string> presets =
       transformer ? std::vector<std::string>{"cp-lrp", "attnlrp", "epsilon-gamma-box",
                                              "epsilon-plus"}

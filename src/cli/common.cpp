@@ -66,16 +66,17 @@ void add_common_options(CLI::App* app, CommonOptions& o) {
 
 void add_model_options(CLI::App* app, CommonOptions& o) {
   app->add_option("--model", o.model,
-                  "fashion-vgg (default), fashion-resnet, vgg11, vgg13, vgg16, vgg19 and their "
-                  "_bn variants, resnet18, resnet34, resnet50, resnet101, resnet152, or a model "
-                  "FILE: TorchScript (scripted or traced) or ONNX, weights inside");
+                  "fashion-vgg (default), fashion-resnet, fashion-vit, vgg11, vgg13, vgg16, vgg19 "
+                  "and their _bn variants, resnet18, resnet34, resnet50, resnet101, resnet152, "
+                  "vit_b_16, vit_b_32, vit_l_16, vit_l_32, or a model FILE: TorchScript (scripted "
+                  "or traced) or ONNX, weights inside");
   app->add_option("--normalize", o.normalize,
                   "input normalisation of a model FILE: imagenet (default for 3 channels), "
                   "fashion-mnist (default for 1 channel) or MEAN,...:STD,...");
   app->add_option("--weights", o.weights,
                   "parameters: .safetensors, zip-format .pth or TorchScript (default: the shipped "
-                  "fashion-vgg / fashion-resnet checkpoint; seeded random weights for the VGGs "
-                  "and ResNets, with a warning)");
+                  "fashion-vgg / fashion-resnet / fashion-vit checkpoint; seeded random weights "
+                  "for the VGGs, ResNets and ViTs, with a warning)");
 }
 
 void add_input_options(CLI::App* app, InputSpec& in) {

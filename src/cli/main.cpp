@@ -2,6 +2,7 @@
 #include <c10/util/Exception.h>
 #include <malloc.h>
 #include <signal.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -47,17 +48,28 @@ void refuse_empty_values(CLI::App* app) {
 }  // namespace
 
 // OpenBLAS 0.3.21 (Debian 12) does not know CPUs newer than Ice Lake and falls back to its
-// SSE3 ("Prescott") kernels there: the dense layers ran 2x slower. With AVX-512 available and
-// no OPENBLAS_CORETYPE given, the process starts again with SkylakeX's kernels (OpenBLAS reads
-// the variable when it loads, before main). LRPBENCH_KEEP_BLAS=1 keeps OpenBLAS's own choice.
+// SSE3 ("Prescott") kernels there: dense layers ran 2x slower. Where OpenBLAS says it chose
+// Prescott on a CPU with AVX-512 and no OPENBLAS_CORETYPE is set, the process starts again with
+// OPENBLAS_CORETYPE=SkylakeX (OpenBLAS reads it when it loads, before main; the restarted
+// process sees the variable and goes on). LRPBENCH_KEEP_BLAS=1 keeps OpenBLAS's own choice.
+// Nothing happens when this binary was started through the dynamic loader (/proc/self/exe is
+// then ld.so) or OpenBLAS is not the BLAS in use.
 void choose_blas_kernels(char** argv) {
 #if defined(__x86_64__)
   if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("LRPBENCH_KEEP_BLAS")) return;
+  using CoreName = char* (*)();
+  const auto core = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (!core || std::strcmp(core(), "Prescott") != 0) return;
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw")) return;
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
+  if (std::strstr(self, "ld-linux") || std::strstr(self, "/ld.so")) return;
   setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-  setenv("LRPBENCH_KEEP_BLAS", "1", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: go on as we are
+  execv(self, argv);  // returns only on failure: go on as we are
+  unsetenv("OPENBLAS_CORETYPE");
 #else
   (void)argv;
 #endif
@@ -74,7 +86,7 @@ int main(int argc, char** argv) {
   // the process.
   signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
-      "lrpbench: explain CNN classifiers with LRP, score explanations by "
+      "lrpbench: explain CNN and ViT classifiers with LRP, score explanations by "
       "pixel-flipping AUC, and choose LRP hyperparameters by measurement"};
   app.set_version_flag("--version", std::string("lrpbench ") + LRPBENCH_VERSION);
   app.require_subcommand(1);

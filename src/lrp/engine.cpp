@@ -9,6 +9,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "lrp/node_gradients.h"
 #include "lrp/propagation.h"
 #include "lrp/stabilizer.h"
 #include "util/error.h"
@@ -210,14 +211,14 @@ class Backward {
                                     const at::Tensor& rows) {
     const Layer& l = net_.layers[pos];
     const at::Tensor& z = rec_.outputs[pos];
-    if (l.kind == LayerKind::Add) {
+    auto inputs = [&] {
       std::vector<at::Tensor> in;
       for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(rec_.in(net_, pos, k));
-      return propagate_add(rule, in, z, rel, rows);
-    }
+      return in;
+    };
+    if (l.kind == LayerKind::Add) return propagate_add(rule, inputs(), z, rel, rows);
     if (!is_linear(l.kind) && l.kind != LayerKind::BatchNorm2d) {  // norm, act, attention, product
-      std::vector<at::Tensor> in;
-      for (size_t k = 0; k < l.inputs.size(); ++k) in.push_back(rec_.in(net_, pos, k));
+      const std::vector<at::Tensor> in = inputs();
       const Rule r = rule.normalized();
       const rules::NodeRule fn = rules::propagation(r).node;
       if (!fn) throw std::logic_error("rule " + r.text() + " on a " + node_kind_name(l.kind) + " node");
@@ -393,7 +394,7 @@ class Backward {
     const at::Tensor rows = row_images(rows_);
     const at::Tensor y = gather_rows(rec_.outputs[pos], rows);
     const at::Tensor g = stabilized_divide(rel, rec_.outputs[pos], 0.0, Stabilizer::None, rows);
-    deliver(l.inputs[0], gather_rows(rec_.in(net_, pos), rows) * (y * (g - (g * y).sum(-1, true))));
+    deliver(l.inputs[0], gather_rows(rec_.in(net_, pos), rows) * rules::softmax_gradient(y, g));
   }
 
   // One token: the others receive nothing.

@@ -328,7 +328,7 @@ void init_random(Network& net, uint64_t seed) {
         break;
       }
       case LayerKind::Linear:
-        if (transformer) {  // Xavier-uniform, as torchvision's ViT layers
+        if (transformer) {  // Xavier-uniform (what fashion-vit was trained from)
           const double a = std::sqrt(6.0 / static_cast<double>(l.in_channels + l.out_channels));
           l.weight = at::empty({l.out_channels, l.in_channels}).uniform_(-a, a, gen);
         } else {

@@ -405,6 +405,8 @@ const KindRules& kind_rules(LayerKind kind) {
 
 }  // namespace
 
+int64_t act_values(const ActShape& a) { return numel(a); }
+
 int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
   const int64_t span = in + 2 * p - d * (k - 1) - 1;
   int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;

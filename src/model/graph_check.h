@@ -56,6 +56,9 @@ struct ActShape {
   bool tokens() const { return !spatial && t > 0; }
 };
 
+// Values of one image's tensor of that shape (saturating at 2^62).
+int64_t act_values(const ActShape& a);
+
 // The output height or width of a window of k taps (dilation d, stride s, padding p) sliding
 // over `in` values, as PyTorch computes it (ceil mode: the last window starts inside).
 int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil);

@@ -224,8 +224,7 @@ void choose_gates(Network& net, const GraphShapes& g) {
   };
   auto values = [&g](int src) -> int64_t {
     if (src == kNetworkInput || static_cast<size_t>(src) >= g.out.size()) return -1;
-    const ActShape& a = g.out[static_cast<size_t>(src)];
-    return a.tokens() ? a.t * a.c : a.spatial ? a.c * a.h * a.w : a.c;
+    return act_values(g.out[static_cast<size_t>(src)]);
   };
   for (Layer& l : net.layers) {
     if (l.kind != LayerKind::Product || l.inputs.size() != 2 || l.gate >= 0) continue;
@@ -417,7 +416,7 @@ at::Tensor activation(Activation a, const at::Tensor& x) {
 AttentionParts attention_parts(const at::Tensor& qkv, int64_t heads) {
   // N x T x 3D -> three N x H x T x d (torch's nn.MultiheadAttention packs q | k | v).
   const int64_t n = qkv.size(0), t = qkv.size(1), d = qkv.size(2) / 3 / heads;
-  const at::Tensor split = qkv.view({n, t, 3, heads, d}).permute({2, 0, 3, 1, 4});
+  const at::Tensor split = qkv.reshape({n, t, 3, heads, d}).permute({2, 0, 3, 1, 4});
   AttentionParts p;
   p.q = split[0];
   p.k = split[1];

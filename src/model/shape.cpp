@@ -70,6 +70,12 @@ bool carries_rule(LayerKind kind) { return node_kind_info(kind).carries_rule; }
 
 bool has_parameters(LayerKind kind) { return node_kind_info(kind).parameters; }
 
+bool has_own_rule_kinds(const ModelShape& net) {
+  for (const LayerInfo& l : net.layers)
+    if (carries_rule(l.kind) && !is_linear(l.kind)) return true;
+  return false;
+}
+
 std::vector<int> ModelShape::linear_indices() const {
   std::vector<int> out;
   for (const LayerInfo& l : layers)

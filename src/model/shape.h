@@ -93,4 +93,8 @@ struct ModelShape {
   std::vector<size_t> rule_nodes() const;
 };
 
+// Whether the model has a node kind with rules of its own (norm, act, attention, product): a
+// transformer (or another non-ReLU model), whose presets are cp-lrp and attnlrp.
+bool has_own_rule_kinds(const ModelShape& net);
+
 }  // namespace lrpbench

@@ -1095,11 +1095,13 @@ void gallery_section(std::ostream& h, const Run& r, const Plan& plan, const std:
       if (cf.family == f.name && cf.point == "grid" && cf.i1 >= 0 && cf.i2 >= 0 &&
           static_cast<size_t>(cf.i1) < v1.size() && static_cast<size_t>(cf.i2) < v2.size())
         cell[static_cast<size_t>(cf.i1)][static_cast<size_t>(cf.i2)] = &cf;
+    bool complete = true;
     for (const auto& row : cell)
       for (const ConfigRow* cf : row) {
-        if (!cf) return;  // an incomplete grid: no gallery
-        comps.push_back(plan.composites[static_cast<size_t>(cf->id)]);
+        complete = complete && cf;
+        if (cf) comps.push_back(plan.composites[static_cast<size_t>(cf->id)]);
       }
+    if (!complete) continue;  // an incomplete grid: no gallery for this family
     const Explanation ex = explain(plan.net, plan.x.narrow(0, 0, 1), {plan.images[0].target},
                                    comps, ExplainOptions{false});
     const at::Tensor pixels = denormalize(plan.x[0], plan.net.mean, plan.net.std);

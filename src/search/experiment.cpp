@@ -887,9 +887,10 @@ kind = "auc"
             "--weights / --imagenet");
     const std::string m = model.empty() ? "fashion-vgg" : model;
     const bool file = m.find('/') != std::string::npos || m.find('.') != std::string::npos;
-    require(is_embedded_model(m) || file,
+    require(m == "fashion-vgg" || m == "fashion-resnet" || file,
             "--model: --preset " + name + " runs on fashion-vgg (default), fashion-resnet or "
-            "a 1-channel model FILE, not '" + m + "'");
+            "a 1-channel model FILE, not '" + m + "'" +
+                (m == "fashion-vit" ? " (transformers: --preset fashion-vit-gamma)" : ""));
     require(file || normalize.empty(), "--normalize goes with --model FILE");
     nlohmann::json path = m, norm = normalize;  // JSON strings are valid TOML basic strings
     const std::string model_toml =
