@@ -11,6 +11,7 @@
 #include "lrp/engine.h"
 #include "model/safetensors.h"
 #include "model/state_dict.h"
+#include "model/vit.h"
 #include "search/experiment.h"
 #include "search/runner.h"
 #include "util/error.h"
@@ -436,6 +437,95 @@ TEST(Loaders, FashionVitRelevanceMatchesPythonReference) {
   const at::Tensor want = read_npy(fx("vit_ref_gradxinput.npy"));
   for (int64_t i = 0; i < x.size(0); ++i)
     EXPECT_LT(test::rel_l2(g.relevance[i][0].to(at::kDouble), want[i]), 1e-5) << i;
+}
+
+}  // namespace
+}  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+// The small ViT of tests/fixtures/make_fixtures.py (small_vit): no built-in has its layout.
+Network small_vit_from_pth() {
+  ViTConfig c;
+  c.arch = "small-vit";
+  c.image = 16;
+  c.patch = 4;
+  c.channels = 1;
+  c.layers = 2;
+  c.heads = 2;
+  c.hidden = 8;
+  c.mlp = 16;
+  c.classes = 5;
+  Network net = build_vit(c);
+  load_weights(net, fx("vit_small.pth"));
+  return net;
+}
+
+// torchvision ViTs saved by torch.jit.script and torch.jit.trace are read by their layout
+// (docs/method.md, "Models from files"): Python's logits, the configuration, and the same
+// relevance as the ViT built from the state dict for cp-lrp, attnlrp and gradient x input.
+TEST(Loaders, VitFromTorchScriptScriptAndTrace) {
+  const Network builtin = canonize(small_vit_from_pth());
+  const at::Tensor x = read_npy(fx("vit_small_input.npy"));
+  const at::Tensor logits = read_npy(fx("vit_small_logits.npy"));
+  const char* composites[] = {"cp-lrp(0.25,0.05)", "attnlrp(1,0.01)", "zero(stab=none);@all:grad"};
+  std::vector<Composite> want_comps;
+  for (const char* c : composites) want_comps.push_back(parse_composite(c, builtin));
+  const Explanation want = explain(builtin, x, {-1, -1}, want_comps, ExplainOptions{false});
+  EXPECT_LT(test::rel_l2(want.logits, logits), 1e-5);
+  for (const char* file : {"vit_small_script.pt", "vit_small_trace.pt"}) {
+    const LoadedModel m = load_model(fx(file), "", 0);
+    EXPECT_TRUE(m.net.named) << file;
+    EXPECT_EQ(m.net.in_channels, 1) << file;
+    EXPECT_EQ(m.net.default_size, 16) << file;
+    EXPECT_EQ(m.net.num_classes, 5) << file;
+    int heads = 0, attention = 0;
+    for (const Layer& l : m.net.layers)
+      if (l.kind == LayerKind::Attention) {
+        ++attention;
+        heads = static_cast<int>(l.heads);
+      }
+    EXPECT_EQ(attention, 2) << file;
+    EXPECT_EQ(heads, 2) << file;
+    EXPECT_EQ(m.net.mean, std::vector<double>{0.2860}) << file;  // --normalize's default
+    const Network net = canonize(m.net);
+    std::vector<Composite> comps;
+    for (const char* c : composites) comps.push_back(parse_composite(c, net));
+    const Explanation e = explain(net, x, {-1, -1}, comps, ExplainOptions{false});
+    EXPECT_LT(test::rel_l2(e.logits, logits), 1e-5) << file;
+    for (int64_t k = 0; k < 3; ++k)
+      EXPECT_LT(test::rel_l2(e.relevance.select(1, k), want.relevance.select(1, k)), 1e-5)
+          << file << " " << composites[k];
+  }
+}
+
+// ViT files the reader refuses, exit 2 with one line naming the file and the fault: a
+// pos_embedding of another token count, no class token, num_heads not dividing the hidden
+// size, a forward that is not torchvision's (scripted and traced).
+TEST(Loaders, VitFromTorchScriptBadFilesAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"vit_bad_tokens.pt", "'encoder.pos_embedding' holds 11 patch tokens"},
+      {"vit_no_class_token.pt", "without parameter 'class_token'"},
+      {"vit_bad_heads.pt", "num_heads' is 3, which does not divide the hidden size 8"},
+      {"vit_other_forward_script.pt",
+       "the module's output differs from the ViT read from its parameters"},
+      {"vit_other_forward_trace.pt",
+       "the module's output differs from the ViT read from its parameters"}};
+  for (const auto& [file, want] : cases) {
+    const std::string e = load_error_model(fx(file));
+    EXPECT_NE(e.find(want), std::string::npos) << e;
+    EXPECT_NE(e.find(file), std::string::npos) << e;
+    std::string err;
+    EXPECT_EQ(test::run_command(test::binary() + " explain --model " + fx(file) + " --input " +
+                                    fx("vit_small_input.npy") + " --out " +
+                                    test::fixtures_dir() + "/vit_bad_out",
+                                &err),
+              2)
+        << file;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find(want), std::string::npos) << err;
+  }
 }
 
 }  // namespace

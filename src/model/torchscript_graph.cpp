@@ -679,7 +679,11 @@ class Builder {
 }  // namespace
 
 Network read_torchscript_graph(const std::string& bytes, const std::string& path) {
-  torch::jit::Module module = load_torchscript_module(bytes, path);
+  return read_torchscript_graph(load_torchscript_module(bytes, path), path);
+}
+
+Network read_torchscript_graph(const torch::jit::Module& loaded, const std::string& path) {
+  torch::jit::Module module = loaded;
   module.eval();
 #ifdef LRPBENCH_FUZZING
   // The fuzz target (fuzz/fuzz_torchscript_graph.cpp) sees what the walk throws: anything

@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include <ATen/ATen.h>
+#include <torch/script.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "model/safetensors.h"
 #include "model/torchscript.h"
 #include "model/torchscript_graph.h"
+#include "model/torchscript_vit.h"
 #ifdef LRPBENCH_WITH_ONNX
 #include "model/onnx_graph.h"
 #endif
@@ -122,7 +124,8 @@ void fix_input_size(Network& net, const std::string& path) {
   throw InputError(*at_default.fault + "; no square input of 8 to 4096 pixels fits " + path);
 }
 
-// A TorchScript classifier from a file: its graph, weights inside, checked to map an image
+// A TorchScript classifier from a file (a torchvision ViT by its layout, anything else by its
+// graph) or an ONNX model: weights inside, checked to map an image
 // to a vector of logits.
 Network load_model_file(const std::string& path, const std::string& normalize) {
   const std::string bytes = read_file(path, "--model", kMaxWeightsBytes);
@@ -133,10 +136,18 @@ Network load_model_file(const std::string& path, const std::string& normalize) {
     require(is_torchscript_archive(ZipArchive(bytes, path)),
             path + ": a zip but not a TorchScript module (torch.jit.save of a scripted or traced "
                    "model)");
-    net = read_torchscript_graph(bytes, path);
-    for (const Layer& l : net.layers)
-      if ((l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) && channels == 0)
-        channels = l.in_channels;
+    // Opened once: a torchvision ViT (by its parameters) is read by its layout and verified
+    // against its own forward; anything else by following its graph.
+    const torch::jit::Module module = load_torchscript_module(bytes, path);
+    if (is_torchscript_vit(module)) {
+      net = read_torchscript_vit(module, path);
+      channels = net.in_channels;
+    } else {
+      net = read_torchscript_graph(module, path);
+      for (const Layer& l : net.layers)
+        if ((l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) && channels == 0)
+          channels = l.in_channels;
+    }
   } else {
 #ifdef LRPBENCH_WITH_ONNX
     require(looks_like_onnx(bytes),
