@@ -2,6 +2,7 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -526,6 +527,39 @@ TEST(Loaders, VitFromTorchScriptBadFilesAreRefused) {
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
     EXPECT_NE(err.find(want), std::string::npos) << err;
   }
+}
+
+}  // namespace
+}  // namespace lrpbench
+
+namespace lrpbench {
+namespace {
+
+// A built-in ViT takes TorchScript weights (its parameters by name), and a safetensors file
+// whose header length starts with the byte 0x80 (a legacy pickle's first byte) is read as
+// safetensors.
+TEST(Loaders, VitWeightsFromTorchScriptAndPaddedSafetensors) {
+  const Network from_pth = small_vit_from_pth();
+  Network from_script = build_vit(ViTConfig{"small-vit", 16, 4, 1, 2, 2, 8, 16, 5, 1e-6});
+  load_weights(from_script, fx("vit_small_script.pt"));
+  const at::Tensor x = read_npy(fx("vit_small_input.npy"));
+  EXPECT_TRUE(at::equal(forward(from_pth, x), forward(from_script, x)));
+
+  const std::string dir = ::testing::TempDir() + "/padded_safetensors";
+  std::filesystem::create_directories(dir);
+  write_safetensors(dir + "/plain.safetensors", state_dict_of(from_pth));
+  std::string bytes = read_file(dir + "/plain.safetensors", "test", int64_t{1} << 30);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  const uint64_t padded = (n / 256 + 1) * 256 + 0x80;  // spaces after the JSON are allowed
+  std::string out(8, '\0');
+  std::memcpy(&out[0], &padded, 8);
+  out += bytes.substr(8, n) + std::string(padded - n, ' ') + bytes.substr(8 + n);
+  ASSERT_EQ(static_cast<uint8_t>(out[0]), 0x80);
+  std::ofstream(dir + "/padded.safetensors", std::ios::binary) << out;
+  Network from_padded = build_vit(ViTConfig{"small-vit", 16, 4, 1, 2, 2, 8, 16, 5, 1e-6});
+  load_weights(from_padded, dir + "/padded.safetensors");
+  EXPECT_TRUE(at::equal(forward(from_pth, x), forward(from_padded, x)));
 }
 
 }  // namespace

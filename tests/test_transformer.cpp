@@ -277,6 +277,17 @@ TEST(Transformer, SelectorsAndRuleChecks) {
   EXPECT_THROW(parse_composite("grad", test::random_network("fashion-vgg", 0)), InputError);
   EXPECT_THROW(parse_composite("cp-lrp(1)", net), InputError);
   EXPECT_THROW(parse_composite("attnlrp(-1,0)", net), InputError);
+  // Arguments that overflow float32 (relevance of NaN before) and ranges of layer indices on a
+  // model without any.
+  EXPECT_THROW(parse_composite("cp-lrp(1e308,0.05)", net), InputError);
+  EXPECT_THROW(parse_composite("@linear:gamma(1e7)", net), InputError);
+  EXPECT_NO_THROW(parse_composite("cp-lrp(1e6,1e6)", net));
+  try {
+    parse_composite("cp-lrp;0-5:zero", net);
+    ADD_FAILURE() << "a range was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("has no layer indices"), std::string::npos) << e.what();
+  }
   // Defaults of the base composite: identity on norm and act, attnlrp on attention.
   const Composite base = parse_composite("zero", net);
   for (const Layer& l : net.layers)

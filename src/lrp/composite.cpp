@@ -169,6 +169,7 @@ class Parser {
   }
   static void check_nonnegative_at(const Parser& p, double v, size_t at, const std::string& n) {
     if (v < 0) p.fail(at, n + " needs non-negative arguments");
+    if (v > kMaxRuleArgument) p.fail(at, n + " needs arguments of at most 1e6 (larger overflow float32)");
   }
   void check_nonnegative(const std::vector<double>& args, size_t at, const std::string& n) const {
     for (double v : args) check_nonnegative_at(*this, v, at, n);
@@ -298,6 +299,9 @@ class Parser {
   }
 
   std::vector<size_t> select_range(size_t start) {
+    if (net_.num_indices == 0)
+      fail(start, net_.arch + " has no layer indices: select its nodes by name (a glob or A..B) "
+                  "or by type (@conv, @linear, ...)");
     const size_t end = item_bounds().second;
     const int last = net_.num_indices - 1;
     const int a = integer(end);

@@ -22,7 +22,9 @@ bool own_rules(LayerKind kind) { return carries_rule(kind) && !is_linear(kind); 
 
 std::string any_args(const std::string&, const std::vector<double>&) { return ""; }
 std::string nonnegative(const std::string& name, const std::vector<double>& args) {
-  return args[0] < 0 ? name + " needs a non-negative argument" : "";
+  if (args[0] < 0) return name + " needs a non-negative argument";
+  if (args[0] > kMaxRuleArgument) return name + " needs an argument of at most 1e6 (larger overflows float32)";
+  return "";
 }
 std::string alpha_beta(const std::string&, const std::vector<double>& a) {
   return a[0] < 0 || a[1] < 0 || std::fabs(a[0] - a[1] - 1.0) > 1e-9

@@ -67,6 +67,10 @@ bool rule_applies(RuleKind rule, LayerKind kind);
 // and act, attnlrp on attention, uniform on product).
 RuleKind default_rule(LayerKind kind);
 std::vector<std::string> rule_names();
+// The largest gamma or epsilon (and preset argument) accepted: far larger ones overflow the
+// modified weights and denominators in float32 (relevance of NaN).
+constexpr double kMaxRuleArgument = 1e6;
+
 // Number formatting of canonical forms: std::to_chars(double), shortest round trip.
 std::string format_number(double v);
 

@@ -36,6 +36,13 @@ void load_weights(Network& net, const std::string& path) {
   if (bytes.compare(0, 4, "PK\x03\x04") == 0) {
     // A zip: TorchScript archives carry code/ and constants.pkl besides data.pkl.
     if (is_torchscript_archive(ZipArchive(bytes, path))) {
+      if (has_own_rule_kinds(net)) {  // a transformer: its parameters by name
+        StateDict sd;
+        for (const auto& p : load_torchscript_module(bytes, path).named_parameters(true))
+          sd.emplace_back(p.name, p.value);
+        load_state_dict(net, sd, path);
+        return;
+      }
       const ScriptedModel m = read_torchscript_bytes(bytes, path);
       check_torchscript_chain(net, m, path);
       load_state_dict(net, m.state_dict, path);
@@ -44,15 +51,17 @@ void load_weights(Network& net, const std::string& path) {
     }
     return;
   }
+  // safetensors first: its 8-byte header length may start with any byte (0x80 as a legacy
+  // pickle does), its JSON header with '{'.
+  if (bytes.size() >= 9 && bytes[8] == '{') {
+    load_state_dict(net, read_safetensors_bytes(bytes, path), path);
+    return;
+  }
   const auto first = static_cast<uint8_t>(bytes[0]);
   if (first == 0x80 || first == 0x8a)
     throw InputError(path +
                      ": legacy (pre-zip) PyTorch format; convert it with "
                      "tools/convert_weights.py (Debian's python3-torch)");
-  if (bytes.size() >= 9 && bytes[8] == '{') {
-    load_state_dict(net, read_safetensors_bytes(bytes, path), path);
-    return;
-  }
   throw InputError(path +
                    ": unknown weights format (expected .safetensors, a zip-format .pth "
                    "or a TorchScript module)");
