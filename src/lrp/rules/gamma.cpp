@@ -12,8 +12,9 @@ namespace {
 // The generalised gamma on a dense layer whose inputs have both signs, by algebra (docs/method.md,
 // "LRP-gamma"): with x = x+ + x-, |x| = x+ - x- and |W| = W+ - W-,
 //   W+ x+ + W- x- = (|W||x| + W x) / 2,  W- x+ + W+ x- = (W x - |W||x|) / 2,
-// so both denominators come from the recorded z = W x + b and one product |W||x|:
-//   z^ = z + g ((|W||x| + z - b) / 2 + b+),  zv = z + g ((z - b - |W||x|) / 2 + b-),
+// so both denominators come from the recorded z = W x + b and one product |W||x|: with
+//   p = (|W||x| + z - b) / 2 + b+ (W+ x+ + W- x- + b+),
+//   z^ = z + g p,  zv = z + g (z - p)   (as for inputs >= 0, with p in place of W+ x + b+),
 // and what x receives, x+ (W^T s+ + Wv^T s-) + x- (Wv^T s+ + W^T s-), is
 //   (1 + g/2) x W^T (s+ + s-) + g/2 |x| |W|^T (s+ - s-):
 // 1 + 2 products where the four-term form needs 4 + 4 (zennit's).
@@ -22,25 +23,12 @@ at::Tensor dense_gamma_signed(const Layer& l, const Rule& rule, const at::Tensor
   const double g = rule.p1, eps = rule.eps();
   const at::Tensor ax = a.abs();
   const Params abs_w = modified(l, WeightOp::Abs, 0.0, [&l] { return l.weight.abs(); }, {});
-  const at::Tensor wx = lin(l, ax, abs_w);  // |W||x|, one row per image
-  at::Tensor zb = z, zp_bias, zn_bias;
-  if (l.bias.defined()) {
-    zb = z - unit_bias(l, l.bias);
-    zp_bias = unit_bias(l, l.bias.clamp_min(0));
-    zn_bias = unit_bias(l, l.bias.clamp_max(0));
-  }
-  at::Tensor zp = z + ((wx + zb) * 0.5) * g, zn = z + ((zb - wx) * 0.5) * g;
-  if (l.bias.defined()) {
-    zp = zp + zp_bias * g;
-    zn = zn + zn_bias * g;
-  }
-  const at::Tensor zr = gather_rows(z, rows);
-  const at::Tensor sp =
-      stabilized_divide(at::where(zr > 0, r, at::zeros_like(r)), zp, eps, rule.stab, rows);
-  const at::Tensor sn =
-      stabilized_divide(at::where(zr < 0, r, at::zeros_like(r)), zn, eps, rule.stab, rows);
-  const at::Tensor both = lin_t(l, sp + sn, plain(l), a);
-  const at::Tensor diff = lin_t(l, sp - sn, abs_w, a);
+  at::Tensor p = lin(l, ax, abs_w).add_(z).mul_(0.5);  // (|W||x| + z) / 2, one row per image
+  if (l.bias.defined()) p.add_(unit_bias(l, l.bias.clamp_min(0) - l.bias * 0.5));
+  const at::Tensor q = gamma_quotients(r, z, p, g, eps, rule.stab, rows);  // s+, s- stacked
+  const at::Tensor sp = q.select(1, 0), sn = q.select(1, 1);
+  const at::Tensor both = lin_t(l, (sp + sn).contiguous(), plain(l), a);
+  const at::Tensor diff = lin_t(l, (sp - sn).contiguous(), abs_w, a);
   return gather_rows(a, rows) * both * (1.0 + g / 2) + gather_rows(ax, rows) * diff * (g / 2);
 }
 
