@@ -67,6 +67,16 @@ inline Network dense_8x8_model(const at::Tensor& weight, const at::Tensor& bias 
   return net;
 }
 
+// A node of `kind` named `name` reading `inputs` (empty: the node before it), every other
+// attribute at its default.
+inline Layer node(LayerKind kind, const std::string& name, std::vector<int> inputs = {}) {
+  Layer l;
+  l.kind = kind;
+  l.name = name;
+  l.inputs = std::move(inputs);
+  return l;
+}
+
 // A seeded random network with small random biases (so bias terms are exercised).
 inline Network random_network(const std::string& arch, uint64_t seed) {
   Network net = build_architecture(arch);

@@ -160,14 +160,6 @@ Layer bn_node(const std::string& name, int64_t c, at::Generator& gen, std::vecto
   return l;
 }
 
-Layer simple(LayerKind k, const std::string& name, std::vector<int> inputs = {}) {
-  Layer l;
-  l.kind = k;
-  l.name = name;
-  l.inputs = std::move(inputs);
-  return l;
-}
-
 Layer head(int64_t in, at::Generator& gen) {
   Layer l;
   l.kind = LayerKind::Linear;
@@ -199,13 +191,13 @@ Network mobilenet_style() {
   auto& L = net.layers;
   L.push_back(conv_node("stem", 3, 8, 3, 1, gen));                  // 0
   L.push_back(bn_node("stem_bn", 8, gen));                           // 1 (folded)
-  Layer r6 = simple(LayerKind::ReLU, "stem_relu");
+  Layer r6 = test::node(LayerKind::ReLU, "stem_relu");
   r6.clamp_max = 6.0;
   L.push_back(r6);                                                   // 2
   L.push_back(conv_node("expand", 8, 16, 1, 1, gen));                // 3
   L.push_back(r6);                                                   // 4
   L.back().name = "expand_relu";
-  Layer pad = simple(LayerKind::Pad, "pad");  // TF-style "same" for an even kernel
+  Layer pad = test::node(LayerKind::Pad, "pad");  // TF-style "same" for an even kernel
   pad.pad = {1, 2, 2, 1};
   L.push_back(pad);                                                  // 5
   L.push_back(conv_node("depthwise", 16, 16, 4, 16, gen));           // 6
@@ -214,12 +206,12 @@ Network mobilenet_style() {
   L.push_back(r6);                                                   // 8
   L.back().name = "depthwise_relu";
   L.push_back(conv_node("project", 16, 8, 1, 1, gen));              // 9
-  L.push_back(simple(LayerKind::Add, "add", {9, 2}));                // 10
+  L.push_back(test::node(LayerKind::Add, "add", {9, 2}));                // 10
   L.push_back(bn_node("post_bn", 8, gen));                           // 11 (after add: kept)
-  Layer pool = simple(LayerKind::AdaptiveAvgPool2d, "pool");
+  Layer pool = test::node(LayerKind::AdaptiveAvgPool2d, "pool");
   pool.output_size = {1, 1};
   L.push_back(pool);                                                 // 12
-  L.push_back(simple(LayerKind::Flatten, "flatten"));                // 13
+  L.push_back(test::node(LayerKind::Flatten, "flatten"));                // 13
   L.push_back(head(8, gen));                                         // 14
   net.finalize();
   return net;
@@ -233,16 +225,16 @@ Network densenet_style() {
   auto& L = net.layers;
   L.push_back(conv_node("conv0", 3, 6, 3, 1, gen));          // 0
   L.push_back(bn_node("norm1", 6, gen));                      // 1 (folds into conv0? no: conv0 feeds the concat too)
-  L.push_back(simple(LayerKind::ReLU, "relu1"));              // 2
+  L.push_back(test::node(LayerKind::ReLU, "relu1"));              // 2
   L.push_back(conv_node("conv1", 6, 4, 3, 1, gen));           // 3
-  L.push_back(simple(LayerKind::Concat, "cat", {0, 3}));     // 4
+  L.push_back(test::node(LayerKind::Concat, "cat", {0, 3}));     // 4
   L.push_back(bn_node("norm2", 10, gen));                     // 5 (after concat: kept)
-  L.push_back(simple(LayerKind::ReLU, "relu2"));              // 6
-  Layer avg = simple(LayerKind::AvgPool2d, "transition_pool");
+  L.push_back(test::node(LayerKind::ReLU, "relu2"));              // 6
+  Layer avg = test::node(LayerKind::AvgPool2d, "transition_pool");
   avg.kernel = {2, 2};
   avg.stride = {2, 2};
   L.push_back(avg);                                           // 7
-  L.push_back(simple(LayerKind::Flatten, "flatten"));        // 8
+  L.push_back(test::node(LayerKind::Flatten, "flatten"));        // 8
   L.push_back(head(10 * 6 * 6, gen));                         // 9
   net.finalize();
   return net;

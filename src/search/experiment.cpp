@@ -863,6 +863,58 @@ std::vector<std::string> experiment_preset_names() {
           "vgg16-thesis",   "fashion-vit-gamma",      "vit-imagenet-gamma"};
 }
 
+namespace {
+
+// The thesis's images and PF settings: 50 Fashion-MNIST ankle boots (fashion-thesis) ...
+const char* const kFashionThesisData = R"TOML(
+[data]
+dataset = "fashion-mnist"
+split = "test"
+class = 9
+count = 50
+target = "auto"
+[pf]
+orders = ["morf", "lrf", "random"]
+mode = "telea"
+radius = 3
+patch = 2
+schedule = "quadratic"
+score = "logit"
+)TOML";
+
+// ... and 50 ImageNet images of class 29 with the thesis's PF preset (vgg16-thesis), on the
+// built-in `arch` with its weights; `label` names the weights in the message.
+std::string imagenet_thesis_model_and_data(const std::string& preset, const std::string& arch,
+                                           const std::string& label, const std::string& weights,
+                                           const std::string& imagenet, const std::string& model,
+                                           const std::string& normalize) {
+  require(model.empty() || model == arch,
+          "--model: --preset " + preset + " runs on " + arch + ", not '" + model + "'");
+  require(normalize.empty(), "--normalize goes with --model FILE");
+  require(!weights.empty(), "--preset " + preset + " needs --weights FILE (" + label +
+                                " weights; none can be downloaded here)");
+  require(!imagenet.empty(), "--preset " + preset + " needs --imagenet DIR (the ImageNet "
+                             "validation folder, val/<wnid>/*.JPEG)");
+  nlohmann::json w = weights, d = imagenet;  // JSON strings are valid TOML basic strings
+  return R"TOML(
+[model]
+name = ")TOML" + arch + R"TOML("
+weights = )TOML" + w.dump() + R"TOML(
+[data]
+imagenet = )TOML" + d.dump() + R"TOML(
+class = 29
+count = 50
+resize = "224"
+target = "auto"
+[pf]
+orders = ["morf", "lrf", "random"]
+preset = "thesis"
+patch = 8
+)TOML";
+}
+
+}  // namespace
+
 Experiment preset_experiment(const std::string& name, const std::string& weights,
                              const std::string& imagenet, const std::string& model,
                              const std::string& normalize) {
@@ -896,23 +948,8 @@ kind = "auc"
     const std::string model_toml =
         file ? "file = " + path.dump() + (normalize.empty() ? "" : "\nnormalize = " + norm.dump())
              : "name = " + path.dump();
-    return parse_experiment_text(R"TOML(
-[model]
-)TOML" + model_toml + R"TOML(
-[data]
-dataset = "fashion-mnist"
-split = "test"
-class = 9
-count = 50
-target = "auto"
-[pf]
-orders = ["morf", "lrf", "random"]
-mode = "telea"
-radius = 3
-patch = 2
-schedule = "quadratic"
-score = "logit"
-)TOML" + families + (name == "fashion-thesis" ? "" : every_metric_toml()),
+    return parse_experiment_text("\n[model]\n" + model_toml + kFashionThesisData + families +
+                                     (name == "fashion-thesis" ? "" : every_metric_toml()),
                                  "preset " + name);
   }
   if (name == "fashion-halving" || name == "fashion-blocks" || name == "fashion-pareto") {
@@ -1013,79 +1050,20 @@ kind = "auc"
                 normalize.empty(),
             "--preset fashion-vit-gamma runs on the embedded fashion-vit: drop --model / "
             "--weights / --imagenet / --normalize");
-    return parse_experiment_text(R"TOML(
-[model]
-name = "fashion-vit"
-[data]
-dataset = "fashion-mnist"
-split = "test"
-class = 9
-count = 50
-target = "auto"
-[pf]
-orders = ["morf", "lrf", "random"]
-mode = "telea"
-radius = 3
-patch = 2
-schedule = "quadratic"
-score = "logit"
-)TOML" + vit_families,
+    return parse_experiment_text("\n[model]\nname = \"fashion-vit\"" +
+                                     std::string(kFashionThesisData) + vit_families,
                                  "preset fashion-vit-gamma");
   }
-  if (name == "vit-imagenet-gamma") {
-    require(model.empty() || model == "vit_b_16",
-            "--model: --preset vit-imagenet-gamma runs on vit_b_16, not '" + model + "'");
-    require(normalize.empty(), "--normalize goes with --model FILE");
-    require(!weights.empty(), "--preset vit-imagenet-gamma needs --weights FILE (ViT-B/16 "
-                              "weights; none can be downloaded here)");
-    require(!imagenet.empty(), "--preset vit-imagenet-gamma needs --imagenet DIR (the ImageNet "
-                               "validation folder, val/<wnid>/*.JPEG)");
-    nlohmann::json w = weights, d = imagenet;
-    return parse_experiment_text(R"TOML(
-[model]
-name = "vit_b_16"
-weights = )TOML" + w.dump() + R"TOML(
-[data]
-imagenet = )TOML" + d.dump() + R"TOML(
-class = 29
-count = 50
-resize = "224"
-target = "auto"
-[pf]
-orders = ["morf", "lrf", "random"]
-preset = "thesis"
-patch = 8
-)TOML" + vit_families,
+  if (name == "vit-imagenet-gamma")
+    return parse_experiment_text(imagenet_thesis_model_and_data(name, "vit_b_16", "ViT-B/16", weights,
+                                                                imagenet, model, normalize) +
+                                     vit_families,
                                  "preset vit-imagenet-gamma");
-  }
-  if (name == "vgg16-thesis") {
-    require(model.empty() || model == "vgg16",
-            "--model: --preset vgg16-thesis runs on vgg16, not '" + model + "'");
-    require(normalize.empty(), "--normalize goes with --model FILE");
-    require(!weights.empty(),
-            "--preset vgg16-thesis needs --weights FILE (VGG-16 weights; none "
-            "can be downloaded here)");
-    require(!imagenet.empty(),
-            "--preset vgg16-thesis needs --imagenet DIR (the ImageNet "
-            "validation folder, val/<wnid>/*.JPEG)");
-    nlohmann::json w = weights, d = imagenet;  // JSON strings are valid TOML basic strings
-    return parse_experiment_text(R"TOML(
-[model]
-name = "vgg16"
-weights = )TOML" + w.dump() + R"TOML(
-[data]
-imagenet = )TOML" + d.dump() + R"TOML(
-class = 29
-count = 50
-resize = "224"
-target = "auto"
-[pf]
-orders = ["morf", "lrf", "random"]
-preset = "thesis"
-patch = 8
-)TOML" + families,
+  if (name == "vgg16-thesis")
+    return parse_experiment_text(imagenet_thesis_model_and_data(name, "vgg16", "VGG-16", weights,
+                                                                imagenet, model, normalize) +
+                                     families,
                                  "preset vgg16-thesis");
-  }
   std::string known;
   for (const auto& n : experiment_preset_names()) known += (known.empty() ? "" : ", ") + n;
   throw InputError("--preset: unknown preset '" + name + "' (" + known + ")");
