@@ -35,4 +35,5 @@ set(PARSER_SOURCES
   ${LRPBENCH_ROOT}/src/search/stored_run.cpp
 )
 # The ONNX reader's parsing and checking half: built where libonnx and protobuf are found.
-set(PARSER_SOURCES_ONNX ${LRPBENCH_ROOT}/src/model/onnx_spec.cpp)
+set(PARSER_SOURCES_ONNX ${LRPBENCH_ROOT}/src/model/onnx_spec.cpp
+    ${LRPBENCH_ROOT}/src/model/onnx_fold.cpp ${LRPBENCH_ROOT}/src/model/onnx_tokens.cpp)

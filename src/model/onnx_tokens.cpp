@@ -1,0 +1,1 @@
+#include "model/onnx_builder.h"
