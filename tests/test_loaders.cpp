@@ -240,9 +240,28 @@ TEST(Loaders, OnnxGraphsGiveTheBuiltinsRelevance) {
             "fc:epsilon(1e-06)");
 }
 
+// A squeeze-excitation gate (x * sigmoid(conv(mean(x)))) from ONNX: a product node whose gate is
+// the sigmoid's side, and LRP-0 without stabiliser plus grad on the new kinds equal to
+// Python's gradient x input.
+TEST(Loaders, SqueezeExcitationFromOnnx) {
+  const Network net = canonize(load_model(fx("se_small.onnx"), "", 0).net);
+  int products = 0;
+  for (const Layer& l : net.layers)
+    if (l.kind == LayerKind::Product) {
+      ++products;
+      EXPECT_EQ(net.layers[static_cast<size_t>(l.inputs[static_cast<size_t>(l.gate)])].activation,
+                Activation::Sigmoid);
+    }
+  EXPECT_EQ(products, 1);
+  const at::Tensor x = read_npy(fx("se_small_input.npy"));
+  const Explanation e = explain(net, x, {-1}, {parse_composite("zero(stab=none);@all:grad", net)},
+                                ExplainOptions{false});
+  EXPECT_LT(test::rel_l2(e.relevance.select(1, 0), read_npy(fx("se_small_gxi.npy"))), 1e-5);
+}
+
 TEST(Loaders, UnsupportedOnnxFilesAreRefused) {
-  const std::string se = load_error_model(fx("squeeze_excitation.onnx"));
-  EXPECT_NE(se.find("unsupported operation 'Sigmoid'"), std::string::npos) << se;
+  const std::string se = load_error_model(fx("leaky_relu.onnx"));
+  EXPECT_NE(se.find("unsupported operation 'LeakyRelu' in node '1.leakyrelu'"), std::string::npos) << se;
   const std::string bytes = read_file(fx("mobilenet_style.onnx"), "test", 1 << 30);
   const std::string cut = test::fixtures_dir() + "/truncated_model.onnx";
   std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
@@ -463,10 +482,12 @@ Network small_vit_from_pth() {
   return net;
 }
 
-// torchvision ViTs saved by torch.jit.script and torch.jit.trace are read by their layout
-// (docs/method.md, "Models from files"): Python's logits, the configuration, and the same
-// relevance as the ViT built from the state dict for cp-lrp, attnlrp and gradient x input.
-TEST(Loaders, VitFromTorchScriptScriptAndTrace) {
+// torchvision ViTs saved by torch.jit.script and torch.jit.trace are read by their layout,
+// and by torch.onnx.export (opset 14, batch 1: LayerNorm decomposed; opset 17, batch 2:
+// LayerNorm fused) by their graph's patterns (docs/method.md, "Models from files"): Python's
+// logits, the configuration, and the same relevance as the ViT built from the state dict for
+// cp-lrp, attnlrp and gradient x input.
+TEST(Loaders, VitFromTorchScriptAndOnnx) {
   const Network builtin = canonize(small_vit_from_pth());
   const at::Tensor x = read_npy(fx("vit_small_input.npy"));
   const at::Tensor logits = read_npy(fx("vit_small_logits.npy"));
@@ -475,20 +496,29 @@ TEST(Loaders, VitFromTorchScriptScriptAndTrace) {
   for (const char* c : composites) want_comps.push_back(parse_composite(c, builtin));
   const Explanation want = explain(builtin, x, {-1, -1}, want_comps, ExplainOptions{false});
   EXPECT_LT(test::rel_l2(want.logits, logits), 1e-5);
-  for (const char* file : {"vit_small_script.pt", "vit_small_trace.pt"}) {
+  for (const char* file :
+       {"vit_small_script.pt", "vit_small_trace.pt", "vit_small_14.onnx", "vit_small_17.onnx"}) {
     const LoadedModel m = load_model(fx(file), "", 0);
     EXPECT_TRUE(m.net.named) << file;
     EXPECT_EQ(m.net.in_channels, 1) << file;
     EXPECT_EQ(m.net.default_size, 16) << file;
     EXPECT_EQ(m.net.num_classes, 5) << file;
-    int heads = 0, attention = 0;
-    for (const Layer& l : m.net.layers)
+    int heads = 0, attention = 0, projections = 0, norms = 0, gelus = 0;
+    for (const Layer& l : m.net.layers) {
       if (l.kind == LayerKind::Attention) {
         ++attention;
         heads = static_cast<int>(l.heads);
       }
+      projections += l.attention_projection;
+      norms += l.kind == LayerKind::Norm;
+      gelus += l.kind == LayerKind::Act && l.activation == Activation::GeluErf;
+    }
     EXPECT_EQ(attention, 2) << file;
     EXPECT_EQ(heads, 2) << file;
+    EXPECT_EQ(projections, 4) << file;  // in_proj and out_proj: @attn-linear
+    EXPECT_EQ(norms, 5) << file;
+    EXPECT_EQ(gelus, 2) << file;
+    EXPECT_GE(m.net.position_named("encoder.layers.encoder_layer_1.self_attention.out_proj"), 0) << file;
     EXPECT_EQ(m.net.mean, std::vector<double>{0.2860}) << file;  // --normalize's default
     const Network net = canonize(m.net);
     std::vector<Composite> comps;
@@ -501,10 +531,12 @@ TEST(Loaders, VitFromTorchScriptScriptAndTrace) {
   }
 }
 
-// ViT files the reader refuses, exit 2 with one line naming the file and the fault: a
+// ViT files the readers refuse, exit 2 with one line naming the file and the fault: a
 // pos_embedding of another token count, no class token, num_heads not dividing the hidden
-// size, a forward that is not torchvision's (scripted and traced).
-TEST(Loaders, VitFromTorchScriptBadFilesAreRefused) {
+// size, a forward that is not torchvision's (scripted and traced); from ONNX: q and k split
+// into different head counts, a positional embedding of another token count, no class token
+// (the head reads the tokens' mean), a cycle.
+TEST(Loaders, BadVitFilesAreRefused) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"vit_bad_tokens.pt", "'encoder.pos_embedding' holds 11 patch tokens"},
       {"vit_no_class_token.pt", "without parameter 'class_token'"},
@@ -512,7 +544,11 @@ TEST(Loaders, VitFromTorchScriptBadFilesAreRefused) {
       {"vit_other_forward_script.pt",
        "the module's output differs from the ViT read from its parameters"},
       {"vit_other_forward_trace.pt",
-       "the module's output differs from the ViT read from its parameters"}};
+       "the module's output differs from the ViT read from its parameters"},
+      {"vit_onnx_bad_heads.onnx", "attention whose parts split into 2 and 4 heads"},
+      {"vit_onnx_bad_tokens.onnx", "scales 17 tokens x 8 by a constant of shape [1, 12, 8]"},
+      {"vit_onnx_no_class_token.onnx", "unsupported operation 'ReduceMean over axes other than"},
+      {"vit_onnx_cycle.onnx", "reads '/encoder/ln/Add_1_output_0', which nothing computes"}};
   for (const auto& [file, want] : cases) {
     const std::string e = load_error_model(fx(file));
     EXPECT_NE(e.find(want), std::string::npos) << e;

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "model/onnx_spec.h"
+#include "model/shape.h"
 #include "util/error.h"
 
 namespace lrpbench {
@@ -81,12 +82,73 @@ inline std::string lower(std::string s) {
   return s;
 }
 
+// A 2-D parameter with rows and columns swapped.
+inline OnnxParam transposed(const OnnxParam& p) {
+  OnnxParam t = p;
+  const int64_t r = p.dims[0], c = p.dims[1];
+  t.dims = {c, r};
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j)
+      t.values[static_cast<size_t>(j * r + i)] = p.values[static_cast<size_t>(i * c + j)];
+  return t;
+}
+
 // What a value of the ONNX graph stands for.
 struct Val {
+  static Val of_node(int node) {
+    Val v;
+    v.tensor = true;
+    v.node = node;
+    return v;
+  }
+  static Val of_constant(PlainPtr c) {
+    Val v;
+    v.constant = std::move(c);
+    return v;
+  }
   bool tensor = false;  // an activation: the node producing it
   int node = -1;        // -1: the network's input
   PlainPtr constant;    // an initializer or a computed constant
+  // How an activation's layout relates to its node's output as the network holds it
+  // (B x C x H x W, B x F or B x T x D; B: the input's declared batch, 1 where free).
+  enum class Form {
+    Plain,          // that output itself
+    SeqFirst,       // tokens, token-major: T x B x D (inside torch's nn.MultiheadAttention)
+    RowsTB,         // tokens as rows, token-major: (T B) x D
+    RowsBT,         // tokens as rows, batch-major: (B T) x D
+    ChannelTokens,  // a map with its pixels flattened: B x C x (H W), before the transpose
+    Pattern,        // a step of a decomposed LayerNorm, GELU or attention (`pattern`)
+  } form = Form::Plain;
+  std::shared_ptr<const struct Pattern> pattern;
 };
+
+// A step of a decomposed operation, while the builder walks it (onnx_tokens.cpp).
+// LayerNorm: ReduceMean(x) -> Sub(x, mean) -> Pow(., 2) -> ReduceMean -> Add(eps) -> Sqrt ->
+// Div(centered, std). GELU: Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x, .) -> Mul(0.5).
+// Attention: slices q, k, v of a packed projection, their reshapes and transposes, the scale,
+// q k^T, Softmax, and the product with v, until the heads merge back into tokens.
+struct Pattern {
+  enum class Step {
+    LnMean, LnCentered, LnSquare, LnVar, LnVarEps, LnStd,
+    GeluDiv, GeluErf, GeluErfPlus1, GeluProduct,
+    Q, K, V, Scores, Probs, Out,
+  } step;
+  Val x;                  // LayerNorm, GELU: the value the pattern started from
+  std::string x_name;     // its name in the file
+  std::string centered;   // LayerNorm: the name of x - mean
+  double eps = 0.0;
+  // Attention: the packed projection's node and form, the parts' axes (each a string of
+  // atoms: T query tokens, S key tokens, B batch, H heads, h head width, D = H h), their
+  // sizes in the file, the scale so far and the head count (0 until a reshape splits D).
+  int proj = -1;
+  Val::Form proj_form = Val::Form::Plain;
+  std::vector<std::string> axes;
+  std::vector<int64_t> dims;
+  double scale = 1.0;
+  int64_t heads = 0;
+  int64_t tokens = 0, width = 0;  // T and D
+};
+using PatternPtr = std::shared_ptr<const Pattern>;
 
 
 class Builder {
@@ -101,16 +163,19 @@ class Builder {
                                              " (lrpbench reads ONNX opsets 9 to 17)");
     const onnx::GraphProto& g = m_.graph();
     for (const auto& init : g.initializer())
-      env_[init.name()] = {false, -1, std::make_shared<const Plain>(to_plain(init))};
+      env_[init.name()] = Val::of_constant(std::make_shared<const Plain>(to_plain(init)));
     int images = 0;
     for (const auto& in : g.input()) {
       if (env_.count(in.name())) continue;
       ++images;
-      env_[in.name()] = {true, -1, {}};
+      env_[in.name()] = Val::of_node(-1);
       input_shape(in);
     }
     require(images == 1, file_ + ": the graph has " + std::to_string(images) +
                              " inputs; a classifier takes one image tensor");
+    for (const auto& n : g.node())
+      for (const std::string& i : n.input()) ++uses_[i];
+    for (const auto& o : g.output()) ++uses_[o.name()];
     for (const auto& n : g.node()) node(n);
     require(g.output_size() == 1, file_ + ": the graph has " + std::to_string(g.output_size()) +
                                       " outputs, not one of logits");
@@ -119,6 +184,8 @@ class Builder {
             file_ + ": the graph's output is not computed from its input");
     require(it->second.node == static_cast<int>(out_.nodes.size()) - 1,
             file_ + ": the graph's output is not its last operation");
+    require(it->second.form == Val::Form::Plain,
+            file_ + ": the graph's output is not a batch of logits (a token or partial tensor)");
     std::vector<NodeSpec> specs;
     for (OnnxNode& n : out_.nodes) {
       n.spec.weight = shape_of(n.weight);
@@ -138,6 +205,10 @@ class Builder {
   OnnxGraph out_;
   std::unordered_map<std::string, Val> env_;
   std::map<std::string, int> op_count_;
+  int64_t batch_ = 1;                       // the input's declared batch (1 where free)
+  std::unordered_map<std::string, int> uses_;  // how many nodes (and outputs) read each value
+  size_t shapes_for_ = 0;                   // out_.nodes.size() when shapes_ was computed
+  std::vector<ActShape> shapes_;
 
   static ParamShape shape_of(const OnnxParam& p) {
     return p.defined ? ParamShape{true, p.dims} : ParamShape{};
@@ -201,6 +272,8 @@ class Builder {
     const auto& t = in.type().tensor_type();
     require(t.shape().dim_size() == 4, file_ + ": the input '" + in.name() + "' is not N x C x H x W");
     const auto& d = t.shape().dim();
+    if (d[0].has_dim_value() && d[0].dim_value() >= 1 && d[0].dim_value() <= 1024)
+      batch_ = d[0].dim_value();
     require(d[1].has_dim_value(), file_ + ": the input's channel count is not fixed");
     out_.in_channels = d[1].dim_value();
     require(out_.in_channels == 1 || out_.in_channels == 3,
@@ -239,10 +312,13 @@ class Builder {
     if (it == env_.end()) throw InputError(file_ + ": node '" + node + "' reads '" + name + "', which nothing computes");
     return it->second;
   }
+  // What a value in a form other than Plain is, for messages.
+  static std::string form_text(const Val& v);
   int activation(const onnx::NodeProto& n, int k, const std::string& node) const {
     if (k >= n.input_size() || n.input(k).empty()) unsupported(n.op_type() + " without input", node);
     const Val& v = value(n.input(k), node);
     if (!v.tensor) unsupported(n.op_type() + " on a constant", node);
+    if (v.form != Val::Form::Plain) unsupported(n.op_type() + " on " + form_text(v), node);
     return v.node;
   }
   // Input k as a constant; null when optional and absent.
@@ -348,6 +424,33 @@ class Builder {
   void node(const onnx::NodeProto& n);
   void add(const onnx::NodeProto& n, const std::string& where);
   void pad(const onnx::NodeProto& n, const std::string& where);
+
+  // Transformers and decomposed operations (onnx_tokens.cpp). Each returns whether it took
+  // the node.
+  bool token_node(const onnx::NodeProto& n, const std::string& op, const std::string& where);
+  // The specs of the nodes so far, parameter shapes filled in.
+  std::vector<NodeSpec> specs() const;
+  // A node's output for one image (-1: the input); needs a fixed input size.
+  ActShape shape_of_node(int node, const std::string& where);
+  // An activation's dimensions in the file (the batch as declared).
+  std::vector<int64_t> dims_of(const Val& v, const std::string& where);
+  void bind(const onnx::NodeProto& n, Val v) { env_[n.output(0)] = std::move(v); }
+  int emit_node(const onnx::NodeProto& n, OnnxNode l, std::vector<int> inputs, bool module_op,
+                Val::Form form);
+  bool tokens_ops(const onnx::NodeProto& n, const std::string& op, const std::string& where);
+  bool layer_norm_steps(const onnx::NodeProto& n, const std::string& op, const std::string& where);
+  bool gelu_steps(const onnx::NodeProto& n, const std::string& op, const std::string& where);
+  bool attention_steps(const onnx::NodeProto& n, const std::string& op, const std::string& where);
+  bool elementwise(const onnx::NodeProto& n, const std::string& op, const std::string& where);
+  void emit_norm(const onnx::NodeProto& n, const Val& x, OnnxParam weight, OnnxParam bias,
+                 double eps, const std::string& where);
+  void emit_attention(const onnx::NodeProto& n, const Pattern& out, Val::Form form,
+                      const std::string& where);
+  Val part(const Pattern& p) const;
+  int uses(const std::string& name) const {
+    auto it = uses_.find(name);
+    return it == uses_.end() ? 0 : it->second;
+  }
 };
 
 }  // namespace onnx_detail

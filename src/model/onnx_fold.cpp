@@ -37,7 +37,119 @@ struct Builder::Folder {
     if (op == "Transpose") return transpose();
     if (op == "Cast") return cast();
     if (op == "Unsqueeze") return unsqueeze();
-    return squeeze();
+    if (op == "Squeeze") return squeeze();
+    if (op == "Gather") return gather();
+    if (op == "Expand") return expand();
+    if (op == "Where") return where();
+    return arithmetic();
+  }
+
+  // NumPy's broadcasting of the inputs' shapes, and each output position's source in input k.
+  std::vector<int64_t> broadcast_dims() const {
+    std::vector<int64_t> dims;
+    for (const PlainPtr& p : in) {
+      if (!p) bad("without an input");
+      if (p->dims.size() > dims.size()) dims.insert(dims.begin(), p->dims.size() - dims.size(), 1);
+      for (size_t d = 0; d < p->dims.size(); ++d) {
+        int64_t& o = dims[dims.size() - p->dims.size() + d];
+        const int64_t v = p->dims[d];
+        if (o == 1) o = v;
+        else if (v != 1 && v != o) bad("of shapes that do not broadcast");
+      }
+    }
+    if (count_of(dims) < 0 || count_of(dims) > kMaxFolded) bad("with a large result");
+    return dims;
+  }
+  static int64_t source(const std::vector<int64_t>& dims, const std::vector<int64_t>& of, int64_t f) {
+    const std::vector<int64_t> to = strides_of(dims), from = strides_of(of);
+    const size_t lead = dims.size() - of.size();
+    int64_t src = 0;
+    for (size_t d = 0; d < of.size(); ++d) {
+      const int64_t c = (f / to[lead + d]) % dims[lead + d];
+      src += (of[d] == 1 ? 0 : c) * from[d];
+    }
+    return src;
+  }
+
+  // Add, Sub, Mul, Div, Equal of constants (integer division truncates, as ONNX's).
+  Plain arithmetic() const {
+    if (in.size() != 2 || !in[1]) bad("without two inputs");
+    const Plain &a = *in[0], &c = *in[1];
+    if (a.floating() != c.floating()) bad("of a float and an integer");
+    const std::vector<int64_t> dims = broadcast_dims();
+    Plain out;
+    out.type = op == "Equal" ? Plain::Type::Bool : a.type;
+    out.dims = dims;
+    const int64_t n = count_of(dims);
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t i = source(dims, a.dims, k), j = source(dims, c.dims, k);
+      if (a.floating()) {
+        const float u = a.f[static_cast<size_t>(i)], v = c.f[static_cast<size_t>(j)];
+        if (op == "Equal") out.i.push_back(u == v);
+        else out.f.push_back(op == "Add" ? u + v : op == "Sub" ? u - v : op == "Mul" ? u * v : u / v);
+      } else {
+        const int64_t u = a.i[static_cast<size_t>(i)], v = c.i[static_cast<size_t>(j)];
+        const auto big = [](int64_t w) { return w > (int64_t{1} << 40) || w < -(int64_t{1} << 40); };
+        if (big(u) || big(v)) bad("of integers out of range");
+        if (op == "Equal") out.i.push_back(u == v);
+        else if (op == "Div" && v == 0) bad("by zero");
+        else out.i.push_back(op == "Add" ? u + v : op == "Sub" ? u - v : op == "Mul" ? u * v : u / v);
+      }
+    }
+    return out;
+  }
+
+  Plain where() const {
+    if (in.size() != 3 || !in[1] || !in[2]) bad("without three inputs");
+    if (in[0]->type != Plain::Type::Bool || in[1]->type != in[2]->type) bad("of mismatched types");
+    const std::vector<int64_t> dims = broadcast_dims();
+    Plain out;
+    out.type = in[1]->type;
+    out.dims = dims;
+    const int64_t n = count_of(dims);
+    for (int64_t k = 0; k < n; ++k) {
+      const bool pick = in[0]->i[static_cast<size_t>(source(dims, in[0]->dims, k))] != 0;
+      const Plain& s = pick ? *in[1] : *in[2];
+      const auto at = static_cast<size_t>(source(dims, s.dims, k));
+      if (s.floating()) out.f.push_back(s.f[at]);
+      else out.i.push_back(s.i[at]);
+    }
+    return out;
+  }
+
+  Plain expand() const {
+    const std::vector<int64_t> shape = list(1);
+    for (int64_t d : shape)
+      if (d < 1 || d > kMaxFolded) bad("to a bad shape");
+    Plain target;
+    target.type = x().type;
+    target.dims = shape;
+    const std::vector<PlainPtr> both = {in[0], std::make_shared<const Plain>(target)};
+    const Folder pair{b, n, op, node, both};
+    const std::vector<int64_t> dims = pair.broadcast_dims();
+    return remap(x(), dims, [&](int64_t k) { return source(dims, x().dims, k); });
+  }
+
+  Plain gather() const {
+    if (in.size() < 2 || !in[1] || in[1]->floating()) bad("without integer indices");
+    if (x().dims.empty()) bad("of a scalar");
+    const int64_t a = axis(b.integer(n, "axis", 0), x().dims.size());
+    const int64_t size = x().dims[static_cast<size_t>(a)];
+    const Plain& idx = *in[1];
+    std::vector<int64_t> dims(x().dims.begin(), x().dims.begin() + a);
+    dims.insert(dims.end(), idx.dims.begin(), idx.dims.end());
+    dims.insert(dims.end(), x().dims.begin() + a + 1, x().dims.end());
+    if (dims.size() > kMaxRank || count_of(dims) < 0 || count_of(dims) > kMaxFolded) bad("with a large result");
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(a) + 1; d < x().dims.size(); ++d) inner *= x().dims[d];
+    const int64_t count = idx.numel();
+    return remap(x(), dims, [&](int64_t f) {
+      const int64_t o = f / (count * inner), r = f % (count * inner);
+      int64_t i = idx.i[static_cast<size_t>(r / inner)];
+      if (i < -size || i >= size) bad("of index " + std::to_string(i) + " out of range");
+      if (i < 0) i += size;
+      return (o * size + i) * inner + r % inner;
+    });
   }
 
   Plain constant_of_shape() const {
@@ -241,9 +353,10 @@ struct Builder::Folder {
 
 
 bool Builder::fold(const onnx::NodeProto& n, const std::string& op, const std::string& node) {
-  static const std::set<std::string> kFoldable = {"ConstantOfShape", "Concat",    "Reshape",
-                                                  "Slice",           "Transpose", "Cast",
-                                                  "Unsqueeze",       "Squeeze"};
+  static const std::set<std::string> kFoldable = {
+      "ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast",  "Unsqueeze",
+      "Squeeze",         "Gather", "Expand",  "Where", "Add",       "Sub",   "Mul",
+      "Div",             "Equal"};
   if (!kFoldable.count(op)) return false;
   std::vector<PlainPtr> in;
   for (int k = 0; k < n.input_size(); ++k) {
@@ -260,7 +373,7 @@ bool Builder::fold(const onnx::NodeProto& n, const std::string& op, const std::s
   Plain out = f.run();
   if (out.numel() > kMaxFolded || out.dims.size() > kMaxRank)
     unsupported(op + " with a large result", node);
-  env_[n.output(0)] = {false, -1, std::make_shared<const Plain>(std::move(out))};
+  env_[n.output(0)] = Val::of_constant(std::make_shared<const Plain>(std::move(out)));
   return true;
 }
 

@@ -33,6 +33,10 @@ Layer layer_of(const OnnxNode& n) {
   l.ceil_mode = s.ceil_mode;
   l.clamp_max = s.clamp_max;
   l.pad = s.pad;
+  l.heads = s.heads;
+  l.token = s.token;
+  l.activation = n.activation;
+  l.attention_projection = n.attention_projection;
   return l;
 }
 

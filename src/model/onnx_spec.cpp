@@ -20,17 +20,14 @@ constexpr Arity kArity[] = {
     {"Identity", 1, 1},   {"Dropout", 1, 1},     {"Constant", 0, 1},
     {"ConstantOfShape", 1, 1}, {"Slice", 1, 1},  {"Transpose", 1, 1},
     {"Cast", 1, 1},       {"Unsqueeze", 1, 1},   {"Squeeze", 1, 1},
+    {"Shape", 1, 1},      {"Gather", 2, 1},      {"Expand", 2, 1},
+    {"Where", 3, 1},      {"Equal", 2, 1},       {"Sub", 2, 1},
+    {"Mul", 2, 1},        {"Div", 2, 1},         {"Pow", 2, 1},
+    {"Sqrt", 1, 1},       {"Erf", 1, 1},         {"Softmax", 1, 1},
+    {"LayerNormalization", 1, 1}, {"Sigmoid", 1, 1}, {"HardSigmoid", 1, 1},
+    {"HardSwish", 1, 1},  {"Tanh", 1, 1},
 };
 
-OnnxParam transposed(const OnnxParam& p) {  // a 2-D parameter, rows and columns swapped
-  OnnxParam t = p;
-  const int64_t r = p.dims[0], c = p.dims[1];
-  t.dims = {c, r};
-  for (int64_t i = 0; i < r; ++i)
-    for (int64_t j = 0; j < c; ++j)
-      t.values[static_cast<size_t>(j * r + i)] = p.values[static_cast<size_t>(i * c + j)];
-  return t;
-}
 
 }  // namespace
 
@@ -54,10 +51,19 @@ void Builder::check_arity(const onnx::NodeProto& n, const std::string& node) con
 
 
 void Builder::emit(const onnx::NodeProto& n, OnnxNode l, std::vector<int> inputs, bool module_op) {
+  emit_node(n, std::move(l), std::move(inputs), module_op, Val::Form::Plain);
+}
+
+int Builder::emit_node(const onnx::NodeProto& n, OnnxNode l, std::vector<int> inputs,
+                       bool module_op, Val::Form form) {
   l.spec.name = node_name(n, module_op);
   l.spec.inputs = std::move(inputs);
   out_.nodes.push_back(std::move(l));
-  env_[n.output(0)] = {true, static_cast<int>(out_.nodes.size()) - 1, {}};
+  const int at = static_cast<int>(out_.nodes.size()) - 1;
+  Val v = Val::of_node(at);
+  v.form = form;
+  env_[n.output(0)] = v;
+  return at;
 }
 
 
@@ -76,10 +82,11 @@ void Builder::node(const onnx::NodeProto& n) {
   if (op == "Constant") {
     const auto* a = typed(n, "value", onnx::AttributeProto::TENSOR);
     if (!a || !a->has_t()) unsupported("Constant without a tensor value", where);
-    env_[n.output(0)] = {false, -1, std::make_shared<const Plain>(to_plain(a->t(), where))};
+    env_[n.output(0)] = Val::of_constant(std::make_shared<const Plain>(to_plain(a->t(), where)));
     return;
   }
   if (fold(n, op, where)) return;
+  if (token_node(n, op, where)) return;
   if (op == "Conv") {
     s.kind = LayerKind::Conv2d;
     l.weight = param(n, 1, where, 4);
@@ -216,23 +223,44 @@ void Builder::node(const onnx::NodeProto& n) {
 void Builder::add(const onnx::NodeProto& n, const std::string& where) {
   const Val a = value(n.input(0), where);
   const Val b = value(n.input(1), where);
+  for (const Val* v : {&a, &b})
+    if (v->tensor && v->form == Val::Form::Pattern) unsupported("Add of " + form_text(*v), where);
   if (a.tensor && b.tensor) {
+    if (a.form != b.form) unsupported("Add of tensors in different layouts", where);
     OnnxNode l;
     l.spec.kind = LayerKind::Add;
-    emit(n, std::move(l), {a.node, b.node}, false);
+    emit_node(n, std::move(l), {a.node, b.node}, false, a.form);
     return;
   }
   if (!a.tensor && !b.tensor) unsupported("Add of constants", where);
   const Val& t = a.tensor ? a : b;
   const int k = a.tensor ? 1 : 0;
+  const bool only_use = uses(n.input(1 - k)) == 1;  // a fold changes every reader of t
   OnnxNode* d = t.node >= 0 ? &out_.nodes[static_cast<size_t>(t.node)] : nullptr;
-  if (!d || d->spec.kind != LayerKind::Linear || d->bias.defined)
+  const PlainPtr c = constant(n, k, where);
+  const bool vector = c->floating() && c->dims.size() == 1;
+  if (d && only_use && vector && d->spec.kind == LayerKind::Linear && !d->bias.defined &&
+      c->dims[0] == d->spec.out_channels) {
+    d->bias = param(n, k, where, 1);  // MatMul + Add: a dense layer's bias
+    env_[n.output(0)] = t;
+    return;
+  }
+  if (d && only_use && vector && d->spec.kind == LayerKind::Norm && d->open_affine &&
+      c->dims[0] == d->spec.out_channels) {
+    const OnnxParam bias = param(n, k, where, 1);  // a decomposed LayerNorm's shift
+    for (size_t i = 0; i < bias.values.size(); ++i) d->bias.values[i] += bias.values[i];
+    env_[n.output(0)] = t;
+    return;
+  }
+  // A constant added to a map or to tokens (a positional embedding): a Scale's shift.
+  if (t.node < 0 || !c->floating())
     unsupported("Add of a constant other than a dense layer's bias", where);
-  OnnxParam bias = param(n, k, where, 1);
-  if (bias.dims[0] != d->spec.out_channels)
-    unsupported("Add of a constant other than a dense layer's bias", where);
-  d->bias = std::move(bias);
-  env_[n.output(0)] = t;
+  if (t.form != Val::Form::Plain && !vector)
+    unsupported("Add of a constant to tokens in another layout", where);
+  OnnxNode l;
+  l.spec.kind = LayerKind::Scale;
+  l.bias = param(n, k, where, c->dims.size());
+  emit_node(n, std::move(l), {t.node}, false, t.form);
 }
 
 void Builder::pad(const onnx::NodeProto& n, const std::string& where) {

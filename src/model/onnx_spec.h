@@ -22,10 +22,14 @@ struct OnnxParam {
 // A node: its spec (kind, name, inputs, attributes; parameter shapes filled from `weight`,
 // `bias`, ...) and its parameters. Conv: weight C_out x C_in/groups x kH x kW; Linear: weight
 // out x in (Gemm's and MatMul's weights already transposed where the file stores in x out);
-// BatchNorm2d: weight, bias, running_mean, running_var of C each.
+// BatchNorm2d: weight, bias, running_mean, running_var of C each. Norm: weight, bias of D;
+// ClassToken: weight 1 x 1 x D; Scale: weight and/or bias broadcast over one image's value.
 struct OnnxNode {
   NodeSpec spec;
   OnnxParam weight, bias, running_mean, running_var;
+  Activation activation = Activation::GeluErf;  // Act
+  bool attention_projection = false;            // Linear: an attention's in- or out-projection
+  bool open_affine = false;  // Norm from a decomposed LayerNorm: a Mul and an Add may follow
 };
 
 struct OnnxGraph {
