@@ -320,6 +320,16 @@ def graph_model(kernel=3, pool=None):
                                torch.nn.Flatten(), torch.nn.Linear(2, 3)).eval()
 
 
+def tiny_vit():
+    """torchvision's VisionTransformer on 1 x 28 x 28: patches of 14, one layer, 2 heads,
+    hidden 4, parameters requiring gradients (the decomposed attention)."""
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.VisionTransformer(28, 14, 1, 2, 4, 8, num_classes=3)
+    model.conv_proj = torch.nn.Conv2d(1, 4, 14, stride=14)
+    return model.eval()
+
+
 def onnx_bytes(model, x, opset, dynamic=False):
     buf = io.BytesIO()
     axes = {"x": {0: "n", 2: "h", 3: "w"}} if dynamic else None
@@ -342,6 +352,8 @@ def graph_models():
     put("onnx_graph", "small_dynamic.onnx", onnx_bytes(graph_model(), x, 13, dynamic=True))
     put("onnx_graph", "padded.onnx", onnx_bytes(
         torch.nn.Sequential(torch.nn.ZeroPad2d((1, 2, 0, 1)), graph_model()).eval(), x, 13))
+    for opset in (14, 17):  # a tiny torchvision ViT: tokens, LayerNorm, GELU, attention
+        put("onnx_graph", "vit_opset%d.onnx" % opset, onnx_bytes(tiny_vit(), x, opset))
     small = onnx.load_from_string(onnx_bytes(graph_model(), x, 13))
 
     def lie(name, edit):

@@ -85,7 +85,9 @@ ActShape Builder::shape_of_node(int node, const std::string& where) {
   const ActShape in{out_.in_channels, out_.size, out_.size, true};
   if (node < 0) return in;
   if (shapes_for_ != out_.nodes.size()) {
-    const GraphShapes g = infer_graph_shapes(specs(), in, file_);
+    const std::vector<NodeSpec> so_far = specs();
+    check_nodes(so_far, file_);  // the attributes the shapes divide by, first
+    const GraphShapes g = infer_graph_shapes(so_far, in, file_);
     if (g.fault) throw InputError(*g.fault);
     shapes_ = g.out;
     shapes_for_ = out_.nodes.size();
@@ -126,6 +128,7 @@ Val Builder::part(const Pattern& p) const {
 }
 
 bool Builder::token_node(const onnx::NodeProto& n, const std::string& op, const std::string& where) {
+  if (n.input_size() == 0 || n.output_size() == 0) return false;  // (unknown operations: refused by name)
   if (op == "Shape") {
     const Val v = value(n.input(0), where);
     std::vector<int64_t> d = dims_of(v, where);
@@ -193,7 +196,7 @@ bool Builder::layer_norm_steps(const onnx::NodeProto& n, const std::string& op,
     std::vector<int64_t> axes = ints(n, "axes", {});
     if (axes.empty() && n.input_size() > 1) axes = int_list(n, 1, where);
     const Val x = value(n.input(0), where);
-    if (!x.tensor || integer(n, "keepdims", 1) != 1 || axes.size() != 1) return false;
+    if (!x.tensor || integer(n, "keepdims", 1) != 1 || axes.size() != 1 || out_.size == 0) return false;
     const int64_t rank = static_cast<int64_t>(dims_of(x, where).size());
     if (axes[0] != -1 && axes[0] != rank - 1) return false;
     if (const Pattern* p = pattern_in(0)) {
@@ -285,11 +288,12 @@ bool Builder::gelu_steps(const onnx::NodeProto& n, const std::string& op, const 
 
 bool Builder::tokens_ops(const onnx::NodeProto& n, const std::string& op, const std::string& where) {
   const Val x = value(n.input(0), where);
-  if (!x.tensor || x.form == Form::Pattern) return false;
+  // (a free input size: a CNN's graph, whose operations the CNN reader takes)
+  if (!x.tensor || x.form == Form::Pattern || (x.form == Form::Plain && out_.size == 0)) return false;
   if (op == "Reshape") {
     const std::vector<int64_t> in = dims_of(x, where);
     const std::vector<int64_t> to = resolve_shape(in, int_list(n, 1, where));
-    if (to.empty()) unsupported("Reshape to a shape that does not fit its input", where);
+    if (to.empty()) return false;  // (the CNN reader's message)
     if (to == in) {
       bind(n, x);
       return true;

@@ -15,7 +15,10 @@ StateDict read_pth(const std::string& path) {
 }
 
 StateDict read_pth_bytes(const std::string& bytes, const std::string& path) {
-  const ZipArchive zip(bytes, path);
+  return read_pth_archive(ZipArchive(bytes, path), path);
+}
+
+StateDict read_pth_archive(const ZipArchive& zip, const std::string& /*path*/) {
   StateDict sd;
   for (const TensorRef& t : parse_pth_archive(zip)) {
     const int64_t numel = static_cast<int64_t>(t.storage.size() / dtype_size(t.dtype));

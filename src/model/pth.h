@@ -2,6 +2,7 @@
 #include <string>
 
 #include "model/state_dict.h"
+#include "util/zip.h"
 
 namespace lrpbench {
 
@@ -15,5 +16,7 @@ constexpr uint64_t kMaxWeightsBytes = 16ull << 30;
 StateDict read_pth(const std::string& path);
 // The same from the file's bytes; `path` names it in errors.
 StateDict read_pth_bytes(const std::string& bytes, const std::string& path);
+// The same with the archive's directory already parsed (model/formats.h).
+StateDict read_pth_archive(const ZipArchive& zip, const std::string& path);
 
 }  // namespace lrpbench

@@ -53,7 +53,12 @@ ScriptedModel read_torchscript(const std::string& path) {
 }
 
 torch::jit::Module load_torchscript_module(const std::string& bytes, const std::string& path) {
-  check_torchscript_archive(ZipArchive(bytes, path));
+  return load_torchscript_module(ZipArchive(bytes, path), bytes, path);
+}
+
+torch::jit::Module load_torchscript_module(const ZipArchive& zip, const std::string& bytes,
+                                           const std::string& path) {
+  check_torchscript_archive(zip);
   try {
     std::istringstream in(bytes);
     return torch::jit::load(in, c10::Device(c10::kCPU));
@@ -63,7 +68,10 @@ torch::jit::Module load_torchscript_module(const std::string& bytes, const std::
 }
 
 ScriptedModel read_torchscript_bytes(const std::string& bytes, const std::string& path) {
-  const torch::jit::Module module = load_torchscript_module(bytes, path);
+  return read_torchscript_module(load_torchscript_module(bytes, path), path);
+}
+
+ScriptedModel read_torchscript_module(const torch::jit::Module& module, const std::string& path) {
   ScriptedModel out;
   for (const auto& p : module.named_parameters(true))
     out.state_dict.emplace_back(p.name, p.value.detach());

@@ -1,7 +1,6 @@
 #include "model/weights.h"
 
 #include <ATen/ATen.h>
-#include <torch/script.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,15 +8,8 @@
 #include <cstring>
 
 #include "model/architectures.h"
+#include "model/formats.h"
 #include "model/pth.h"
-#include "model/safetensors.h"
-#include "model/torchscript.h"
-#include "model/torchscript_graph.h"
-#include "model/torchscript_vit.h"
-#ifdef LRPBENCH_WITH_ONNX
-#include "model/onnx_graph.h"
-#endif
-#include "model/archive.h"
 #include "util/error.h"
 #include "util/limits.h"
 #include "util/file.h"
@@ -31,40 +23,14 @@ std::string shipped_checkpoint(const std::string& arch) {
 }
 
 void load_weights(Network& net, const std::string& path) {
-  const std::string bytes = read_file(path, "--weights", kMaxWeightsBytes);
-  require(bytes.size() >= 8, path + ": file too short to hold weights (truncated?)");
-  if (bytes.compare(0, 4, "PK\x03\x04") == 0) {
-    // A zip: TorchScript archives carry code/ and constants.pkl besides data.pkl.
-    if (is_torchscript_archive(ZipArchive(bytes, path))) {
-      if (has_own_rule_kinds(net)) {  // a transformer: its parameters by name
-        StateDict sd;
-        for (const auto& p : load_torchscript_module(bytes, path).named_parameters(true))
-          sd.emplace_back(p.name, p.value);
-        load_state_dict(net, sd, path);
-        return;
-      }
-      const ScriptedModel m = read_torchscript_bytes(bytes, path);
-      check_torchscript_chain(net, m, path);
-      load_state_dict(net, m.state_dict, path);
-    } else {
-      load_state_dict(net, read_pth_bytes(bytes, path), path);
-    }
-    return;
-  }
-  // safetensors first: its 8-byte header length may start with any byte (0x80 as a legacy
-  // pickle does), its JSON header with '{'.
-  if (bytes.size() >= 9 && bytes[8] == '{') {
-    load_state_dict(net, read_safetensors_bytes(bytes, path), path);
-    return;
-  }
-  const auto first = static_cast<uint8_t>(bytes[0]);
-  if (first == 0x80 || first == 0x8a)
-    throw InputError(path +
-                     ": legacy (pre-zip) PyTorch format; convert it with "
-                     "tools/convert_weights.py (Debian's python3-torch)");
-  throw InputError(path +
-                   ": unknown weights format (expected .safetensors, a zip-format .pth "
-                   "or a TorchScript module)");
+  const OpenedFile file(path, "--weights");
+  require(file.bytes().size() >= 8, path + ": file too short to hold weights (truncated?)");
+  const FileFormat* format = sniff_format(file);
+  if (format && format->refusal) throw InputError(path + format->refusal);
+  require(format && format->load_weights,
+          path + ": unknown weights format (expected .safetensors, a zip-format .pth or a "
+                 "TorchScript module)");
+  format->load_weights(net, file);
 }
 
 bool is_model_file(const std::string& model) {
@@ -133,41 +99,24 @@ void fix_input_size(Network& net, const std::string& path) {
   throw InputError(*at_default.fault + "; no square input of 8 to 4096 pixels fits " + path);
 }
 
-// A TorchScript classifier from a file (a torchvision ViT by its layout, anything else by its
-// graph) or an ONNX model: weights inside, checked to map an image
-// to a vector of logits.
+// A classifier from a file whose format reads models (model/formats.h: TorchScript, ONNX),
+// weights inside, checked to map an image to a vector of logits.
 Network load_model_file(const std::string& path, const std::string& normalize) {
-  const std::string bytes = read_file(path, "--model", kMaxWeightsBytes);
-  const bool zip = bytes.compare(0, 4, "PK\x03\x04") == 0;
-  Network net;
-  int64_t channels = 0;
-  if (zip) {
-    require(is_torchscript_archive(ZipArchive(bytes, path)),
-            path + ": a zip but not a TorchScript module (torch.jit.save of a scripted or traced "
-                   "model)");
-    // Opened once: a torchvision ViT (by its parameters) is read by its layout and verified
-    // against its own forward; anything else by following its graph.
-    const torch::jit::Module module = load_torchscript_module(bytes, path);
-    if (is_torchscript_vit(module)) {
-      net = read_torchscript_vit(module, path);
-      channels = net.in_channels;
-    } else {
-      net = read_torchscript_graph(module, path);
-      for (const Layer& l : net.layers)
-        if ((l.kind == LayerKind::Conv2d || l.kind == LayerKind::Linear) && channels == 0)
-          channels = l.in_channels;
-    }
-  } else {
+  const OpenedFile file(path, "--model");
+  const FileFormat* format = sniff_format(file);
+  if (!format || !format->read_model) {
+    if (file.zip())
+      throw InputError(path + ": a zip but not a TorchScript module (torch.jit.save of a scripted "
+                              "or traced model)");
 #ifdef LRPBENCH_WITH_ONNX
-    require(looks_like_onnx(bytes),
-            path + ": neither a TorchScript module nor an ONNX model");
-    net = read_onnx_graph(bytes, path);
-    channels = net.in_channels;
+    throw InputError(path + ": neither a TorchScript module nor an ONNX model");
 #else
     throw InputError(path + ": not a TorchScript module (this build reads no ONNX: install "
                             "libonnx-dev and libprotobuf-dev and rebuild)");
 #endif
   }
+  Network net = format->read_model(file);
+  const int64_t channels = net.in_channels;
   net.named = true;
   require(channels == 1 || channels == 3,
           path + ": the first layer takes " + std::to_string(channels) +
