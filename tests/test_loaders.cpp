@@ -259,6 +259,23 @@ TEST(Loaders, SqueezeExcitationFromOnnx) {
   EXPECT_LT(test::rel_l2(e.relevance.select(1, 0), read_npy(fx("se_small_gxi.npy"))), 1e-5);
 }
 
+// Graphs that once read silently wrong give the logits of a numpy evaluation of the file
+// (tests/fixtures/onnx_reference.py): a value read through a same-shape Reshape by one node and
+// directly by another (the LayerNorm's scale, the dense layer's bias and the SiLU gate may not
+// fold into it), and a per-channel scale made by Unsqueeze with negative axes.
+TEST(Loaders, OnnxEdgeGraphsGiveTheirOwnLogits) {
+  const at::Tensor x = read_npy(fx("vit_small_input.npy")).narrow(0, 0, 1);
+  for (const char* name : {"norm", "bias", "gate"}) {
+    const Network net = load_model(fx(std::string("onnx_alias_") + name + ".onnx"), "", 0).net;
+    const at::Tensor want = read_npy(fx(std::string("onnx_alias_") + name + "_logits.npy"));
+    EXPECT_LT(test::rel_l2(forward(net, x), want), 1e-5) << name;
+  }
+  const Network net = load_model(fx("onnx_unsqueeze.onnx"), "", 0).net;
+  EXPECT_LT(test::rel_l2(forward(net, read_npy(fx("onnx_unsqueeze_input.npy"))),
+                         read_npy(fx("onnx_unsqueeze_logits.npy"))),
+            1e-5);
+}
+
 TEST(Loaders, UnsupportedOnnxFilesAreRefused) {
   const std::string se = load_error_model(fx("leaky_relu.onnx"));
   EXPECT_NE(se.find("unsupported operation 'LeakyRelu' in node '1.leakyrelu'"), std::string::npos) << se;
@@ -484,7 +501,8 @@ Network small_vit_from_pth() {
 
 // torchvision ViTs saved by torch.jit.script and torch.jit.trace are read by their layout,
 // and by torch.onnx.export (opset 14, batch 1: LayerNorm decomposed; opset 17, batch 2:
-// LayerNorm fused) by their graph's patterns (docs/method.md, "Models from files"): Python's
+// LayerNorm fused; and with the attention's scale split over q and k^T as torch >= 2.0 writes
+// it) by their graph's patterns (docs/method.md, "Models from files"): Python's
 // logits, the configuration, and the same relevance as the ViT built from the state dict for
 // cp-lrp, attnlrp and gradient x input.
 TEST(Loaders, VitFromTorchScriptAndOnnx) {
@@ -497,7 +515,8 @@ TEST(Loaders, VitFromTorchScriptAndOnnx) {
   const Explanation want = explain(builtin, x, {-1, -1}, want_comps, ExplainOptions{false});
   EXPECT_LT(test::rel_l2(want.logits, logits), 1e-5);
   for (const char* file :
-       {"vit_small_script.pt", "vit_small_trace.pt", "vit_small_14.onnx", "vit_small_17.onnx"}) {
+       {"vit_small_script.pt", "vit_small_trace.pt", "vit_small_14.onnx", "vit_small_17.onnx",
+        "vit_small_split_scale.onnx"}) {
     const LoadedModel m = load_model(fx(file), "", 0);
     EXPECT_TRUE(m.net.named) << file;
     EXPECT_EQ(m.net.in_channels, 1) << file;
@@ -535,7 +554,7 @@ TEST(Loaders, VitFromTorchScriptAndOnnx) {
 // pos_embedding of another token count, no class token, num_heads not dividing the hidden
 // size, a forward that is not torchvision's (scripted and traced); from ONNX: q and k split
 // into different head counts, a positional embedding of another token count, no class token
-// (the head reads the tokens' mean), a cycle.
+// (the head reads the tokens' mean), a cycle, Softmax over the queries (scores transposed).
 TEST(Loaders, BadVitFilesAreRefused) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"vit_bad_tokens.pt", "'encoder.pos_embedding' holds 11 patch tokens"},
@@ -548,7 +567,8 @@ TEST(Loaders, BadVitFilesAreRefused) {
       {"vit_onnx_bad_heads.onnx", "attention whose parts split into 2 and 4 heads"},
       {"vit_onnx_bad_tokens.onnx", "scales 17 tokens x 8 by a constant of shape [1, 12, 8]"},
       {"vit_onnx_no_class_token.onnx", "unsupported operation 'ReduceMean over axes other than"},
-      {"vit_onnx_cycle.onnx", "ln/Add_1_output_0', which nothing computes"}};
+      {"vit_onnx_cycle.onnx", "ln/Add_1_output_0', which nothing computes"},
+      {"vit_onnx_softmax_queries.onnx", "Softmax of attention scores over other than the keys"}};
   for (const auto& [file, want] : cases) {
     const std::string e = load_error_model(fx(file));
     EXPECT_NE(e.find(want), std::string::npos) << e;

@@ -21,7 +21,8 @@ namespace lrpbench {
 
 OpenedFile::OpenedFile(const std::string& path, const std::string& what)
     : path_(path), bytes_(read_file(path, what, kMaxWeightsBytes)) {
-  if (bytes_.compare(0, 4, "PK\x03\x04") == 0) zip_.emplace(bytes_, path_);
+  // (22 bytes: a zip's smallest end record; shorter files are left to the readers' own checks)
+  if (bytes_.size() >= 22 && bytes_.compare(0, 4, "PK\x03\x04") == 0) zip_.emplace(bytes_, path_);
 }
 
 namespace {
@@ -69,7 +70,11 @@ void pth_weights(Network& net, const OpenedFile& f) {
 // --- safetensors: an 8-byte header length (any first byte), then a JSON header ---------------
 
 bool is_safetensors(const OpenedFile& f) {
-  return !f.zip() && f.bytes().size() >= 9 && f.bytes()[8] == '{';
+  const std::string& b = f.bytes();
+  if (f.zip() || b.size() < 10 || b[8] != '{') return false;
+  uint64_t header = 0;  // little-endian: the JSON header's length, within the file
+  for (int k = 7; k >= 0; --k) header = (header << 8) | static_cast<uint8_t>(b[static_cast<size_t>(k)]);
+  return header >= 2 && header <= b.size() - 8;
 }
 
 void safetensors_weights(Network& net, const OpenedFile& f) {

@@ -419,8 +419,8 @@ void check_finite(const float* values, size_t count, const std::string& what) {
     if (!std::isfinite(values[i])) throw InputError(what + " holds NaN or infinite values");
 }
 
-void check_nodes(const std::vector<NodeSpec>& nodes, const std::string& what) {
-  for (size_t i = 0; i < nodes.size(); ++i) {
+void check_nodes(const std::vector<NodeSpec>& nodes, const std::string& what, size_t from) {
+  for (size_t i = from; i < nodes.size(); ++i) {
     const NodeSpec& n = nodes[i];
     const NodeChecker c(n, what);
     const bool multi = node_kind_info(n.kind).several_inputs;
@@ -433,15 +433,16 @@ void check_nodes(const std::vector<NodeSpec>& nodes, const std::string& what) {
 }
 
 GraphShapes infer_graph_shapes(const std::vector<NodeSpec>& nodes, const ActShape& input,
-                               const std::string& what) {
-  GraphShapes g;
+                               const std::string& what, GraphShapes g) {
+  if (g.fault || g.out.size() > nodes.size()) return g;
   if (input.c < 1 || (input.spatial && (input.h < 1 || input.w < 1)) ||
       numel(input) > kMaxActivation || input.h > kMaxGraphInputSide ||
       input.w > kMaxGraphInputSide) {
     g.fault = what + ": the input " + shape_text(input) + " is empty or too large";
     return g;
   }
-  for (const NodeSpec& n : nodes) {
+  for (size_t i = g.out.size(); i < nodes.size(); ++i) {
+    const NodeSpec& n = nodes[i];
     std::vector<ActShape> in;
     for (int src : n.inputs) {
       if (src >= static_cast<int>(g.out.size())) {

@@ -70,7 +70,8 @@ void check_finite(const float* values, size_t count, const std::string& what);
 
 // Checks what does not depend on the input: every attribute's range, parameter ranks and
 // lengths, groups, input counts. Throws InputError "<what>: node 'NAME' (kind) ...".
-void check_nodes(const std::vector<NodeSpec>& nodes, const std::string& what);
+// `from`: the nodes before it are already checked (a reader checking as it goes).
+void check_nodes(const std::vector<NodeSpec>& nodes, const std::string& what, size_t from = 0);
 
 // Every node's output for an input of the given shape, with the first fault: a kernel larger
 // than its (padded) input, channels or features that do not match, shapes of an addition or a
@@ -80,7 +81,9 @@ struct GraphShapes {
   std::optional<std::string> fault;  // one line naming `what` and the node
   bool features_fault = false;  // the fault is a dense layer's input features only
 };
+// `done`: the shapes of a prefix of `nodes` already inferred (a reader inferring as it goes);
+// inference continues after them.
 GraphShapes infer_graph_shapes(const std::vector<NodeSpec>& nodes, const ActShape& input,
-                               const std::string& what);
+                               const std::string& what, GraphShapes done = {});
 
 }  // namespace lrpbench

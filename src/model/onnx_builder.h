@@ -137,11 +137,10 @@ struct Pattern {
   std::string x_name;     // its name in the file
   std::string centered;   // LayerNorm: the name of x - mean
   double eps = 0.0;
-  // Attention: the packed projection's node and form, the parts' axes (each a string of
+  // Attention: the packed projection's node, the parts' axes (each a string of
   // atoms: T query tokens, S key tokens, B batch, H heads, h head width, D = H h), their
   // sizes in the file, the scale so far and the head count (0 until a reshape splits D).
   int proj = -1;
-  Val::Form proj_form = Val::Form::Plain;
   std::vector<std::string> axes;
   std::vector<int64_t> dims;
   double scale = 1.0;
@@ -186,15 +185,9 @@ class Builder {
             file_ + ": the graph's output is not its last operation");
     require(it->second.form == Val::Form::Plain,
             file_ + ": the graph's output is not a batch of logits (a token or partial tensor)");
-    std::vector<NodeSpec> specs;
-    for (OnnxNode& n : out_.nodes) {
-      n.spec.weight = shape_of(n.weight);
-      n.spec.bias = shape_of(n.bias);
-      n.spec.running_mean = shape_of(n.running_mean);
-      n.spec.running_var = shape_of(n.running_var);
-      specs.push_back(n.spec);
-    }
-    check_nodes(specs, file_);
+    const std::vector<NodeSpec> all = specs();
+    for (size_t i = 0; i < all.size(); ++i) out_.nodes[i].spec = all[i];  // parameter shapes
+    check_nodes(all, file_);
     return std::move(out_);
   }
 
@@ -207,8 +200,11 @@ class Builder {
   std::map<std::string, int> op_count_;
   int64_t batch_ = 1;                       // the input's declared batch (1 where free)
   std::unordered_map<std::string, int> uses_;  // how many nodes (and outputs) read each value
-  size_t shapes_for_ = 0;                   // out_.nodes.size() when shapes_ was computed
-  std::vector<ActShape> shapes_;
+  GraphShapes shapes_;            // the nodes' outputs for one image, as far as inferred
+  std::vector<NodeSpec> checked_;  // the specs shapes_ was inferred from
+  // Reads of each node's value in the file, through every name bound to it (an alias such as
+  // a same-shape Reshape passes its reads on): a fold into a node needs it read once.
+  std::unordered_map<int, int> node_reads_;
 
   static ParamShape shape_of(const OnnxParam& p) {
     return p.defined ? ParamShape{true, p.dims} : ParamShape{};
@@ -430,11 +426,18 @@ class Builder {
   bool token_node(const onnx::NodeProto& n, const std::string& op, const std::string& where);
   // The specs of the nodes so far, parameter shapes filled in.
   std::vector<NodeSpec> specs() const;
+  NodeSpec spec_of(const OnnxNode& n) const;
   // A node's output for one image (-1: the input); needs a fixed input size.
   ActShape shape_of_node(int node, const std::string& where);
   // An activation's dimensions in the file (the batch as declared).
   std::vector<int64_t> dims_of(const Val& v, const std::string& where);
-  void bind(const onnx::NodeProto& n, Val v) { env_[n.output(0)] = std::move(v); }
+  // Binds node n's output to `v`, counting the reads of v's node (node_reads_).
+  void bind(const onnx::NodeProto& n, Val v);
+  // Whether the activation's node is read once in the file (so a fold into it is exact).
+  bool read_once(const Val& v) const {
+    auto it = node_reads_.find(v.node);
+    return v.node >= 0 && it != node_reads_.end() && it->second == 1;
+  }
   int emit_node(const onnx::NodeProto& n, OnnxNode l, std::vector<int> inputs, bool module_op,
                 Val::Form form);
   bool tokens_ops(const onnx::NodeProto& n, const std::string& op, const std::string& where);
@@ -444,9 +447,14 @@ class Builder {
   bool elementwise(const onnx::NodeProto& n, const std::string& op, const std::string& where);
   void emit_norm(const onnx::NodeProto& n, const Val& x, OnnxParam weight, OnnxParam bias,
                  double eps, const std::string& where);
-  void emit_attention(const onnx::NodeProto& n, const Pattern& out, Val::Form form,
-                      const std::string& where);
+  void emit_attention(const onnx::NodeProto& n, const Pattern& out, Val::Form form);
+  // A pattern's step as a value (its node: the projection's for attention, else x's), and
+  // node n's output bound to `p` advanced to `step` (returns true: the node is taken).
   Val part(const Pattern& p) const;
+  bool step_to(const onnx::NodeProto& n, Pattern p, Pattern::Step step);
+  static Pattern single_head(const Pattern& p);
+  bool attention_product(const onnx::NodeProto& n, const Pattern& p, const Pattern& r,
+                         const std::string& where);
   int uses(const std::string& name) const {
     auto it = uses_.find(name);
     return it == uses_.end() ? 0 : it->second;

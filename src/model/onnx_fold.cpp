@@ -3,9 +3,10 @@
 namespace lrpbench {
 namespace onnx_detail {
 
-  // Shape arithmetic on constants (torch's exporter computes Pad's amounts this way):
-  // ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast, Unsqueeze, Squeeze whose
-  // inputs are all constants become a constant of at most kMaxFolded values.
+// Shape arithmetic on constants (torch's exporter computes Pad's amounts, chunk's bounds and
+// the class token's expansion this way): an operation of kFoldable whose inputs are all
+// constants becomes a constant of at most kMaxFolded values.
+//
 // The folding of one node: its operation on plain constants, ONNX's rules checked.
 struct Builder::Folder {
   const Builder& b;
@@ -89,7 +90,7 @@ struct Builder::Folder {
         else out.f.push_back(op == "Add" ? u + v : op == "Sub" ? u - v : op == "Mul" ? u * v : u / v);
       } else {
         const int64_t u = a.i[static_cast<size_t>(i)], v = c.i[static_cast<size_t>(j)];
-        const auto big = [](int64_t w) { return w > (int64_t{1} << 40) || w < -(int64_t{1} << 40); };
+        const auto big = [](int64_t w) { return w > (int64_t{1} << 31) || w < -(int64_t{1} << 31); };
         if (big(u) || big(v)) bad("of integers out of range");
         if (op == "Equal") out.i.push_back(u == v);
         else if (op == "Div" && v == 0) bad("by zero");
@@ -326,12 +327,14 @@ struct Builder::Folder {
     Plain out = x();
     std::vector<int64_t> ax = axes(1, "axes");
     if (ax.size() + out.dims.size() > kMaxRank) bad("to more than " + std::to_string(kMaxRank) + " dimensions");
-    std::sort(ax.begin(), ax.end());
-    for (int64_t a : ax) {
-      const int64_t r = static_cast<int64_t>(out.dims.size()) + 1;
+    const int64_t r = static_cast<int64_t>(out.dims.size() + ax.size());  // ONNX: the output's axes
+    for (int64_t& a : ax) {
       if (a < -r || a >= r) bad("at axis " + std::to_string(a));
-      out.dims.insert(out.dims.begin() + (a < 0 ? a + r : a), 1);
+      if (a < 0) a += r;
     }
+    std::sort(ax.begin(), ax.end());
+    if (std::adjacent_find(ax.begin(), ax.end()) != ax.end()) bad("at an axis named twice");
+    for (int64_t a : ax) out.dims.insert(out.dims.begin() + a, 1);
     return out;
   }
 

@@ -62,7 +62,7 @@ int Builder::emit_node(const onnx::NodeProto& n, OnnxNode l, std::vector<int> in
   const int at = static_cast<int>(out_.nodes.size()) - 1;
   Val v = Val::of_node(at);
   v.form = form;
-  env_[n.output(0)] = v;
+  bind(n, v);
   return at;
 }
 
@@ -235,21 +235,21 @@ void Builder::add(const onnx::NodeProto& n, const std::string& where) {
   if (!a.tensor && !b.tensor) unsupported("Add of constants", where);
   const Val& t = a.tensor ? a : b;
   const int k = a.tensor ? 1 : 0;
-  const bool only_use = uses(n.input(1 - k)) == 1;  // a fold changes every reader of t
+  const bool only_use = read_once(t);  // a fold changes every reader of t
   OnnxNode* d = t.node >= 0 ? &out_.nodes[static_cast<size_t>(t.node)] : nullptr;
   const PlainPtr c = constant(n, k, where);
   const bool vector = c->floating() && c->dims.size() == 1;
   if (d && only_use && vector && d->spec.kind == LayerKind::Linear && !d->bias.defined &&
       c->dims[0] == d->spec.out_channels) {
     d->bias = param(n, k, where, 1);  // MatMul + Add: a dense layer's bias
-    env_[n.output(0)] = t;
+    bind(n, t);
     return;
   }
   if (d && only_use && vector && d->spec.kind == LayerKind::Norm && d->open_affine &&
       c->dims[0] == d->spec.out_channels) {
     const OnnxParam bias = param(n, k, where, 1);  // a decomposed LayerNorm's shift
     for (size_t i = 0; i < bias.values.size(); ++i) d->bias.values[i] += bias.values[i];
-    env_[n.output(0)] = t;
+    bind(n, t);
     return;
   }
   // A constant added to a map or to tokens (a positional embedding): a Scale's shift.

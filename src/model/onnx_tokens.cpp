@@ -1,5 +1,5 @@
-// The ONNX reader's token tensors and decomposed operations (docs/method.md, "Where nodes come
-// from"): patches to tokens, the class token, LayerNorm (fused, or decomposed as opsets < 17
+// The ONNX reader's token tensors and decomposed operations (docs/method.md, section 1c,
+// "Models from files"): patches to tokens, the class token, LayerNorm (fused, or decomposed as opsets < 17
 // write it), GELU's Div - Erf - Add - Mul - Mul, SiLU and hard-swish as x times a gate of x,
 // element-wise scales and products, and attention from the packed projection's slices to the
 // merged heads. Every activation carries its form (Val::Form): how its layout in the file
@@ -27,11 +27,11 @@ OnnxParam filled(int64_t d, float v) { return {true, {d}, std::vector<float>(sta
 // ONNX Reshape's target: 0 copies the input's size, -1 takes what is left.
 std::vector<int64_t> resolve_shape(const std::vector<int64_t>& in, std::vector<int64_t> shape) {
   int64_t known = 1, total = 1, unknown = -1;
-  for (int64_t d : in) total *= d;
+  for (int64_t d : in) total *= d;  // (an activation's dimensions: at most 2^26 values)
   for (size_t d = 0; d < shape.size(); ++d) {
     if (shape[d] == 0 && d < in.size()) shape[d] = in[d];
     if (shape[d] == -1 && unknown < 0) unknown = static_cast<int64_t>(d);
-    else if (shape[d] < 1) return {};
+    else if (shape[d] < 1 || shape[d] > kMaxFolded || known > kMaxParameterValues / shape[d]) return {};
     else known *= shape[d];
   }
   if (unknown >= 0) {
@@ -67,32 +67,43 @@ std::string Builder::form_text(const Val& v) {
   return "part of an attention";
 }
 
+NodeSpec Builder::spec_of(const OnnxNode& n) const {
+  NodeSpec s = n.spec;
+  s.weight = shape_of(n.weight);
+  s.bias = shape_of(n.bias);
+  s.running_mean = shape_of(n.running_mean);
+  s.running_var = shape_of(n.running_var);
+  return s;
+}
+
 std::vector<NodeSpec> Builder::specs() const {
   std::vector<NodeSpec> out;
-  for (const OnnxNode& n : out_.nodes) {
-    NodeSpec s = n.spec;
-    s.weight = shape_of(n.weight);
-    s.bias = shape_of(n.bias);
-    s.running_mean = shape_of(n.running_mean);
-    s.running_var = shape_of(n.running_var);
-    out.push_back(std::move(s));
-  }
+  for (const OnnxNode& n : out_.nodes) out.push_back(spec_of(n));
   return out;
+}
+
+void Builder::bind(const onnx::NodeProto& n, Val v) {
+  const std::string& out = n.output(0);
+  if (v.tensor && v.node >= 0 && v.form != Form::Pattern) {
+    auto it = node_reads_.find(v.node);
+    if (it == node_reads_.end()) node_reads_[v.node] = uses(out);  // the node's own value
+    else it->second += uses(out) - 1;  // an alias: the operation making it read the value once
+  }
+  env_[out] = std::move(v);
 }
 
 ActShape Builder::shape_of_node(int node, const std::string& where) {
   if (out_.size == 0) unsupported("token or shape operations on an input of free height and width", where);
   const ActShape in{out_.in_channels, out_.size, out_.size, true};
   if (node < 0) return in;
-  if (shapes_for_ != out_.nodes.size()) {
-    const std::vector<NodeSpec> so_far = specs();
-    check_nodes(so_far, file_);  // the attributes the shapes divide by, first
-    const GraphShapes g = infer_graph_shapes(so_far, in, file_);
-    if (g.fault) throw InputError(*g.fault);
-    shapes_ = g.out;
-    shapes_for_ = out_.nodes.size();
+  if (shapes_.out.size() != out_.nodes.size()) {  // the new nodes only (shapes never change)
+    const size_t done = checked_.size();
+    for (size_t i = done; i < out_.nodes.size(); ++i) checked_.push_back(spec_of(out_.nodes[i]));
+    check_nodes(checked_, file_, done);  // the attributes the shapes divide by, first
+    shapes_ = infer_graph_shapes(checked_, in, file_, std::move(shapes_));
+    if (shapes_.fault) throw InputError(*shapes_.fault);
   }
-  return shapes_[static_cast<size_t>(node)];
+  return shapes_.out[static_cast<size_t>(node)];
 }
 
 std::vector<int64_t> Builder::dims_of(const Val& v, const std::string& where) {
@@ -121,10 +132,16 @@ std::vector<int64_t> Builder::dims_of(const Val& v, const std::string& where) {
 }
 
 Val Builder::part(const Pattern& p) const {
-  Val v = Val::of_node(p.proj);
+  Val v = Val::of_node(p.step >= Step::Q ? p.proj : p.x.node);
   v.form = Form::Pattern;
   v.pattern = std::make_shared<const Pattern>(p);
   return v;
+}
+
+bool Builder::step_to(const onnx::NodeProto& n, Pattern p, Step step) {
+  p.step = step;
+  bind(n, part(p));
+  return true;
 }
 
 bool Builder::token_node(const onnx::NodeProto& n, const std::string& op, const std::string& where) {
@@ -183,15 +200,7 @@ bool Builder::layer_norm_steps(const onnx::NodeProto& n, const std::string& op,
     const Val& v = value(n.input(k), where);
     return v.form == Form::Pattern ? v.pattern.get() : nullptr;
   };
-  const auto next = [&](const Pattern& from, Step step) {
-    Pattern p = from;
-    p.step = step;
-    Val v = Val::of_node(from.x.node);
-    v.form = Form::Pattern;
-    v.pattern = std::make_shared<const Pattern>(std::move(p));
-    bind(n, v);
-    return true;
-  };
+  const auto next = [&](const Pattern& from, Step step) { return step_to(n, from, step); };
   if (op == "ReduceMean") {
     std::vector<int64_t> axes = ints(n, "axes", {});
     if (axes.empty() && n.input_size() > 1) axes = int_list(n, 1, where);
@@ -243,14 +252,7 @@ bool Builder::gelu_steps(const onnx::NodeProto& n, const std::string& op, const 
   if (n.input_size() < 1) return false;
   const Val a = value(n.input(0), where);
   const Val b = n.input_size() > 1 ? value(n.input(1), where) : Val{};
-  const auto next = [&](Pattern p, Step step) {
-    p.step = step;
-    Val v = Val::of_node(p.x.node);
-    v.form = Form::Pattern;
-    v.pattern = std::make_shared<const Pattern>(std::move(p));
-    bind(n, v);
-    return true;
-  };
+  const auto next = [&](const Pattern& from, Step step) { return step_to(n, from, step); };
   const auto step_of = [](const Val& v) {
     return v.form == Form::Pattern ? v.pattern->step : Step::Q;  // Q: not a GELU step
   };
@@ -351,9 +353,11 @@ bool Builder::tokens_ops(const onnx::NodeProto& n, const std::string& op, const 
     return true;
   }
   if (op == "MatMul" || op == "Gemm") {
+    if (x.form == Form::ChannelTokens) return false;  // (refused by the CNN reader: not tokens)
     const ActShape a = shape_of_node(x.node, where);
     if (x.form == Form::Plain && !a.tokens()) return false;  // a flat input: the CNN reader's
-    if (x.form == Form::SeqFirst && op == "Gemm") unsupported("Gemm on a 3-D input", where);
+    if (op == "Gemm" && x.form != Form::RowsTB && x.form != Form::RowsBT)
+      unsupported("Gemm on a 3-D input", where);
     OnnxParam w = param(n, 1, where, 2);
     OnnxNode l;
     l.spec.kind = LayerKind::Linear;
@@ -382,7 +386,13 @@ bool Builder::tokens_ops(const onnx::NodeProto& n, const std::string& op, const 
 // --- element-wise ------------------------------------------------------------------------
 
 bool Builder::elementwise(const onnx::NodeProto& n, const std::string& op, const std::string& where) {
-  const Val a = value(n.input(0), where);
+  Val a = value(n.input(0), where);
+  if (op == "Mul" && !a.tensor && value(n.input(1), where).tensor) {  // c * x: x * c
+    onnx::NodeProto swapped = n;
+    swapped.set_input(0, n.input(1));
+    swapped.set_input(1, n.input(0));
+    return elementwise(swapped, op, where);
+  }
   if (op == "Concat" && n.input_size() == 2 && !a.tensor) {  // the class token, prepended
     const Val t = value(n.input(1), where);
     if (!t.tensor || t.form != Form::Plain || !shape_of_node(t.node, where).tokens()) return false;
@@ -390,7 +400,7 @@ bool Builder::elementwise(const onnx::NodeProto& n, const std::string& op, const
     if (axis != 1 && axis != -2) unsupported("Concat of a constant along an axis other than the tokens", where);
     const Plain& c = *a.constant;
     const int64_t d = shape_of_node(t.node, where).c;
-    if (!c.floating() || c.dims.size() != 3 || c.dims[1] != 1 || c.dims[2] != d)
+    if (!c.floating() || c.dims.size() != 3 || c.dims[0] < 1 || c.dims[1] != 1 || c.dims[2] != d)
       unsupported("Concat of a constant that is not one token of " + std::to_string(d) + " features", where);
     for (size_t k = 0; k < c.f.size(); ++k)  // every image's copy the same
       if (c.f[k] != c.f[k % static_cast<size_t>(d)]) unsupported("Concat of tokens that differ by image", where);
@@ -436,7 +446,7 @@ bool Builder::elementwise(const onnx::NodeProto& n, const std::string& op, const
     for (int k = 0; k < 2; ++k) {
       const Val& g = k == 0 ? b : a;
       const Val& x = k == 0 ? a : b;
-      if (g.node < 0 || g.form != x.form || uses(n.input(1 - k)) != 1) continue;
+      if (g.node < 0 || g.form != x.form || !read_once(g)) continue;
       OnnxNode& gate = out_.nodes[static_cast<size_t>(g.node)];
       const bool of_x = gate.spec.kind == LayerKind::Act && gate.spec.inputs == std::vector<int>{x.node};
       if (!of_x || (gate.activation != Activation::Sigmoid && gate.activation != Activation::Hardsigmoid)) continue;
@@ -451,6 +461,7 @@ bool Builder::elementwise(const onnx::NodeProto& n, const std::string& op, const
     return true;
   }
   // A tensor times or over a constant: into a decomposed LayerNorm's affine map, else a Scale.
+  if (a.form == Form::Plain && out_.size == 0) return false;  // (a CNN of free input size)
   const Plain& c = *b.constant;
   if (!c.floating()) unsupported(op + " by integers", where);
   check_finite(c.f.data(), c.f.size(), file_ + ": the constant of node '" + where + "'");
@@ -465,7 +476,9 @@ bool Builder::elementwise(const onnx::NodeProto& n, const std::string& op, const
   const bool per_feature = static_cast<int64_t>(f.size()) == d &&
                            std::all_of(c.dims.begin(), c.dims.end() - (c.dims.empty() ? 0 : 1),
                                        [](int64_t s) { return s == 1; });
-  if (norm && norm->spec.kind == LayerKind::Norm && norm->open_affine && uses(n.input(0)) == 1 &&
+  if (c.dims.size() > dims_of(a, where).size())
+    unsupported(op + " by a constant of more dimensions than the tensor", where);
+  if (norm && norm->spec.kind == LayerKind::Norm && norm->open_affine && read_once(a) &&
       (per_feature || f.size() == 1)) {
     for (int64_t k = 0; k < d; ++k) {
       const float s = f[f.size() == 1 ? 0 : static_cast<size_t>(k)];
@@ -531,12 +544,11 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
         (axes[0] != -1 && axes[0] != 2))
       return false;
     const int64_t d = width / 3, s = starts[0], e = std::min(ends[0], width);
-    if (s % d != 0 || e != s + d || s < 0) return false;
+    if (d < 1 || s < 0 || s >= width || s % d != 0 || e != s + d) return false;
     const ActShape t = shape_of_node(a.node, where);
     Pattern p;
     p.step = s == 0 ? Step::Q : s == d ? Step::K : Step::V;
     p.proj = a.node;
-    p.proj_form = a.form;
     p.tokens = t.t;
     p.width = d;
     const std::string tok = p.step == Step::Q ? "T" : "S";
@@ -567,10 +579,13 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
   const Pattern& p = *pv.pattern;
   if (op == "Transpose") {
     const std::vector<int64_t> perm = ints(n, "perm", {});
-    if (perm.size() != p.axes.size()) unsupported("Transpose of a part of an attention without its permutation", where);
+    std::vector<int64_t> sorted = perm;
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t k = 0; k < sorted.size(); ++k)
+      if (sorted.size() != p.axes.size() || sorted[k] != static_cast<int64_t>(k))
+        unsupported("Transpose of a part of an attention without a permutation of its axes", where);
     Pattern q = p;
     for (size_t k = 0; k < perm.size(); ++k) {
-      if (perm[k] < 0 || perm[k] >= static_cast<int64_t>(perm.size())) unsupported("Transpose with a bad permutation", where);
       q.axes[k] = p.axes[static_cast<size_t>(perm[k])];
       q.dims[k] = p.dims[static_cast<size_t>(perm[k])];
     }
@@ -580,6 +595,10 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
   if (op == "Reshape") {
     const std::vector<int64_t> to = resolve_shape(p.dims, int_list(n, 1, where));
     if (to.empty()) unsupported("Reshape to a shape that does not fit its input", where);
+    if (to == p.dims) {  // the same shape: nothing regroups (and no head count is learnt)
+      bind(n, pv);
+      return true;
+    }
     std::string atoms;
     for (const std::string& g : p.axes) atoms += g;
     // Candidate head counts: the known one, else every divisor of D (D left whole too).
@@ -625,6 +644,11 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
     }
     if (found.empty()) unsupported("Reshape of a part of an attention to a layout it does not read as", where);
     std::stable_sort(found.begin(), found.end(), [](const Candidate& x, const Candidate& y) { return x.score > y.score; });
+    found.erase(std::unique(found.begin(), found.end(),
+                            [](const Candidate& x, const Candidate& y) {
+                              return x.score == y.score && x.groups == y.groups && x.heads == y.heads;
+                            }),
+                found.end());
     if (found.size() > 1 && found[1].score == found[0].score &&
         (found[1].groups != found[0].groups || found[1].heads != found[0].heads))
       unsupported("Reshape of a part of an attention that reads two ways", where);
@@ -639,7 +663,7 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
           {{"B", "T", "D"}, Form::Plain},    {{"BT", "D"}, Form::RowsBT}};
       for (const auto& [axes, form] : outs)
         if (q.axes == axes) {
-          emit_attention(n, q, form, where);
+          emit_attention(n, q, form);
           return true;
         }
     }
@@ -648,7 +672,7 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
   }
   if ((op == "Div" || op == "Mul") && (p.step == Step::Q || p.step == Step::K || p.step == Step::Scores)) {
     const Val c = value(n.input(first ? 1 : 0), where);
-    const double s = c.tensor ? std::nan("") : scalar(*c.constant);
+    const double s = c.tensor || c.constant->dims.size() > p.dims.size() ? std::nan("") : scalar(*c.constant);
     if (!std::isfinite(s) || s == 0.0) unsupported(op + " of a part of an attention by other than a number", where);
     Pattern q = p;
     q.scale = op == "Div" ? p.scale / s : p.scale * s;
@@ -657,15 +681,20 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
   }
   if (op == "Add" && p.step == Step::Scores) {
     const Val c = value(n.input(first ? 1 : 0), where);
-    const bool zeros = !c.tensor && c.constant->floating() &&
-                       std::all_of(c.constant->f.begin(), c.constant->f.end(), [](float v) { return v == 0.0f; });
+    bool zeros = !c.tensor && c.constant->floating() && c.constant->dims.size() <= p.dims.size() &&
+                 std::all_of(c.constant->f.begin(), c.constant->f.end(), [](float v) { return v == 0.0f; });
+    for (size_t k = 0; zeros && k < c.constant->dims.size(); ++k) {  // broadcasting over the scores only
+      const int64_t have = c.constant->dims[c.constant->dims.size() - 1 - k];
+      zeros = have == 1 || have == p.dims[p.dims.size() - 1 - k];
+    }
     if (!zeros) unsupported("attention with a mask (an Add to its scores)", where);
     bind(n, pv);
     return true;
   }
   if (op == "Softmax" && p.step == Step::Scores) {
     const int64_t axis = integer(n, "axis", opset_ >= 13 ? -1 : 1);
-    if (axis != -1 && axis != static_cast<int64_t>(p.axes.size()) - 1)
+    const bool keys_last = p.axes.size() >= 2 && p.axes.back() == "S" && p.axes[p.axes.size() - 2] == "T";
+    if ((axis != -1 && axis != static_cast<int64_t>(p.axes.size()) - 1) || !keys_last)
       unsupported("Softmax of attention scores over other than the keys", where);
     const double want = 1.0 / std::sqrt(static_cast<double>(p.width / p.heads));
     if (!near(p.scale, want, 1e-5))
@@ -680,44 +709,61 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
   if (op == "MatMul") {
     const Val b = value(n.input(1), where);
     if (!first || b.form != Form::Pattern || b.pattern->step < Step::Q) return false;
-    const Pattern& r = *b.pattern;
-    const size_t k = p.axes.size();
-    if (k < 3 || r.axes.size() != k || r.proj != p.proj || p.heads == 0 || r.heads == 0)
-      unsupported("MatMul of parts of an attention that do not belong together", where);
-    if (r.heads != p.heads)
-      unsupported("attention whose parts split into " + std::to_string(p.heads) + " and " +
-                      std::to_string(r.heads) + " heads",
-                  where);
-    const std::vector<std::string> lead(p.axes.begin(), p.axes.end() - 2);
-    std::string heads_axes;
-    for (const std::string& g : lead) heads_axes += g;
-    std::sort(heads_axes.begin(), heads_axes.end());
-    const bool same_lead = std::equal(lead.begin(), lead.end(), r.axes.begin()) && heads_axes == "BH";
-    const auto last2 = [](const Pattern& x) { return x.axes[x.axes.size() - 2] + "," + x.axes.back(); };
-    Pattern q = p;
-    if (same_lead && p.step == Step::Q && r.step == Step::K && last2(p) == "T,h" && last2(r) == "h,S") {
-      q.step = Step::Scores;
-      q.scale = p.scale * r.scale;
-      q.axes.back() = "S";
-      q.dims.back() = p.tokens;
-    } else if (same_lead && p.step == Step::Probs && r.step == Step::V && last2(p) == "T,S" &&
-               last2(r) == "S,h") {
-      if (r.scale != 1.0) unsupported("attention with v scaled", where);
-      q.step = Step::Out;
-      q.axes.back() = "h";
-      q.dims.back() = p.width / p.heads;
-    } else {
-      unsupported("MatMul of parts of an attention in an order lrpbench does not read", where);
-    }
-    bind(n, part(q));
-    return true;
+    const Pattern& r = single_head(*b.pattern);
+    const Pattern& l = single_head(p);
+    return attention_product(n, l, r, where);
   }
   unsupported(op + " of " + form_text(pv), where);
 }
 
-void Builder::emit_attention(const onnx::NodeProto& n, const Pattern& out, Val::Form form,
-                             const std::string& where) {
-  (void)where;
+// A part whose width never split (a single head): its batch axis is batch x 1 head.
+Pattern Builder::single_head(const Pattern& p) {
+  if (p.heads != 0) return p;
+  Pattern q = p;
+  q.heads = 1;
+  for (std::string& a : q.axes) {
+    if (a == "B") a = "BH";
+    if (a == "D") a = "h";
+  }
+  return q;
+}
+
+// q k^T (the scores) or softmax(scores) v (the heads' output), as node n's output.
+bool Builder::attention_product(const onnx::NodeProto& n, const Pattern& p, const Pattern& r,
+                                const std::string& where) {
+  const size_t k = p.axes.size();
+  if (k < 3 || r.axes.size() != k || r.proj != p.proj || p.heads == 0 || r.heads == 0)
+    unsupported("MatMul of parts of an attention that do not belong together", where);
+  if (r.heads != p.heads)
+    unsupported("attention whose parts split into " + std::to_string(p.heads) + " and " +
+                    std::to_string(r.heads) + " heads",
+                where);
+  const std::vector<std::string> lead(p.axes.begin(), p.axes.end() - 2);
+  std::string heads_axes;
+  for (const std::string& g : lead) heads_axes += g;
+  std::sort(heads_axes.begin(), heads_axes.end());
+  const bool same_lead = std::equal(lead.begin(), lead.end(), r.axes.begin()) && heads_axes == "BH";
+  const auto last2 = [](const Pattern& x) { return x.axes[x.axes.size() - 2] + "," + x.axes.back(); };
+  Pattern q = p;
+  if (same_lead && p.step == Step::Q && r.step == Step::K && last2(p) == "T,h" && last2(r) == "h,S") {
+    q.step = Step::Scores;
+    q.scale = p.scale * r.scale;
+    q.axes.back() = "S";
+    q.dims.back() = p.tokens;
+  } else if (same_lead && p.step == Step::Probs && r.step == Step::V && last2(p) == "T,S" &&
+             last2(r) == "S,h") {
+    if (r.scale != 1.0) unsupported("attention with v scaled", where);
+    q.step = Step::Out;
+    q.axes.back() = "h";
+    q.dims.back() = p.width / p.heads;
+  } else {
+    unsupported("MatMul of parts of an attention in an order lrpbench does not read", where);
+  }
+  bind(n, part(q));
+  return true;
+}
+
+void Builder::emit_attention(const onnx::NodeProto& n, const Pattern& out, Val::Form form) {
   OnnxNode l;
   l.spec.kind = LayerKind::Attention;
   l.spec.heads = out.heads;

@@ -9,7 +9,6 @@
 
 #include "model/architectures.h"
 #include "model/formats.h"
-#include "model/pth.h"
 #include "util/error.h"
 #include "util/limits.h"
 #include "util/file.h"
@@ -104,6 +103,10 @@ void fix_input_size(Network& net, const std::string& path) {
 Network load_model_file(const std::string& path, const std::string& normalize) {
   const OpenedFile file(path, "--model");
   const FileFormat* format = sniff_format(file);
+  if (format && format->refusal) throw InputError(path + format->refusal);
+  if (format && !format->read_model && !file.zip())
+    throw InputError(path + ": a " + format->name + " file holds weights, not a model: give it to "
+                            "--weights with a built-in --model");
   if (!format || !format->read_model) {
     if (file.zip())
       throw InputError(path + ": a zip but not a TorchScript module (torch.jit.save of a scripted "
