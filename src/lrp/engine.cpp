@@ -295,6 +295,7 @@ class Backward {
         {LayerKind::Scale, &Backward::scale_backward},
         {LayerKind::Softmax, &Backward::softmax_backward},
         {LayerKind::Select, &Backward::select_backward},
+        {LayerKind::Map, &Backward::map_backward},
     };  // ReLU, Dropout, Flatten: unchanged
     for (const auto& [k, fn] : table)
       if (k == kind) return fn;
@@ -366,6 +367,10 @@ class Backward {
     const Layer& l = net_.layers[pos];
     deliver(l.inputs[0],
             rel.transpose(1, 2).reshape(shape_with_rows(rec_.in(net_, pos))).contiguous());
+  }
+
+  void map_backward(size_t pos, const at::Tensor& rel) {
+    deliver(net_.layers[pos].inputs[0], rel.flatten(2).transpose(1, 2).contiguous());
   }
 
   // The class token is a constant: it keeps its share.

@@ -326,6 +326,15 @@ class ShapeRule {
     *out = {x().c, 0, 0, false, 0};
     return {};
   }
+  std::optional<Fault> to_map(ActShape* out) const {
+    if (auto f = needs_tokens()) return f;
+    const int64_t h = n_.output_size[0], w = n_.output_size[1];
+    if (x().t != mul(h, w))
+      return Fault{"lays " + shape_text(x()) + " out as a " + std::to_string(h) + " x " +
+                   std::to_string(w) + " map"};
+    *out = {x().c, h, w, true, 0};
+    return {};
+  }
   std::optional<Fault> concat(ActShape* out) const {
     out->c = 0;
     for (const ActShape& a : in_) {
@@ -397,6 +406,7 @@ const KindRules& kind_rules(LayerKind kind) {
       {K::Product, &N::product, false, &S::product},
       {K::Softmax, &N::none, false, &S::same},
       {K::Select, &N::select, false, &S::select},
+      {K::Map, &N::adaptive, false, &S::to_map},
   };
   for (const KindRules& r : table)
     if (r.kind == kind) return r;

@@ -122,6 +122,11 @@ at::Tensor tokens_forward(const Layer& /*l*/, const Inputs& in, bool /*train*/) 
   return in[0].flatten(2).transpose(1, 2);
 }
 
+at::Tensor map_forward(const Layer& l, const Inputs& in, bool /*train*/) {
+  const at::Tensor& x = in[0];
+  return x.transpose(1, 2).reshape({x.size(0), x.size(2), l.output_size[0], l.output_size[1]});
+}
+
 at::Tensor class_token_forward(const Layer& l, const Inputs& in, bool /*train*/) {
   const at::Tensor& x = in[0];
   return at::cat({l.weight.expand({x.size(0), 1, x.size(2)}), x}, 1);
@@ -197,6 +202,7 @@ const NodeOps& node_ops(LayerKind kind) {
       {K::Product, product_forward, same_resolution},
       {K::Softmax, softmax_forward, same_resolution},
       {K::Select, select_forward, flat_resolution},
+      {K::Map, map_forward, adaptive_resolution},
   };
   for (const NodeOps& o : table)
     if (o.kind == kind) return o;

@@ -117,6 +117,7 @@ struct Val {
     RowsTB,         // tokens as rows, token-major: (T B) x D
     RowsBT,         // tokens as rows, batch-major: (B T) x D
     ChannelTokens,  // a map with its pixels flattened: B x C x (H W), before the transpose
+    ChannelsLast,   // a map's pixels as tokens, channels last: B x H x W x C (ConvNeXt's blocks)
     Pattern,        // a step of a decomposed LayerNorm, GELU or attention (`pattern`)
   } form = Form::Plain;
   std::shared_ptr<const struct Pattern> pattern;
@@ -429,6 +430,8 @@ class Builder {
   NodeSpec spec_of(const OnnxNode& n) const;
   // A node's output for one image (-1: the input); needs a fixed input size.
   ActShape shape_of_node(int node, const std::string& where);
+  // The height and width of the map whose pixels a ChannelsLast value's node holds as tokens.
+  std::array<int64_t, 2> map_size(int node, const std::string& where);
   // An activation's dimensions in the file (the batch as declared).
   std::vector<int64_t> dims_of(const Val& v, const std::string& where);
   // Binds node n's output to `v`, counting the reads of v's node (node_reads_).

@@ -14,7 +14,7 @@ using Form = Val::Form;
 using Step = Pattern::Step;
 
 bool token_form(Form f) {
-  return f == Form::SeqFirst || f == Form::RowsTB || f == Form::RowsBT;
+  return f == Form::SeqFirst || f == Form::RowsTB || f == Form::RowsBT || f == Form::ChannelsLast;
 }
 
 bool near(double a, double b, double tol) { return std::fabs(a - b) <= tol * std::max(1.0, std::fabs(b)); }
@@ -59,6 +59,7 @@ std::string Builder::form_text(const Val& v) {
     case Form::RowsTB:
     case Form::RowsBT: return "tokens as rows";
     case Form::ChannelTokens: return "a flattened map";
+    case Form::ChannelsLast: return "a map with channels last";
     case Form::Pattern: break;
   }
   const Step s = v.pattern->step;
@@ -124,11 +125,24 @@ std::vector<int64_t> Builder::dims_of(const Val& v, const std::string& where) {
     case Form::RowsTB: return {a.t * b, a.c};
     case Form::RowsBT: return {b * a.t, a.c};
     case Form::ChannelTokens: return {b, a.c, a.h * a.w};
+    case Form::ChannelsLast: {
+      const std::array<int64_t, 2> hw = map_size(v.node, where);
+      return {b, hw[0], hw[1], a.c};
+    }
     default: break;
   }
   if (a.tokens()) return {b, a.t, a.c};
   if (a.spatial) return {b, a.c, a.h, a.w};
   return {b, a.c};
+}
+
+std::array<int64_t, 2> Builder::map_size(int node, const std::string& where) {
+  // Token-wise nodes keep the map's pixels: back to the Tokens node that made them.
+  while (node >= 0 && out_.nodes[static_cast<size_t>(node)].spec.kind != LayerKind::Tokens)
+    node = out_.nodes[static_cast<size_t>(node)].spec.inputs.at(0);
+  if (node < 0) unsupported("channels-last tokens without their map", where);
+  const ActShape m = shape_of_node(out_.nodes[static_cast<size_t>(node)].spec.inputs.at(0), where);
+  return {m.h, m.w};
 }
 
 Val Builder::part(const Pattern& p) const {
@@ -325,6 +339,21 @@ bool Builder::tokens_ops(const onnx::NodeProto& n, const std::string& op, const 
     if (x.form == Form::ChannelTokens && perm == std::vector<int64_t>{0, 2, 1}) {
       OnnxNode l;
       l.spec.kind = LayerKind::Tokens;
+      emit_node(n, std::move(l), {x.node}, false, Form::Plain);
+      return true;
+    }
+    const ActShape a = shape_of_node(x.node, where);
+    if (x.form == Form::Plain && a.spatial && perm == std::vector<int64_t>{0, 2, 3, 1}) {
+      OnnxNode l;  // a map's pixels as tokens, channels last (ConvNeXt's permute)
+      l.spec.kind = LayerKind::Tokens;
+      emit_node(n, std::move(l), {x.node}, false, Form::ChannelsLast);
+      return true;
+    }
+    if (x.form == Form::ChannelsLast && perm == std::vector<int64_t>{0, 3, 1, 2}) {
+      OnnxNode l;  // and back
+      l.spec.kind = LayerKind::Map;
+      const std::array<int64_t, 2> hw = map_size(x.node, where);
+      l.spec.output_size = {hw[0], hw[1]};
       emit_node(n, std::move(l), {x.node}, false, Form::Plain);
       return true;
     }

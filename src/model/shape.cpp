@@ -36,6 +36,7 @@ constexpr NodeKindInfo kNodeKinds[] = {
     {K::Product, "Product", "product", true, false, false, true, false, false},
     {K::Softmax, "Softmax", "softmax", false, false, false, false, true, true},
     {K::Select, "Select", "select", false, false, false, false, false, true},
+    {K::Map, "Map", "map", false, false, false, false, false, true},
 };
 // clang-format on
 

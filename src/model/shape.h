@@ -30,7 +30,8 @@ enum class LayerKind {
   Attention,   // scaled dot-product attention from packed q|k|v (N x T x 3D) to N x T x D
   Product,     // element-wise product of two computed tensors (broadcasting)
   Softmax,     // softmax over the last axis
-  Select       // one token (Layer::token) of N x T x D: N x D
+  Select,      // one token (Layer::token) of N x T x D: N x D
+  Map          // tokens back to a map: N x (H W) x C -> N x C x H x W (Layer::output_size)
 };
 
 // The element-wise functions of an Act node.
