@@ -18,7 +18,7 @@ std::string fx(const std::string& name) { return test::fixtures_dir() + "/" + na
 
 TEST(ModernCnns, OnnxReadingsGivePythonsLogitsAndGradientTimesInput) {
   for (const char* name : {"convnext", "efficientnet", "mobilenet_v3"})
-    for (const char* opset : {"14", "17"}) {
+    for (const char* opset : {"13", "14", "17"}) {
       const std::string file = std::string(name) + "_" + opset + ".onnx";
       const Network net = canonize(load_model(fx(file), "", 0).net);
       const at::Tensor x = read_npy(fx(std::string(name) + "_input.npy"));
