@@ -241,21 +241,18 @@ class Builder {
       require(held == n, what + " holds " + std::to_string(held) + " values for " +
                              std::to_string(n));
     }
-    if (is_float) {
-      out.type = Plain::Type::Float;
-      out.f.resize(static_cast<size_t>(n));
+    const auto fill = [&](auto& values, const auto& field) {  // raw bytes or the typed field
+      values.resize(static_cast<size_t>(n));
       if (!raw.empty())
-        std::memcpy(out.f.data(), raw.data(), raw.size());
+        std::memcpy(values.data(), raw.data(), raw.size());
       else
-        std::copy(t.float_data().begin(), t.float_data().end(), out.f.begin());
-    } else {
-      out.type = Plain::Type::Int64;
-      out.i.resize(static_cast<size_t>(n));
-      if (!raw.empty())
-        std::memcpy(out.i.data(), raw.data(), raw.size());
-      else
-        std::copy(t.int64_data().begin(), t.int64_data().end(), out.i.begin());
-    }
+        std::copy(field.begin(), field.end(), values.begin());
+    };
+    out.type = is_float ? Plain::Type::Float : Plain::Type::Int64;
+    if (is_float)
+      fill(out.f, t.float_data());
+    else
+      fill(out.i, t.int64_data());
     return out;
   }
 
