@@ -1,6 +1,6 @@
-// Modern CNNs from ONNX (docs/method.md, "Models from files"): small random ConvNeXt,
+// Modern CNNs from files (docs/method.md, "Models from files"): small random ConvNeXt,
 // EfficientNet and MobileNet-V3 exported by tests/fixtures/make_fixtures.py (modern_cnn_fixtures)
-// read with Python's logits, and SPEC's identity: LRP-0 without stabiliser on the linear kinds
+// to ONNX (all three) and TorchScript (EfficientNet, MobileNet-V3) read with Python's logits, and SPEC's identity: LRP-0 without stabiliser on the linear kinds
 // and `grad` on norm, act and product equal autograd's gradient x input.
 #include <gtest/gtest.h>
 
@@ -16,10 +16,12 @@ namespace {
 
 std::string fx(const std::string& name) { return test::fixtures_dir() + "/" + name; }
 
-TEST(ModernCnns, OnnxReadingsGivePythonsLogitsAndGradientTimesInput) {
+TEST(ModernCnns, FileReadingsGivePythonsLogitsAndGradientTimesInput) {
   for (const char* name : {"convnext", "efficientnet", "mobilenet_v3"})
-    for (const char* opset : {"13", "14", "17"}) {
-      const std::string file = std::string(name) + "_" + opset + ".onnx";
+    for (const char* kind : {"13.onnx", "14.onnx", "17.onnx", "script.pt", "trace.pt"}) {
+      const std::string file = std::string(name) + "_" + kind;
+      if (std::string(name) == "convnext" && std::string(kind).find(".pt") != std::string::npos)
+        continue;  // (the TorchScript graph reader does not follow aten::permute yet)
       const Network net = canonize(load_model(fx(file), "", 0).net);
       const at::Tensor x = read_npy(fx(std::string(name) + "_input.npy"));
       EXPECT_LT(test::rel_l2(forward(net, x), read_npy(fx(std::string(name) + "_logits.npy"))), 1e-5)

@@ -290,6 +290,18 @@ class Builder {
       env[n->output()] = it->second;
       return;
     }
+    if (k == c10::aten::__contains__ && in(env, n, 0).kind == Val::List &&
+        in(env, n, 1).kind == Val::Constant && in(env, n, 1).value.isString()) {
+      Val v;  // `mode in ["batch", "row"]` (torchvision's stochastic depth checks its mode)
+      v.kind = Val::Constant;
+      bool found = false;
+      for (const Val& e : in(env, n, 0).items)
+        found = found || (e.kind == Val::Constant && e.value.isString() &&
+                          e.value.toStringRef() == in(env, n, 1).value.toStringRef());
+      v.value = found;
+      env[n->output()] = v;
+      return;
+    }
     if (fold_constant(n, env)) return;
     aten_op(n, env, scope, leaf);
   }
@@ -318,6 +330,7 @@ class Builder {
     if (op == "aten::__is__") r = a.isNone() == b.isNone() && (a.isNone() || a.isSameIdentity(b));
     else if (op == "aten::__isnot__") r = !(a.isNone() == b.isNone() && (a.isNone() || a.isSameIdentity(b)));
     else if (op == "aten::__not__" && a.isBool()) r = !a.toBool();
+
     else if (op == "aten::eq" && a.isString() && b.isString()) r = a.toStringRef() == b.toStringRef();
     else if (op == "aten::ne" && a.isString() && b.isString()) r = a.toStringRef() != b.toStringRef();
     else if (numeric && op == "aten::gt") r = x > y;
@@ -533,6 +546,16 @@ class Builder {
     l.kernel = {l.weight.size(2), l.weight.size(3)};
   }
 
+  // The Act node of an aten operation (silu, hardswish, ...), or null.
+  static const Activation* activation_of(const std::string& op) {
+    static const std::map<std::string, Activation> kActs = {
+        {"silu", Activation::SiLU},           {"hardswish", Activation::Hardswish},
+        {"hardsigmoid", Activation::Hardsigmoid}, {"sigmoid", Activation::Sigmoid},
+        {"tanh", Activation::Tanh},           {"gelu", Activation::GeluErf}};
+    auto it = kActs.find(op);
+    return it == kActs.end() ? nullptr : &it->second;
+  }
+
   void aten_op(jit::Node* n, Env& env, const std::string& scope, const std::string& leaf) {
     const std::string op = op_name(n);
     const std::string where = name_for(scope, leaf, op);
@@ -623,6 +646,17 @@ class Builder {
         unsupported(qual + " with a value other than 0", where);
       l.pad = spatial_padding(pads);
       if (l.pad.empty()) unsupported(qual + " of axes other than the spatial ones, or negative", where);
+    } else if (const Activation* act = activation_of(op)) {  // element-wise non-linearities
+      one(LayerKind::Act);
+      l.activation = *act;
+      if (op == "gelu" && n->inputs().size() > 1) {
+        const c10::IValue a = constant(env, n, 1, where);
+        if (a.isString() && a.toStringRef() == "tanh") l.activation = Activation::GeluTanh;
+        else if (!a.isString() || a.toStringRef() != "none") unsupported(qual + " of an unknown approximation", where);
+      }
+    } else if (op == "mul" && in(env, n, 0).kind == Val::Tensor && in(env, n, 1).kind == Val::Tensor) {
+      l.kind = LayerKind::Product;  // two computed tensors (a squeeze-excitation gate)
+      inputs = {tensor_in(env, n, 0, where), tensor_in(env, n, 1, where)};
     } else if (op == "adaptive_avg_pool2d") {
       one(LayerKind::AdaptiveAvgPool2d);
       l.output_size = pair(env, n, 1, where);
