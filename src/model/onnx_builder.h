@@ -415,6 +415,10 @@ class Builder {
   bool fold(const onnx::NodeProto& n, const std::string& op, const std::string& node);
   struct Folder;
   void emit(const onnx::NodeProto& n, OnnxNode l, std::vector<int> inputs, bool module_op);
+  // A Gemm's or MatMul's dense layer (weight out x in, Gemm's bias), its input not yet linked.
+  OnnxNode dense(const onnx::NodeProto& n, const std::string& op, const std::string& where) const;
+  // ReduceMean's axes: the attribute, else the second input.
+  std::vector<int64_t> reduce_axes(const onnx::NodeProto& n, const std::string& where) const;
   void node(const onnx::NodeProto& n);
   void add(const onnx::NodeProto& n, const std::string& where);
   void pad(const onnx::NodeProto& n, const std::string& where);

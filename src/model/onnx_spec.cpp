@@ -50,6 +50,29 @@ void Builder::check_arity(const onnx::NodeProto& n, const std::string& node) con
 }
 
 
+OnnxNode Builder::dense(const onnx::NodeProto& n, const std::string& op, const std::string& where) const {
+  OnnxNode l;
+  l.spec.kind = LayerKind::Linear;
+  l.weight = param(n, 1, where, 2);
+  if (op == "Gemm") {
+    if (real(n, "alpha", 1.0) != 1.0 || real(n, "beta", 1.0) != 1.0 || integer(n, "transA", 0) != 0)
+      unsupported("Gemm with alpha, beta or transA", where);
+    if (integer(n, "transB", 0) == 0) l.weight = transposed(l.weight);
+    l.bias = param(n, 2, where, 1, true);
+  } else {
+    l.weight = transposed(l.weight);  // MatMul's weight: in x out
+  }
+  l.spec.out_channels = l.weight.dims[0];
+  l.spec.in_channels = l.weight.dims[1];
+  return l;
+}
+
+std::vector<int64_t> Builder::reduce_axes(const onnx::NodeProto& n, const std::string& where) const {
+  std::vector<int64_t> axes = ints(n, "axes", {});  // an attribute before opset 18
+  if (axes.empty() && n.input_size() > 1) axes = int_list(n, 1, where);
+  return axes;
+}
+
 void Builder::emit(const onnx::NodeProto& n, OnnxNode l, std::vector<int> inputs, bool module_op) {
   emit_node(n, std::move(l), std::move(inputs), module_op, Val::Form::Plain);
 }
@@ -108,22 +131,8 @@ void Builder::node(const onnx::NodeProto& n) {
                          std::to_string(s.kernel[1]));
     }
     emit(n, std::move(l), {activation(n, 0, where)}, true);
-  } else if (op == "Gemm") {
-    if (real(n, "alpha", 1.0) != 1.0 || real(n, "beta", 1.0) != 1.0 || integer(n, "transA", 0) != 0)
-      unsupported("Gemm with alpha, beta or transA", where);
-    s.kind = LayerKind::Linear;
-    l.weight = param(n, 1, where, 2);
-    if (integer(n, "transB", 0) == 0) l.weight = transposed(l.weight);
-    l.bias = param(n, 2, where, 1, true);
-    s.out_channels = l.weight.dims[0];
-    s.in_channels = l.weight.dims[1];
-    emit(n, std::move(l), {activation(n, 0, where)}, true);
-  } else if (op == "MatMul") {
-    s.kind = LayerKind::Linear;
-    l.weight = transposed(param(n, 1, where, 2));
-    s.out_channels = l.weight.dims[0];
-    s.in_channels = l.weight.dims[1];
-    emit(n, std::move(l), {activation(n, 0, where)}, true);
+  } else if (op == "Gemm" || op == "MatMul") {
+    emit(n, dense(n, op, where), {activation(n, 0, where)}, true);
   } else if (op == "BatchNormalization") {
     if (integer(n, "training_mode", 0) != 0) unsupported("BatchNormalization in training mode", where);
     s.kind = LayerKind::BatchNorm2d;
@@ -172,8 +181,7 @@ void Builder::node(const onnx::NodeProto& n) {
     s.output_size = {1, 1};
     bool flatten = false;
     if (op == "ReduceMean") {
-      std::vector<int64_t> axes = ints(n, "axes", {});
-      if (axes.empty() && n.input_size() > 1) axes = int_list(n, 1, where);
+      const std::vector<int64_t> axes = reduce_axes(n, where);
       const bool spatial = axes.size() == 2 && ((axes[0] == 2 && axes[1] == 3) || (axes[0] == -2 && axes[1] == -1));
       if (!spatial) unsupported("ReduceMean over axes other than the spatial ones", where);
       flatten = integer(n, "keepdims", 1) == 0;

@@ -216,8 +216,7 @@ bool Builder::layer_norm_steps(const onnx::NodeProto& n, const std::string& op,
   };
   const auto next = [&](const Pattern& from, Step step) { return step_to(n, from, step); };
   if (op == "ReduceMean") {
-    std::vector<int64_t> axes = ints(n, "axes", {});
-    if (axes.empty() && n.input_size() > 1) axes = int_list(n, 1, where);
+    const std::vector<int64_t> axes = reduce_axes(n, where);
     const Val x = value(n.input(0), where);
     if (!x.tensor || integer(n, "keepdims", 1) != 1 || axes.size() != 1 || out_.size == 0) return false;
     const int64_t rank = static_cast<int64_t>(dims_of(x, where).size());
@@ -387,22 +386,9 @@ bool Builder::tokens_ops(const onnx::NodeProto& n, const std::string& op, const 
     if (x.form == Form::Plain && !a.tokens()) return false;  // a flat input: the CNN reader's
     if (op == "Gemm" && x.form != Form::RowsTB && x.form != Form::RowsBT)
       unsupported("Gemm on a 3-D input", where);
-    OnnxParam w = param(n, 1, where, 2);
-    OnnxNode l;
-    l.spec.kind = LayerKind::Linear;
-    if (op == "Gemm") {
-      if (real(n, "alpha", 1.0) != 1.0 || real(n, "beta", 1.0) != 1.0 || integer(n, "transA", 0) != 0)
-        unsupported("Gemm with alpha, beta or transA", where);
-      l.weight = integer(n, "transB", 0) == 0 ? transposed(w) : std::move(w);
-      l.bias = param(n, 2, where, 1, true);
-    } else {
-      l.weight = transposed(w);
-    }
-    l.spec.out_channels = l.weight.dims[0];
-    l.spec.in_channels = l.weight.dims[1];
     const bool after_attention =
         x.node >= 0 && out_.nodes[static_cast<size_t>(x.node)].spec.kind == LayerKind::Attention;
-    const int at = emit_node(n, std::move(l), {x.node}, true, x.form);
+    const int at = emit_node(n, dense(n, op, where), {x.node}, true, x.form);
     if (after_attention) {
       out_.nodes[static_cast<size_t>(at)].spec.name = out_.nodes[static_cast<size_t>(x.node)].spec.name + ".out_proj";
       out_.nodes[static_cast<size_t>(at)].attention_projection = true;
@@ -593,17 +579,14 @@ bool Builder::attention_steps(const onnx::NodeProto& n, const std::string& op,
     bind(n, part(p));
     return true;
   }
-  if (a.form != Form::Pattern || a.pattern->step < Step::Q) {
-    // (a constant or plain tensor first: a product with a part of an attention second)
-    if (n.input_size() < 2) return false;
-    const Val b = value(n.input(1), where);
-    if (b.form == Form::Pattern && b.pattern->step >= Step::Q && (op == "Mul" || op == "Add") && !a.tensor) {
-      // constant first: the same as constant second
-    } else {
-      return false;
-    }
-  }
-  const bool first = a.form == Form::Pattern && a.pattern->step >= Step::Q;
+  const auto attention_part = [](const Val& v) {
+    return v.form == Form::Pattern && v.pattern->step >= Step::Q;
+  };
+  const bool first = attention_part(a);
+  // Otherwise only a constant times or plus a part (a scale or a mask written first).
+  if (!first && (a.tensor || (op != "Mul" && op != "Add") || n.input_size() < 2 ||
+                 !attention_part(value(n.input(1), where))))
+    return false;
   const Val& pv = first ? a : value(n.input(1), where);
   const Pattern& p = *pv.pattern;
   if (op == "Transpose") {
